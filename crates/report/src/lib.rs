@@ -1,1 +1,3 @@
-//! placeholder
+//! Results: the flat [`row::SummaryRow`] (DESIGN.md §7), and its exporters.
+
+pub mod row;

@@ -1,0 +1,126 @@
+//! The one seam every protocol the load generator speaks sits behind.
+//!
+//! A worker owns one connection and drives it from one task: it `select!`s between its send
+//! schedule and [`Transport::recv`], so `recv` must be cancel-safe (dropping its future loses
+//! nothing). Each implementation counts the bytes it moves on the socket itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Which op a request asks for (DESIGN.md §3; Socket.IO: the event of the same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Join,
+    Leave,
+    ToAll,
+    ToOthers,
+    ToRoom,
+    ToId,
+    Echo,
+}
+
+impl OpKind {
+    /// Wire name, also the Socket.IO event name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Join => "join",
+            OpKind::Leave => "leave",
+            OpKind::ToAll => "to_all",
+            OpKind::ToOthers => "to_others",
+            OpKind::ToRoom => "to_room",
+            OpKind::ToId => "to_id",
+            OpKind::Echo => "echo",
+        }
+    }
+}
+
+/// One request, protocol-neutral. `data` is JSON text the load generator built itself
+/// (trusted, not re-validated).
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub op: OpKind,
+    pub room: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub data: Option<&'a str>,
+    /// Raw targets: the `"ack":N` field. Socket.IO: the packet's ack id.
+    pub ack: Option<u64>,
+}
+
+/// What a connection received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A delivery: raw `{"op":"msg","data":D}` or Socket.IO event `msg(D)`. Holds D's JSON text.
+    Msg(Bytes),
+    /// Another server event (Socket.IO `update(D)` in polling-vs-push): name and first arg.
+    Event { name: String, data: Bytes },
+    /// An ack for request `ack`; `data` is the echo payload where the server sent one.
+    Ack { ack: u64, data: Option<Bytes> },
+    /// The server refused a request (`{"op":"error",…}` / a Socket.IO error).
+    Error(String),
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Length-prefixed JSON over TCP.
+    Tcp(SocketAddr),
+    /// Raw WebSocket; `path` is normally `/ws`.
+    Ws { addr: SocketAddr, host: String, path: String },
+    /// Socket.IO, namespace `/`, at `http://host/socket.io/`.
+    Sio { addr: SocketAddr, host: String, transport: SioTransport },
+}
+
+/// The Engine.IO transport a Socket.IO client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SioTransport {
+    /// Connect straight over WebSocket (`transport=websocket`).
+    WebSocket,
+    /// HTTP long-polling only.
+    Polling,
+    /// Start with polling, then upgrade to WebSocket (the browser client's default).
+    PollingThenUpgrade,
+}
+
+/// Bytes a connection moved on its socket, handshakes included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByteCounts {
+    pub out: u64,
+    pub r#in: u64,
+}
+
+/// Why a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("connect to {endpoint} failed: {source}")]
+    Connect { endpoint: String, source: std::io::Error },
+    #[error("handshake with {endpoint} failed: {reason}")]
+    Handshake { endpoint: String, reason: String },
+    #[error("connection closed by peer{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Closed { reason: Option<String> },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// One client connection of any protocol.
+pub trait Transport: Send + 'static {
+    /// The server-assigned socket id (raw: from `welcome`; Socket.IO: from the CONNECT reply).
+    fn socket_id(&self) -> &str;
+    /// Time from starting the TCP connect to having the socket id (all handshakes).
+    fn connect_time(&self) -> Duration;
+    /// Sends one request (flushed).
+    fn send(
+        &mut self,
+        req: Outgoing<'_>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Next application message. Cancel-safe. Protocol chatter (pings, noops) is handled
+    /// inside and never returned.
+    fn recv(&mut self) -> impl Future<Output = Result<Incoming, TransportError>> + Send;
+    /// Closes cleanly (WebSocket close / Socket.IO disconnect).
+    fn close(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Bytes moved so far.
+    fn bytes(&self) -> ByteCounts;
+}

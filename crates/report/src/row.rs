@@ -1,0 +1,96 @@
+//! One row of `summary.csv`: one target × sweep point × repeat. The first columns are
+//! DESIGN.md §7's, in its order and with its names (checked from outside); columns after
+//! `errors` are wsbench's additions.
+
+use serde::{Deserialize, Serialize};
+
+/// A measured row. Latencies are microseconds from the intended send time (coordinated
+/// omission corrected) unless the name says otherwise. `None` is written as an empty cell
+/// (the metric does not apply to this workload).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Identifies the run (directory name); shared by every row of one `wsbench run`.
+    pub run_id: String,
+    /// Scenario name (the TOML's `name`).
+    pub scenario: String,
+    /// Target name (`ws-tungstenite`, `node-socketio`, `sio=http://…`).
+    pub target: String,
+    /// What carried the messages: `tcp`, `websocket`, `polling`, `polling-upgrade`, `http`.
+    pub transport: String,
+    /// Connected clients.
+    pub clients: u64,
+    /// Clients that publish.
+    pub publishers: u64,
+    /// Rooms in use (0 where the workload has none).
+    pub rooms: u64,
+    /// Intended total publish rate, messages per second (0 for closed loop).
+    pub rate: f64,
+    /// Serialised size of each message's `data` object.
+    pub payload_bytes: u64,
+    /// Length of the measure phase, seconds.
+    pub measure_s: f64,
+    /// Messages published during the measure phase.
+    pub sent: u64,
+    /// Deliveries the semantics require for those messages (summed over recipients).
+    pub expected: u64,
+    /// Deliveries that arrived (first copies).
+    pub delivered: u64,
+    /// Expected deliveries that never arrived by the end of drain.
+    pub lost: u64,
+    /// Deliveries that arrived more than once (extra copies).
+    pub duplicated: u64,
+    /// Deliveries that arrived after a later `seq` from the same sender.
+    pub reordered: u64,
+    /// delivered / measure_s.
+    pub deliveries_per_s: f64,
+    pub lat_p50_us: u64,
+    pub lat_p90_us: u64,
+    pub lat_p99_us: u64,
+    pub lat_p999_us: u64,
+    pub lat_max_us: u64,
+    pub lat_mean_us: f64,
+    /// p99 measured from the actual send time (what a closed-loop tool would report).
+    pub lat_uncorrected_p99_us: u64,
+    pub connect_p50_us: u64,
+    pub connect_p99_us: u64,
+    pub connect_errors: u64,
+    /// Server CPU time (user + system) during the measure phase; empty for external targets.
+    pub server_cpu_s: Option<f64>,
+    /// Server peak resident set size (VmHWM); empty for external targets.
+    pub server_rss_peak_kb: Option<u64>,
+    /// Load generator CPU time during the measure phase.
+    pub loadgen_cpu_s: f64,
+    /// True when the load generator, not the server, was the limit (CPU saturated or sends
+    /// lagging their schedule).
+    pub loadgen_bound: bool,
+    /// Queries counted by the server's DB layer (measure phase).
+    pub db_queries_app: Option<u64>,
+    /// Queries counted by the database engine (measure phase).
+    pub db_queries_engine: Option<u64>,
+    /// HTTP requests the server handled (measure phase).
+    pub http_requests: Option<u64>,
+    pub staleness_p50_ms: Option<f64>,
+    pub staleness_p99_ms: Option<f64>,
+    /// Bytes the load generator wrote / read on its sockets (handshakes included).
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    /// Errors seen (failed sends, error replies, unexpected closes).
+    pub errors: u64,
+    // ---- wsbench additions (after the fixed columns) ----
+    /// Trial number, 1-based (`--repeat`).
+    pub repeat: u32,
+    /// Sweep point as `key=value;key=value` (empty without sweeps).
+    pub sweep: String,
+    /// The workload variant (`to_all`, `poll`, `push-ws`, `closed-loop`, …).
+    pub variant: String,
+    /// True when the row was cut short (Ctrl-C) and holds what was measured until then.
+    pub partial: bool,
+    /// Versions a viewer never saw (polling-vs-push).
+    pub versions_missed: Option<u64>,
+    /// Whether `db_queries_app == db_queries_engine` (empty where not counted).
+    pub db_counts_agree: Option<bool>,
+    /// 99th percentile of how late sends left against their schedule, microseconds.
+    pub send_lag_p99_us: u64,
+    /// Free text: why a row is flagged.
+    pub notes: String,
+}

@@ -1,0 +1,179 @@
+//! The validated scenario types. Everything downstream (runner, report) reads these, never
+//! raw TOML or raw CLI flags.
+
+use std::time::Duration;
+
+/// What the clients do (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Each publisher sends `echo` to itself; open loop, or closed-loop ping-pong.
+    Echo,
+    /// Publishers send `to_all` or `to_others` ([`Scenario::op`]); every client receives.
+    Broadcast,
+    /// Clients join rooms; publishers send `to_room`; only members receive (isolation checked).
+    Rooms,
+    /// Publishers send `to_id` to one other client each.
+    Direct,
+    /// Requests carry ack ids; latency is the request → ack round trip.
+    Ack,
+    /// DESIGN.md §4: a writer updates a DB row, viewers poll or get pushed.
+    PollingVsPush,
+    /// Connection storm: open `clients` connections at `connect_rate`, measure connect time.
+    Connect,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 7] = [
+        Workload::Echo,
+        Workload::Broadcast,
+        Workload::Rooms,
+        Workload::Direct,
+        Workload::Ack,
+        Workload::PollingVsPush,
+        Workload::Connect,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Echo => "echo",
+            Workload::Broadcast => "broadcast",
+            Workload::Rooms => "rooms",
+            Workload::Direct => "direct",
+            Workload::Ack => "ack",
+            Workload::PollingVsPush => "polling-vs-push",
+            Workload::Connect => "connect",
+        }
+    }
+}
+
+/// How send times are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrival {
+    /// Evenly spaced at 1/rate.
+    #[default]
+    Constant,
+    /// Exponential inter-arrival times with mean 1/rate.
+    Poisson,
+}
+
+/// Open loop (schedule of intended times, wrk2-style) or closed loop (send the next when
+/// the previous answer arrived; `echo` and `ack` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoopMode {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// The broadcast op of the `broadcast` workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BroadcastOp {
+    #[default]
+    ToAll,
+    ToOthers,
+}
+
+/// Encoding of `data`. JSON is the one every target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Json,
+}
+
+/// Phase lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Traffic flows but nothing is recorded.
+    pub warmup: Duration,
+    /// Sends and their deliveries are recorded.
+    pub measure: Duration,
+    /// No new sends; deliveries still arriving are recorded; what is missing after is lost.
+    pub drain: Duration,
+}
+
+/// A polling-vs-push variant (DESIGN.md §4; one row each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PvpVariant {
+    /// Viewers GET `/api/dashboard` every `poll_interval` from the raw WebSocket server's port.
+    Poll,
+    /// The same GETs against the Socket.IO server's HTTP port (transport is the only change).
+    PollSio,
+    /// Viewers join room `dashboard` on a raw WebSocket target, GET one snapshot, then listen.
+    PushWs,
+    /// The same over Socket.IO on WebSocket.
+    PushSio,
+    /// The same over Socket.IO long-polling.
+    PushSioPolling,
+}
+
+impl PvpVariant {
+    pub const ALL: [PvpVariant; 5] = [
+        PvpVariant::Poll,
+        PvpVariant::PollSio,
+        PvpVariant::PushWs,
+        PvpVariant::PushSio,
+        PvpVariant::PushSioPolling,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            PvpVariant::Poll => "poll",
+            PvpVariant::PollSio => "poll-sio",
+            PvpVariant::PushWs => "push-ws",
+            PvpVariant::PushSio => "push-sio",
+            PvpVariant::PushSioPolling => "push-sio-polling",
+        }
+    }
+}
+
+/// Settings of the polling-vs-push workload (`[polling]` table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    /// How often each polling viewer GETs.
+    pub poll_interval: Duration,
+    /// Dashboard writes per second (U).
+    pub update_rate: f64,
+    /// Which variants to run.
+    pub variants: Vec<PvpVariant>,
+}
+
+/// One fully expanded, validated scenario point: what one row (per target, per repeat) runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name` in the file (defaults to the file stem).
+    pub name: String,
+    pub description: String,
+    pub workload: Workload,
+    /// Target specs as written: built-in names (`ws-tungstenite`, `node-socketio`, …) or
+    /// `kind=url` (`sio=http://…`, `ws=ws://…/ws`, `tcp=host:port`).
+    pub targets: Vec<String>,
+    /// Connected clients (polling-vs-push: viewers).
+    pub clients: u32,
+    /// How many of the clients publish (the first `publishers` by index).
+    pub publishers: u32,
+    /// Total intended publish rate across all publishers, messages/s (open loop).
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub mode: LoopMode,
+    /// Serialised size of each `data` object, bytes.
+    pub payload_bytes: usize,
+    pub encoding: Encoding,
+    /// `broadcast` only.
+    pub op: BroadcastOp,
+    /// `rooms`: number of rooms (client i joins room `i % rooms`); otherwise 0.
+    pub rooms: u32,
+    /// `connect`: connections opened per second (0 = all at once).
+    pub connect_rate: f64,
+    /// `polling-vs-push` only.
+    pub polling: Option<Polling>,
+    pub phases: Phases,
+    /// The server limit the payload was validated against (`wsbench serve` default 1 MiB).
+    pub max_message_bytes: usize,
+    /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
+    pub sweep: Vec<(String, String)>,
+}
+
+impl Scenario {
+    /// `key=value;key=value` for the CSV `sweep` column.
+    pub fn sweep_label(&self) -> String {
+        self.sweep.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";")
+    }
+}

@@ -1,0 +1,162 @@
+//! What every server target is told at start: limits, the slow-consumer policy, the
+//! database, and fault injection for the load generator's truth tests.
+
+use std::time::Duration;
+
+/// The Rust targets `wsbench serve` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Length-prefixed JSON over plain TCP: the floor.
+    Tcp,
+    /// axum `extract::ws` (tokio-tungstenite).
+    WsTungstenite,
+    /// hyper 1 (through axum) + fastwebsockets.
+    WsFastwebsockets,
+    /// axum + socketioxide; serves both Engine.IO transports.
+    SioSocketioxide,
+}
+
+impl Target {
+    pub const ALL: [Target; 4] =
+        [Target::Tcp, Target::WsTungstenite, Target::WsFastwebsockets, Target::SioSocketioxide];
+
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Tcp => "tcp",
+            Target::WsTungstenite => "ws-tungstenite",
+            Target::WsFastwebsockets => "ws-fastwebsockets",
+            Target::SioSocketioxide => "sio-socketioxide",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether the target speaks HTTP (and so serves the REST routes).
+    pub fn serves_http(self) -> bool {
+        !matches!(self, Target::Tcp)
+    }
+}
+
+/// What a server does with a connection whose bounded outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Drop the delivery for that connection and count it (the load generator sees it as
+    /// lost). Other connections are unaffected. This mirrors socketioxide, which drops on a
+    /// full per-socket queue.
+    #[default]
+    Drop,
+    /// Close the connection (WebSocket close 1008 "slow consumer").
+    Disconnect,
+}
+
+/// Where the dashboard row of DESIGN.md §4 lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DatabaseConfig {
+    /// SQLite embedded, in a fresh temporary file removed at exit.
+    #[default]
+    SqliteTemp,
+    /// SQLite at this path (created if missing).
+    SqlitePath(std::path::PathBuf),
+    /// PostgreSQL at this URL (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+impl DatabaseConfig {
+    /// Parses `--database`: `sqlite` / `sqlite::memory:` (temp file), `sqlite:PATH`, or
+    /// `postgres://…` / `postgresql://…`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "sqlite" || s == "sqlite::memory:" || s == "sqlite:" {
+            Ok(DatabaseConfig::SqliteTemp)
+        } else if let Some(p) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+            Ok(DatabaseConfig::SqlitePath(p.into()))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseConfig::Postgres(s.to_owned()))
+        } else {
+            Err(format!(
+                "unsupported database URL {s:?}: use sqlite, sqlite:PATH or postgres://user@host:port/db"
+            ))
+        }
+    }
+}
+
+/// Faults a server injects on purpose, so tests can check that the load generator reports
+/// what really happened. All off by default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Faults {
+    /// Delay every delivery (every outgoing `msg`) by this much.
+    pub delay: Option<Duration>,
+    /// Drop every k-th delivery (counted over the whole server, 1-based: k, 2k, …).
+    pub drop_every: Option<u64>,
+    /// Once, at the first delivery, stall the delivery path for this long.
+    pub stall_once: Option<Duration>,
+}
+
+/// Settings every target shares. Defaults are the ones `wsbench serve --help` states.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest accepted message (WebSocket message after reassembly, tcp frame, Socket.IO
+    /// packet). Over it: close 1009 (WebSocket) or close the connection (tcp).
+    pub max_message_bytes: usize,
+    /// Connections served at once; further ones are refused (HTTP 503 / TCP close).
+    pub max_connections: usize,
+    /// Outgoing frames queued per connection before the slow-consumer policy applies.
+    pub outbound_queue: usize,
+    /// What to do with a connection whose outbound queue is full.
+    pub slow_consumer: SlowConsumer,
+    /// A connection that sends nothing (not even a pong) for this long is closed. The raw
+    /// WebSocket targets ping every `idle_timeout / 2`.
+    pub idle_timeout: Duration,
+    /// Socket.IO ping interval and timeout (Engine.IO heartbeat).
+    pub sio_ping_interval: Duration,
+    pub sio_ping_timeout: Duration,
+    /// The database behind the REST routes.
+    pub database: DatabaseConfig,
+    /// Injected faults (tests of the load generator's accounting).
+    pub faults: Faults,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_message_bytes: 1 << 20,
+            max_connections: 100_000,
+            outbound_queue: 4096,
+            slow_consumer: SlowConsumer::Drop,
+            idle_timeout: Duration::from_secs(120),
+            sio_ping_interval: Duration::from_secs(25),
+            sio_ping_timeout: Duration::from_secs(20),
+            database: DatabaseConfig::SqliteTemp,
+            faults: Faults::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_names_round_trip() {
+        for t in Target::ALL {
+            assert_eq!(Target::from_name(t.name()), Some(t));
+        }
+        assert_eq!(Target::from_name("nope"), None);
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(DatabaseConfig::parse("sqlite").unwrap(), DatabaseConfig::SqliteTemp);
+        assert_eq!(
+            DatabaseConfig::parse("sqlite:/tmp/x.db").unwrap(),
+            DatabaseConfig::SqlitePath("/tmp/x.db".into())
+        );
+        assert!(matches!(
+            DatabaseConfig::parse("postgres://postgres@127.0.0.1:5432/test").unwrap(),
+            DatabaseConfig::Postgres(_)
+        ));
+        assert!(DatabaseConfig::parse("mysql://x").is_err());
+    }
+}
