@@ -3,11 +3,21 @@
 //! shutdown.
 //!
 //! - [`config`]: limits, slow-consumer policy, database choice, fault injection.
-//! - [`hub`]: the room hub the three raw targets share (rooms, sockets, fan-out).
-//! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets (framing only differs).
+//! - [`hub`] / [`session`]: the room hub the three raw targets share and the per-connection
+//!   request handling (rooms, sockets, fan-out); framing is all that differs between them.
+//! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
 //! - [`rest`] / [`db`]: the REST routes of DESIGN.md §4 and the counted database layer.
 
 pub mod config;
+pub mod db;
+pub mod error;
+pub mod hub;
+pub mod rest;
+pub mod session;
+pub mod sio;
+pub mod tcp;
+pub mod ws_fastwebsockets;
+pub mod ws_tungstenite;
 
 pub use config::{ServerConfig, Target};

@@ -1,0 +1,1 @@
+//! The counted database layer: SQLite (embedded) and PostgreSQL, each counting queries twice (app and engine).

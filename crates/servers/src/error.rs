@@ -1,0 +1,1 @@
+//! ServerError, the one error type of this crate (bind, database, I/O).

@@ -1,0 +1,1 @@
+//! The `sio-socketioxide` target: socketioxide (WebSocket and long-polling) + the REST routes.

@@ -1,0 +1,1 @@
+//! The `tcp` floor target: length-prefixed JSON over plain TCP.

@@ -1,0 +1,1 @@
+//! The `ws-tungstenite` target: axum `extract::ws` (tokio-tungstenite) + the REST routes.
