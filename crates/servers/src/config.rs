@@ -116,6 +116,10 @@ pub struct ServerConfig {
     pub database: DatabaseConfig,
     /// Injected faults (tests of the load generator's accounting).
     pub faults: Faults,
+    /// Raw WebSocket targets only: echo every message back verbatim instead of speaking the
+    /// app protocol. For the Autobahn|Testsuite, which needs an echo server; never used in
+    /// a benchmark.
+    pub echo_only: bool,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +134,7 @@ impl Default for ServerConfig {
             sio_ping_timeout: Duration::from_secs(20),
             database: DatabaseConfig::SqliteTemp,
             faults: Faults::default(),
+            echo_only: false,
         }
     }
 }

@@ -1,0 +1,166 @@
+//! The command line of DESIGN.md §6 (clap derive). Only definitions and help text live
+//! here; every subcommand turns its arguments into library types in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// wsbench: what Socket.IO costs and buys compared with a raw WebSocket, and what push saves
+/// over polling — measured, not estimated.
+///
+/// Typical use:
+///   wsbench run scenarios/broadcast.toml            run a scenario against its targets
+///   wsbench run scenarios/echo.toml --quick         a short smoke run
+///   wsbench serve ws-tungstenite                    run one server by hand
+///   wsbench report results/<run>                    plots + report.md from a run
+///   wsbench compare results/<a> results/<b>         ratios between two runs
+#[derive(Debug, Parser)]
+#[command(name = "wsbench", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one server target in the foreground (the harness starts these as children).
+    ///
+    /// Prints exactly `listening on <ip>:<port>` as its first stdout line, then serves until
+    /// SIGINT or SIGTERM, closing connections cleanly and exiting 0.
+    Serve(ServeArgs),
+    /// Run a scenario file against its targets and write summary.csv, .hgrm histograms,
+    /// meta.json and report.md into a run directory.
+    Run(RunArgs),
+    /// List the built-in targets and the scenario files.
+    List(ListArgs),
+    /// Render plots (SVG) and report.md from a run directory's files.
+    Report(ReportArgs),
+    /// Compare two run directories metric by metric (ratios b/a); optional thresholds.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Target to serve: tcp, ws-tungstenite, ws-fastwebsockets or sio-socketioxide.
+    pub target: String,
+    /// Address to listen on. Port 0 lets the OS choose; the chosen port is printed.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub bind: String,
+    /// Database behind the REST routes: `sqlite` (embedded, temporary file; the default),
+    /// `sqlite:PATH`, or `postgres://user@host:port/db`.
+    #[arg(long, default_value = "sqlite")]
+    pub database: String,
+    /// Largest accepted message in bytes (WebSocket message after reassembly, tcp frame,
+    /// Socket.IO packet). Over it a WebSocket closes with 1009; tcp closes the connection.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_message_bytes: usize,
+    /// Connections served at once; further ones are refused.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_connections: usize,
+    /// Outgoing frames queued per connection (Socket.IO: packets per socket) before the
+    /// slow-consumer policy applies. Bounds memory per connection.
+    #[arg(long, default_value_t = 4096)]
+    pub outbound_queue: usize,
+    /// What to do when a connection's outbound queue is full: `drop` the delivery for that
+    /// connection and count it (socketioxide's behaviour), or `disconnect` the connection.
+    #[arg(long, default_value = "drop", value_parser = ["drop", "disconnect"])]
+    pub slow_consumer: String,
+    /// Raw WebSocket targets: close a connection silent for this many seconds (pinged every
+    /// half of it).
+    #[arg(long, default_value_t = 120.0)]
+    pub idle_timeout_s: f64,
+    /// Socket.IO: Engine.IO ping interval, seconds.
+    #[arg(long, default_value_t = 25.0)]
+    pub sio_ping_interval_s: f64,
+    /// Socket.IO: Engine.IO ping timeout, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub sio_ping_timeout_s: f64,
+    /// Fault injection: delay every delivery by this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub fault_delay_ms: Option<u64>,
+    /// Fault injection: drop every k-th delivery (server-wide count).
+    #[arg(long, value_name = "K")]
+    pub fault_drop_every: Option<u64>,
+    /// Fault injection: stall the delivery path once, for this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub fault_stall_once_ms: Option<u64>,
+    /// Raw WebSocket targets only: echo every message verbatim instead of the app protocol
+    /// (for the Autobahn|Testsuite; never for benchmarks).
+    #[arg(long)]
+    pub echo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (see scenarios/ and docs/scenarios.md).
+    pub scenario: PathBuf,
+    /// Comma-separated targets, overriding the file's `targets`: built-in names (see
+    /// `wsbench list`), `all`, or external servers `sio=http://host:port`,
+    /// `ws=ws://host:port/ws`, `tcp=host:port`.
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Run directory for the results (default: results/<scenario>-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Smoke run: warmup 0.5 s, measure 2 s, drain 1 s.
+    #[arg(long)]
+    pub quick: bool,
+    /// Trials per target; targets are interleaved (A B C A B C …) so drift hits all alike.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Override `clients` (a sweep on it is replaced).
+    #[arg(long)]
+    pub clients: Option<u32>,
+    /// Override `publishers`.
+    #[arg(long)]
+    pub publishers: Option<u32>,
+    /// Override `rate` (total messages per second across publishers).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Override `payload_bytes`.
+    #[arg(long)]
+    pub payload_bytes: Option<usize>,
+    /// Override the warmup phase, seconds.
+    #[arg(long)]
+    pub warmup_s: Option<f64>,
+    /// Override the measure phase, seconds.
+    #[arg(long)]
+    pub measure_s: Option<f64>,
+    /// Override the drain phase, seconds.
+    #[arg(long)]
+    pub drain_s: Option<f64>,
+    /// Database for servers the harness starts (same forms as `serve --database`).
+    #[arg(long, default_value = "sqlite")]
+    pub database: String,
+    /// No live progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Do not pin the server and the load generator to different cores.
+    #[arg(long)]
+    pub no_pin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Folder of scenario files to list.
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory written by `wsbench run`.
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Baseline run directory.
+    pub a: PathBuf,
+    /// Run directory compared with the baseline (ratios are b / a).
+    pub b: PathBuf,
+    /// Fail (exit 3) when a ratio crosses a threshold, e.g. `lat_p99_us>1.10` (p99 more than
+    /// 10 % worse) or `deliveries_per_s<0.95`. Repeatable.
+    #[arg(long = "fail-if", value_name = "METRIC>RATIO")]
+    pub fail_if: Vec<String>,
+}

@@ -1,0 +1,170 @@
+//! `wsbench serve`: bind, print the listening line, run one server target until SIGINT or
+//! SIGTERM.
+
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer};
+use wsbench_servers::{ServerConfig, Target};
+
+use crate::args::ServeArgs;
+use crate::exit;
+
+/// Turns the flags into a validated config, or a usage message.
+fn config(a: &ServeArgs) -> Result<(Target, ServerConfig), String> {
+    let target = Target::from_name(&a.target).ok_or_else(|| {
+        let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown target {:?}; `serve` runs one of: {}", a.target, names.join(", "))
+    })?;
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(format!("--{name} must be a positive number of seconds (got {v})"))
+        }
+    };
+    let positive = |name: &str, v: usize| {
+        if v > 0 { Ok(v) } else { Err(format!("--{name} must be at least 1")) }
+    };
+    if a.fault_drop_every == Some(0) {
+        return Err("--fault-drop-every must be at least 1".into());
+    }
+    if a.echo && !matches!(target, Target::WsTungstenite | Target::WsFastwebsockets) {
+        return Err("--echo applies to ws-tungstenite and ws-fastwebsockets only".into());
+    }
+    let cfg = ServerConfig {
+        max_message_bytes: positive("max-message-bytes", a.max_message_bytes)?,
+        max_connections: positive("max-connections", a.max_connections)?,
+        outbound_queue: positive("outbound-queue", a.outbound_queue)?,
+        slow_consumer: match a.slow_consumer.as_str() {
+            "disconnect" => SlowConsumer::Disconnect,
+            _ => SlowConsumer::Drop,
+        },
+        idle_timeout: secs("idle-timeout-s", a.idle_timeout_s)?,
+        sio_ping_interval: secs("sio-ping-interval-s", a.sio_ping_interval_s)?,
+        sio_ping_timeout: secs("sio-ping-timeout-s", a.sio_ping_timeout_s)?,
+        database: DatabaseConfig::parse(&a.database).map_err(|e| format!("--database: {e}"))?,
+        faults: Faults {
+            delay: a.fault_delay_ms.map(Duration::from_millis),
+            drop_every: a.fault_drop_every,
+            stall_once: a.fault_stall_once_ms.map(Duration::from_millis),
+        },
+        echo_only: a.echo,
+    };
+    Ok((target, cfg))
+}
+
+pub fn main(a: ServeArgs) -> u8 {
+    let (target, cfg) = match config(&a) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("wsbench serve: {e}");
+            return exit::USAGE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsbench serve: cannot start the runtime: {e}");
+            return exit::RUN_ERROR;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match TcpListener::bind(&a.bind).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("wsbench serve: cannot listen on {}: {e}", a.bind);
+                return exit::RUN_ERROR;
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(e) => {
+                eprintln!("wsbench serve: {e}");
+                return exit::RUN_ERROR;
+            }
+        };
+        // The harness reads this exact line; flush so it never waits on a pipe buffer.
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "listening on {addr}").and_then(|_| out.flush()).is_err() {
+            return exit::RUN_ERROR;
+        }
+        drop(out);
+        let result = serve(target, listener, cfg, shutdown_signal()).await;
+        match result {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("wsbench serve {}: {e}", target.name());
+                exit::RUN_ERROR
+            }
+        }
+    })
+}
+
+async fn serve(
+    target: Target,
+    listener: TcpListener,
+    cfg: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), wsbench_servers::error::ServerError> {
+    match target {
+        Target::Tcp => wsbench_servers::tcp::run(listener, cfg, shutdown).await,
+        Target::WsTungstenite => wsbench_servers::ws_tungstenite::run(listener, cfg, shutdown).await,
+        Target::WsFastwebsockets => {
+            wsbench_servers::ws_fastwebsockets::run(listener, cfg, shutdown).await
+        }
+        Target::SioSocketioxide => wsbench_servers::sio::run(listener, cfg, shutdown).await,
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut v = vec!["wsbench", "serve"];
+        v.extend_from_slice(args);
+        match crate::args::Cli::parse_from(v).command {
+            crate::args::Command::Serve(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_match_server_defaults() {
+        let (t, cfg) = config(&parse(&["ws-tungstenite"])).unwrap();
+        assert_eq!(t, Target::WsTungstenite);
+        let d = ServerConfig::default();
+        assert_eq!(cfg.max_message_bytes, d.max_message_bytes);
+        assert_eq!(cfg.max_connections, d.max_connections);
+        assert_eq!(cfg.outbound_queue, d.outbound_queue);
+        assert_eq!(cfg.slow_consumer, d.slow_consumer);
+        assert_eq!(cfg.idle_timeout, d.idle_timeout);
+        assert_eq!(cfg.sio_ping_interval, d.sio_ping_interval);
+        assert_eq!(cfg.sio_ping_timeout, d.sio_ping_timeout);
+        assert_eq!(cfg.database, d.database);
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        assert!(config(&parse(&["nope"])).unwrap_err().contains("unknown target"));
+        assert!(config(&parse(&["tcp", "--max-message-bytes", "0"])).is_err());
+        assert!(config(&parse(&["tcp", "--fault-drop-every", "0"])).is_err());
+        assert!(config(&parse(&["tcp", "--echo"])).unwrap_err().contains("--echo"));
+        assert!(config(&parse(&["tcp", "--database", "mysql://x"])).unwrap_err().contains("--database"));
+        assert!(config(&parse(&["tcp", "--idle-timeout-s", "-1"])).is_err());
+    }
+}
