@@ -135,9 +135,6 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,
-    /// Do not pin the server and the load generator to different cores.
-    #[arg(long)]
-    pub no_pin: bool,
 }
 
 #[derive(Debug, Args)]
