@@ -72,6 +72,14 @@ pub fn main(a: ServeArgs) -> u8 {
         }
     };
     rt.block_on(async move {
+        // Signal handlers exist before the listening line: a supervisor may signal at once.
+        let shutdown = match shutdown_signal() {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("wsbench serve: cannot install signal handlers: {e}");
+                return exit::RUN_ERROR;
+            }
+        };
         let listener = match TcpListener::bind(&a.bind).await {
             Ok(l) => l,
             Err(e) => {
@@ -92,7 +100,7 @@ pub fn main(a: ServeArgs) -> u8 {
             return exit::RUN_ERROR;
         }
         drop(out);
-        let result = serve(target, listener, cfg, shutdown_signal()).await;
+        let result = serve(target, listener, cfg, shutdown).await;
         match result {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -119,14 +127,17 @@ async fn serve(
     }
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 #[cfg(test)]
@@ -165,6 +176,6 @@ mod tests {
         assert!(config(&parse(&["tcp", "--fault-drop-every", "0"])).is_err());
         assert!(config(&parse(&["tcp", "--echo"])).unwrap_err().contains("--echo"));
         assert!(config(&parse(&["tcp", "--database", "mysql://x"])).unwrap_err().contains("--database"));
-        assert!(config(&parse(&["tcp", "--idle-timeout-s", "-1"])).is_err());
+        assert!(config(&parse(&["tcp", "--idle-timeout-s=-1"])).is_err());
     }
 }

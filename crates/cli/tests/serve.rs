@@ -1,0 +1,116 @@
+//! The `wsbench serve` contract from outside: the exact first stdout line, a working
+//! listener, a clean exit 0 on SIGTERM and SIGINT, usage errors with exit 2, and a `--help`
+//! that documents every option with its default.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsbench");
+const TARGETS: [&str; 4] = ["tcp", "ws-tungstenite", "ws-fastwebsockets", "sio-socketioxide"];
+
+/// Starts `wsbench serve`, returns the child and the address from its first line.
+fn start(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn wsbench");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("no listening line in 20 s");
+    let line = line.trim_end_matches('\n');
+    let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {line:?}"));
+    let (ip, port) = addr.rsplit_once(':').expect("ip:port");
+    assert_eq!(ip, "127.0.0.1", "binds loopback by default");
+    assert!(port.parse::<u16>().unwrap() > 0);
+    (child, addr.to_owned())
+}
+
+/// Waits for the child to exit (bounded) and returns its exit code.
+fn wait_exit(mut child: Child) -> i32 {
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().expect("exited, not killed by a signal");
+        }
+        // polling a child's exit status has no event to wait on short of a SIGCHLD handler
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+    child.kill().ok();
+    panic!("server did not exit within 10 s of the signal");
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+#[test]
+fn every_target_prints_listening_serves_and_exits_0_on_sigterm() {
+    for t in TARGETS {
+        let (child, addr) = start(&[t, "--bind", "127.0.0.1:0"]);
+        TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{t}: connect {addr}: {e}"));
+        signal(&child, libc::SIGTERM);
+        assert_eq!(wait_exit(child), 0, "{t}: exit code after SIGTERM");
+    }
+}
+
+#[test]
+fn sigint_with_an_open_connection_exits_0() {
+    let (child, addr) = start(&["ws-tungstenite"]);
+    let _conn = TcpStream::connect(&addr).unwrap();
+    signal(&child, libc::SIGINT);
+    assert_eq!(wait_exit(child), 0);
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_why() {
+    for (args, needle) in [
+        (vec!["serve", "nope"], "unknown target"),
+        (vec!["serve", "tcp", "--database", "mysql://x"], "--database"),
+        (vec!["serve", "tcp", "--echo"], "--echo"),
+        (vec!["serve", "tcp", "--bogus"], "--bogus"),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: stderr {err:?}");
+    }
+}
+
+#[test]
+fn serve_help_documents_every_option_and_limit() {
+    let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--bind",
+        "[default: 127.0.0.1:0]",
+        "--database",
+        "--max-message-bytes",
+        "[default: 1048576]",
+        "1009",
+        "--max-connections",
+        "--outbound-queue",
+        "--slow-consumer",
+        "--idle-timeout-s",
+        "--sio-ping-interval-s",
+        "--sio-ping-timeout-s",
+        "--fault-delay-ms",
+        "--fault-drop-every",
+        "--fault-stall-once-ms",
+        "--echo",
+        "listening on",
+    ] {
+        assert!(help.contains(needle), "serve --help lacks {needle:?}:\n{help}");
+    }
+}
