@@ -1,9 +1,32 @@
 //! Scenario files: TOML → one typed, validated [`Scenario`] per sweep point.
 //!
 //! - [`model`]: the validated types every other crate reads.
+//! - [`load`] / [`parse`]: file or text + CLI [`Overrides`] → `Vec<Scenario>`.
+//! - [`target`]: built-in target names, `all`, and external `kind=url` targets.
+//! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
+//!
+//! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
+//! `sweep` (the matrix), `validate` (the rules of one point).
 //!
 //! serde only, no tokio: nothing here opens a socket.
 
+mod common;
+mod error;
+mod load;
 pub mod model;
+mod overrides;
+mod raw;
+mod sweep;
+pub mod target;
+mod validate;
 
+pub use common::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PHASES_S, ENVELOPE_HEADROOM_BYTES};
+pub use error::ScenarioError;
+pub use load::{load, parse};
 pub use model::*;
+pub use overrides::{Overrides, QUICK_PHASES};
+pub use target::{
+    ALL_TARGETS, BUILTIN_TARGETS, DEFAULT_TARGETS, ExternalKind, TargetError, TargetSpec,
+    expand_targets,
+};
+pub use validate::DEFAULT_PAYLOAD_BYTES;

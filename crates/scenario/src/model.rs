@@ -43,6 +43,18 @@ impl Workload {
             Workload::Connect => "connect",
         }
     }
+    /// The workload called `name` in a scenario file.
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+    /// Whether some clients send timed messages (`publishers` and, open loop, `rate` apply).
+    pub fn publishes(self) -> bool {
+        !matches!(self, Workload::PollingVsPush | Workload::Connect)
+    }
+    /// Whether the closed-loop mode exists for this workload (`echo` and `ack`).
+    pub fn has_closed_loop(self) -> bool {
+        matches!(self, Workload::Echo | Workload::Ack)
+    }
 }
 
 /// How send times are spaced.
@@ -55,6 +67,19 @@ pub enum Arrival {
     Poisson,
 }
 
+impl Arrival {
+    pub const ALL: [Arrival; 2] = [Arrival::Constant, Arrival::Poisson];
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrival::Constant => "constant",
+            Arrival::Poisson => "poisson",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Arrival> {
+        Arrival::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
 /// Open loop (schedule of intended times, wrk2-style) or closed loop (send the next when
 /// the previous answer arrived; `echo` and `ack` only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +87,19 @@ pub enum LoopMode {
     #[default]
     Open,
     Closed,
+}
+
+impl LoopMode {
+    pub const ALL: [LoopMode; 2] = [LoopMode::Open, LoopMode::Closed];
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopMode::Open => "open",
+            LoopMode::Closed => "closed",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<LoopMode> {
+        LoopMode::ALL.into_iter().find(|m| m.name() == name)
+    }
 }
 
 /// The broadcast op of the `broadcast` workload.
@@ -72,11 +110,37 @@ pub enum BroadcastOp {
     ToOthers,
 }
 
+impl BroadcastOp {
+    pub const ALL: [BroadcastOp; 2] = [BroadcastOp::ToAll, BroadcastOp::ToOthers];
+    /// The op name, as in the file and on the wire (`to_all`, `to_others`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BroadcastOp::ToAll => "to_all",
+            BroadcastOp::ToOthers => "to_others",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<BroadcastOp> {
+        BroadcastOp::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
 /// Encoding of `data`. JSON is the one every target speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
     #[default]
     Json,
+}
+
+impl Encoding {
+    pub const ALL: [Encoding; 1] = [Encoding::Json];
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Json => "json",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        Encoding::ALL.into_iter().find(|e| e.name() == name)
+    }
 }
 
 /// Phase lengths.
@@ -122,6 +186,9 @@ impl PvpVariant {
             PvpVariant::PushSioPolling => "push-sio-polling",
         }
     }
+    pub fn from_name(name: &str) -> Option<PvpVariant> {
+        PvpVariant::ALL.into_iter().find(|v| v.name() == name)
+    }
 }
 
 /// Settings of the polling-vs-push workload (`[polling]` table).
@@ -142,8 +209,9 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub workload: Workload,
-    /// Target specs as written: built-in names (`ws-tungstenite`, `node-socketio`, …) or
-    /// `kind=url` (`sio=http://…`, `ws=ws://…/ws`, `tcp=host:port`).
+    /// Target specs, validated, with `all` already expanded (to the built-ins that can run
+    /// the workload): built-in names (`ws-tungstenite`, `node-socketio`, …) or `kind=url`
+    /// (`sio=http://…`, `ws=ws://…/ws`, `tcp=host:port`). Parse with `TargetSpec::parse`.
     pub targets: Vec<String>,
     /// Connected clients (polling-vs-push: viewers).
     pub clients: u32,
@@ -174,6 +242,10 @@ pub struct Scenario {
 impl Scenario {
     /// `key=value;key=value` for the CSV `sweep` column.
     pub fn sweep_label(&self) -> String {
-        self.sweep.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";")
+        self.sweep
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";")
     }
 }
