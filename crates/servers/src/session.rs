@@ -1,1 +1,295 @@
 //! One raw connection's request handling, independent of framing: parse, act on the hub, reply.
+//!
+//! [`Session`] turns one incoming text frame into hub operations and replies (DESIGN.md §3).
+//! [`pump`] is the one writer loop every raw transport runs per connection: it drains the
+//! connection's bounded queue (batching what is already queued into one flush) and a small
+//! control queue (pings, pongs, close), so a socket is only ever written from one task.
+//!
+//! Ordering: a session handles its frames one at a time and a fan-out puts the frame on
+//! every recipient's queue before the sender's ack is queued. So once a client has the ack
+//! of its broadcast, every recipient's copy is already queued ahead of anything queued
+//! later for that recipient; tests use that as a barrier.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wsbench_wire::app::{self, Op, Request};
+
+use crate::hub::{ConnId, OutFrame, Outbound, Registration, RoomHub};
+
+/// Frames a writer takes from the queue before it flushes.
+const WRITE_BATCH: usize = 64;
+/// Control frames (pong, ping, close) waiting for the writer.
+pub const CONTROL_QUEUE: usize = 16;
+/// How long a closing connection waits for its writer to flush before dropping the socket.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The connection's writer has stopped; the session must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterGone;
+
+/// One registered raw connection. Dropping it removes the socket from the hub (and so from
+/// every room it joined).
+#[derive(Debug)]
+pub struct Session<F: OutFrame> {
+    hub: Arc<RoomHub<F>>,
+    id: ConnId,
+    /// This connection's own queue: replies wait for room here instead of being dropped.
+    tx: mpsc::Sender<Outbound<F>>,
+    kicked: CancellationToken,
+}
+
+impl<F: OutFrame> Session<F> {
+    /// Registers a connection; returns the session and the queue its writer drains.
+    pub fn open(hub: Arc<RoomHub<F>>) -> (Self, mpsc::Receiver<Outbound<F>>) {
+        let Registration { id, tx, rx, kicked } = hub.register();
+        (
+            Session {
+                hub,
+                id,
+                tx,
+                kicked,
+            },
+            rx,
+        )
+    }
+
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// Resolves when the hub wants this connection closed (slow consumer, `Disconnect`).
+    pub fn kicked(&self) -> &CancellationToken {
+        &self.kicked
+    }
+
+    /// Queues `{"op":"welcome","id":"<id>"}`.
+    pub async fn welcome(&self) -> Result<(), WriterGone> {
+        self.reply(app::welcome(&self.id.to_string())).await
+    }
+
+    /// Queues an error reply (also used by transports, e.g. for binary frames).
+    pub async fn refuse(&self, reason: &str) -> Result<(), WriterGone> {
+        self.reply(app::error(reason)).await
+    }
+
+    /// Handles one request frame: the op on the hub, then the ack if asked for. A
+    /// malformed or unknown request gets an error reply; the connection stays up.
+    pub async fn handle(&self, frame: &[u8]) -> Result<(), WriterGone> {
+        let req = match Request::parse(frame) {
+            Ok(req) => req,
+            Err(e) => return self.refuse(&e.to_string()).await,
+        };
+        let hub = &*self.hub;
+        let msg = |data| F::from_json(app::msg(data));
+        match req.op {
+            Op::Join { room } => hub.join(self.id, &room),
+            Op::Leave { room } => hub.leave(self.id, &room),
+            Op::ToAll { data } => {
+                hub.stall_gate().await;
+                hub.to_all(msg(data));
+            }
+            Op::ToOthers { data } => {
+                hub.stall_gate().await;
+                hub.to_others(self.id, msg(data));
+            }
+            Op::ToRoom { room, data } => {
+                hub.stall_gate().await;
+                hub.to_room(&room, msg(data));
+            }
+            Op::ToId { id, data } => {
+                hub.stall_gate().await;
+                hub.to_id(&id, msg(data));
+            }
+            Op::Echo { data } => {
+                // With an ack the data rides on the ack instead of a msg.
+                if let Some(n) = req.ack {
+                    return self.reply(app::ack(n, Some(data))).await;
+                }
+                hub.stall_gate().await;
+                hub.to_conn(self.id, msg(data));
+            }
+        }
+        match req.ack {
+            Some(n) => self.reply(app::ack(n, None)).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn reply(&self, json: Bytes) -> Result<(), WriterGone> {
+        let out = Outbound {
+            frame: F::from_json(json),
+            due: None,
+        };
+        self.tx.send(out).await.map_err(|_| WriterGone)
+    }
+}
+
+impl<F: OutFrame> Drop for Session<F> {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
+    }
+}
+
+/// Frames other than queued deliveries and replies, for the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Keep-alive ping (WebSocket targets).
+    Ping,
+    /// Answer to a peer's ping, with its payload.
+    Pong(Bytes),
+    /// Write a close and stop. `code: None` is a close without a status (or a TCP FIN).
+    /// `drain` first writes what is already queued (graceful); a slow consumer is closed
+    /// without draining, since it is not reading.
+    Close {
+        code: Option<u16>,
+        reason: &'static str,
+        drain: bool,
+    },
+}
+
+/// Error of a transport's write half.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The write half of one transport, as the writer loop sees it.
+pub trait FrameSink<F>: Send {
+    /// Buffers (or writes) one frame; [`FrameSink::flush`] makes sure it is sent.
+    fn feed(&mut self, frame: F) -> impl Future<Output = Result<(), SinkError>> + Send;
+    fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// Writes a control frame and flushes.
+    fn control(&mut self, c: Control) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// The writer loop of one connection: runs until a `Close` control is written, the
+/// control queue closes, or the socket fails. Queued frames keep their order; a frame with
+/// a due time (the `delay` fault) is held until then, and so is everything behind it.
+pub async fn pump<F, S>(
+    mut data: mpsc::Receiver<Outbound<F>>,
+    mut ctrl: mpsc::Receiver<Control>,
+    mut sink: S,
+) -> Result<(), SinkError>
+where
+    F: OutFrame,
+    S: FrameSink<F>,
+{
+    let mut data_open = true;
+    loop {
+        let first = tokio::select! {
+            biased;
+            c = ctrl.recv() => match c {
+                None => return Ok(()),
+                Some(Control::Close { code, reason, drain }) => {
+                    if drain {
+                        while let Ok(o) = data.try_recv() {
+                            write_one(&mut sink, o).await?;
+                        }
+                        sink.flush().await?;
+                    }
+                    return sink.control(Control::Close { code, reason, drain }).await;
+                }
+                Some(c) => {
+                    sink.control(c).await?;
+                    continue;
+                }
+            },
+            o = data.recv(), if data_open => match o {
+                Some(o) => o,
+                None => {
+                    data_open = false;
+                    continue;
+                }
+            },
+        };
+        write_one(&mut sink, first).await?;
+        for _ in 1..WRITE_BATCH {
+            match data.try_recv() {
+                Ok(o) => write_one(&mut sink, o).await?,
+                Err(_) => break,
+            }
+        }
+        sink.flush().await?;
+    }
+}
+
+async fn write_one<F, S: FrameSink<F>>(sink: &mut S, o: Outbound<F>) -> Result<(), SinkError> {
+    if let Some(due) = o.due
+        && due > tokio::time::Instant::now()
+    {
+        sink.flush().await?;
+        tokio::time::sleep_until(due).await;
+    }
+    sink.feed(o.frame).await
+}
+
+/// Waits for a closing connection's writer, at most [`CLOSE_GRACE`], then gives up on it.
+pub async fn finish_writer(writer: tokio::task::JoinHandle<Result<(), SinkError>>) {
+    let abort = writer.abort_handle();
+    match tokio::time::timeout(CLOSE_GRACE, writer).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::debug!("connection writer failed: {e}"),
+        Ok(Err(e)) => tracing::debug!("connection writer task ended abnormally: {e}"),
+        Err(_) => {
+            tracing::debug!("connection writer did not finish within {CLOSE_GRACE:?}");
+            abort.abort();
+        }
+    }
+}
+
+/// What the keep-alive timer asks of a WebSocket connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keepalive {
+    /// Send a ping (every `idle_timeout / 2`).
+    Ping,
+    /// Nothing came in for `idle_timeout`: close.
+    Expired,
+}
+
+/// The idle timer of a raw WebSocket connection: ping every `idle / 2`, expire after
+/// `idle` without any incoming frame (pongs count). A zero `idle` disables both.
+#[derive(Debug)]
+pub struct IdleTimer {
+    idle: Duration,
+    ticker: Option<tokio::time::Interval>,
+    last_seen: tokio::time::Instant,
+}
+
+impl IdleTimer {
+    pub fn new(idle: Duration) -> Self {
+        let now = tokio::time::Instant::now();
+        let ticker = (!idle.is_zero()).then(|| {
+            let half = (idle / 2).max(Duration::from_millis(1));
+            let mut t = tokio::time::interval_at(now + half, half);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        IdleTimer {
+            idle,
+            ticker,
+            last_seen: now,
+        }
+    }
+
+    /// Records incoming traffic.
+    pub fn seen(&mut self) {
+        self.last_seen = tokio::time::Instant::now();
+    }
+
+    /// The next thing to do; pending forever when disabled. Cancel-safe.
+    pub async fn next(&mut self) -> Keepalive {
+        match &mut self.ticker {
+            None => std::future::pending().await,
+            Some(t) => {
+                t.tick().await;
+                if self.last_seen.elapsed() >= self.idle {
+                    Keepalive::Expired
+                } else {
+                    Keepalive::Ping
+                }
+            }
+        }
+    }
+}

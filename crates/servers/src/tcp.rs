@@ -1,1 +1,180 @@
 //! The `tcp` floor target: length-prefixed JSON over plain TCP.
+//!
+//! Same hub and request handling as the WebSocket targets; only the framing differs
+//! (`wire::tcp::codec`: 4-byte big-endian length + JSON). An over-limit frame closes the
+//! connection (there are no close codes on TCP); invalid UTF-8 is a malformed request and
+//! gets an error reply. There is no REST here (TCP is not HTTP) and no idle timeout: a
+//! TCP client has no ping to prove it is alive while it only listens.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wsbench_wire::tcp::codec;
+
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::hub::{HubStats, RoomHub};
+use crate::session::{
+    CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, Session, SinkError, finish_writer, pump,
+};
+
+/// Serves the `tcp` target on `listener` until `shutdown` resolves, then closes every
+/// connection (after flushing what is queued) and returns.
+pub async fn run(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_stats(listener, cfg, Arc::default(), shutdown).await
+}
+
+/// [`run`], counting hub deliveries and drops into `stats` (read by tests and harnesses).
+pub async fn run_with_stats(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    stats: Arc<HubStats>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let hub = Arc::new(RoomHub::<Bytes>::new(&cfg, stats));
+    let limit = Arc::new(Semaphore::new(cfg.max_connections));
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly.
+                    tracing::warn!("tcp target: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        // Over the limit: refuse by closing at once.
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
+        let conn = connection(
+            stream,
+            hub.clone(),
+            cfg.max_message_bytes,
+            stop.clone(),
+            permit,
+        );
+        tracker.spawn(conn);
+    }
+    drop(listener);
+    stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+async fn connection(
+    stream: TcpStream,
+    hub: Arc<RoomHub<Bytes>>,
+    max: usize,
+    stop: CancellationToken,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut frames = FramedRead::new(rd, codec(max));
+    // Replies may be a little longer than the request they answer: no limit on the way out
+    // beyond the 4-byte length field.
+    let sink = TcpSink(FramedWrite::new(wr, codec(u32::MAX as usize)));
+    let (session, rx) = Session::open(hub);
+    let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
+    let writer = tokio::spawn(pump(rx, ctrl_rx, sink));
+
+    let drain = serve(&mut frames, &session, &stop).await;
+    drop(session);
+    let _ = ctrl_tx.try_send(Control::Close {
+        code: None,
+        reason: "",
+        drain,
+    });
+    drop(ctrl_tx);
+    // Read (and discard) what the client still sends until it closes too, so closing with
+    // unread input does not turn into a reset that could destroy replies in flight.
+    let rest = frames.into_inner();
+    tokio::join!(finish_writer(writer), linger(rest));
+}
+
+/// Reads and handles frames until the connection should close; returns whether queued
+/// frames should still be written first (not for a slow consumer, which is not reading).
+async fn serve(
+    frames: &mut FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
+    session: &Session<Bytes>,
+    stop: &CancellationToken,
+) -> bool {
+    if session.welcome().await.is_err() {
+        return false;
+    }
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return true,
+            _ = session.kicked().cancelled() => return false,
+            frame = frames.next() => match frame {
+                Some(Ok(frame)) => {
+                    if session.handle(&frame).await.is_err() {
+                        return false;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("tcp connection {}: closing: {e}", session.id());
+                    return true;
+                }
+                None => return true,
+            },
+        }
+    }
+}
+
+async fn linger(mut rd: OwnedReadHalf) {
+    let mut scratch = vec![0u8; 8192];
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Ok(n) = rd.read(&mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The write half of a tcp connection.
+struct TcpSink(FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>);
+
+impl FrameSink<Bytes> for TcpSink {
+    async fn feed(&mut self, frame: Bytes) -> Result<(), SinkError> {
+        Ok(self.0.feed(frame).await?)
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(SinkExt::<Bytes>::flush(&mut self.0).await?)
+    }
+
+    async fn control(&mut self, c: Control) -> Result<(), SinkError> {
+        match c {
+            // No pings on TCP; a close is a FIN after what is buffered.
+            Control::Ping | Control::Pong(_) => Ok(()),
+            Control::Close { .. } => {
+                SinkExt::<Bytes>::flush(&mut self.0).await?;
+                Ok(self.0.get_mut().shutdown().await?)
+            }
+        }
+    }
+}

@@ -1,1 +1,296 @@
 //! The `ws-tungstenite` target: axum `extract::ws` (tokio-tungstenite) + the REST routes.
+//!
+//! WebSocket at `/ws`, the REST routes of DESIGN.md §4 on the same port. Limits: messages
+//! over `max_message_bytes` close with 1009; single frames are read whole up to twice that
+//! (so the stream stays in sync and the close handshake completes), larger frames fail at
+//! their header. tungstenite returns these errors without closing, so this module maps
+//! them to close codes itself: too big 1009, invalid UTF-8 1007, protocol violation 1002.
+//! The read buffer is lowered from tungstenite's 128 KiB so 10k connections stay cheap.
+//!
+//! Also owns [`HttpConns`] and [`serve_http`], the HTTP plumbing both WebSocket targets
+//! share (connection limit, shutdown, REST merge).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::value::RawValue;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
+
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::hub::{HubStats, OutFrame, RoomHub};
+use crate::session::{
+    CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session, SinkError,
+    finish_writer, pump,
+};
+
+/// tungstenite's read buffer per connection (its default is 128 KiB).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Text frames share the hub's one encoding: a clone is a refcount bump.
+impl OutFrame for Utf8Bytes {
+    fn from_json(json: Bytes) -> Self {
+        Utf8Bytes::try_from(json).unwrap_or_else(|_| {
+            Utf8Bytes::from_static(r#"{"op":"error","reason":"server reply was not UTF-8"}"#)
+        })
+    }
+}
+
+/// Serves the `ws-tungstenite` target (`/ws` + REST) until `shutdown` resolves; then open
+/// WebSockets get close 1001 after their queued frames, and the call returns.
+pub async fn run(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_stats(listener, cfg, Arc::default(), shutdown).await
+}
+
+/// [`run`], counting hub deliveries and drops into `stats`.
+pub async fn run_with_stats(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    stats: Arc<HubStats>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let hub = Arc::new(RoomHub::<Utf8Bytes>::new(&cfg, stats));
+    let conns = HttpConns::new(cfg.max_connections);
+    let state = Arc::new(WsState {
+        hub: hub.clone(),
+        conns: conns.clone(),
+        max: cfg.max_message_bytes,
+        idle: cfg.idle_timeout,
+    });
+    let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
+    serve_http(listener, &cfg, hub, ws, conns, shutdown).await
+}
+
+struct WsState {
+    hub: Arc<RoomHub<Utf8Bytes>>,
+    conns: HttpConns,
+    /// `cfg.max_message_bytes`.
+    max: usize,
+    /// `cfg.idle_timeout`.
+    idle: Duration,
+}
+
+async fn upgrade(State(st): State<Arc<WsState>>, ws: WebSocketUpgrade) -> Response {
+    let Some(admission) = st.conns.admit() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+    };
+    ws.read_buffer_size(READ_BUFFER)
+        .max_message_size(st.max)
+        .max_frame_size(st.max.saturating_mul(2))
+        .on_upgrade(move |socket| connection(socket, st, admission))
+}
+
+async fn connection(socket: WebSocket, st: Arc<WsState>, _admission: Admission) {
+    let (sink, mut stream) = socket.split();
+    let (session, rx) = Session::open(st.hub.clone());
+    let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
+    let writer = tokio::spawn(pump(rx, ctrl_rx, TungSink(sink)));
+    let close = serve(&mut stream, &session, &ctrl_tx, &st).await;
+    drop(session);
+    match close {
+        Some(close) => {
+            let _ = ctrl_tx.try_send(close);
+            drop(ctrl_tx);
+            // Keep reading until the client answers our close, so the handshake completes
+            // and unread input does not turn the close into a reset.
+            let linger = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(Ok(_)) = stream.next().await {}
+            });
+            let _ = tokio::join!(finish_writer(writer), linger);
+        }
+        None => {
+            drop(ctrl_tx);
+            finish_writer(writer).await;
+        }
+    }
+}
+
+/// Handles messages until the connection should close. Returns the close to send, or
+/// `None` when the peer closed (tungstenite has queued the reply) or the socket is gone.
+async fn serve(
+    stream: &mut SplitStream<WebSocket>,
+    session: &Session<Utf8Bytes>,
+    ctrl: &mpsc::Sender<Control>,
+    st: &WsState,
+) -> Option<Control> {
+    if session.welcome().await.is_err() {
+        return None;
+    }
+    let mut idle = IdleTimer::new(st.idle);
+    loop {
+        tokio::select! {
+            _ = st.conns.stop.cancelled() => return Some(close(1001, "server shutting down")),
+            _ = session.kicked().cancelled() => return Some(slow_consumer_close()),
+            k = idle.next() => match k {
+                Keepalive::Expired => return Some(close(1001, "idle timeout")),
+                Keepalive::Ping => {
+                    let _ = ctrl.try_send(Control::Ping);
+                }
+            },
+            msg = stream.next() => {
+                idle.seen();
+                let done = match msg {
+                    None => return None,
+                    Some(Ok(Message::Text(text))) => session.handle(text.as_bytes()).await,
+                    Some(Ok(Message::Binary(_))) => session.refuse(BINARY_REFUSED).await,
+                    // Reading on flushes tungstenite's close reply and then ends the stream.
+                    Some(Ok(Message::Close(_) | Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                    Some(Err(e)) => return close_for(e),
+                };
+                if done.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The error reply to a binary frame (the raw protocol is JSON text).
+pub(crate) const BINARY_REFUSED: &str = "binary frames are not supported: send JSON text";
+
+pub(crate) fn close(code: u16, reason: &'static str) -> Control {
+    Control::Close {
+        code: Some(code),
+        reason,
+        drain: true,
+    }
+}
+
+/// A slow consumer is closed without flushing its queue: it is not reading.
+pub(crate) fn slow_consumer_close() -> Control {
+    Control::Close {
+        code: Some(1008),
+        reason: "slow consumer",
+        drain: false,
+    }
+}
+
+fn close_for(e: axum::Error) -> Option<Control> {
+    use axum_tungstenite::Error as E;
+    let inner = e.into_inner();
+    match inner.downcast_ref::<E>() {
+        Some(E::Capacity(_)) => Some(close(1009, "message too big")),
+        Some(E::Utf8(_)) => Some(close(1007, "invalid UTF-8")),
+        Some(E::Protocol(_)) => Some(close(1002, "protocol error")),
+        _ => {
+            tracing::debug!("ws-tungstenite connection: read failed: {inner}");
+            None
+        }
+    }
+}
+
+/// The write half of an axum WebSocket.
+struct TungSink(SplitSink<WebSocket, Message>);
+
+impl FrameSink<Utf8Bytes> for TungSink {
+    async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), SinkError> {
+        Ok(self.0.feed(Message::Text(frame)).await?)
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(self.0.flush().await?)
+    }
+
+    async fn control(&mut self, c: Control) -> Result<(), SinkError> {
+        let msg = match c {
+            Control::Ping => Message::Ping(Bytes::new()),
+            Control::Pong(p) => Message::Pong(p),
+            Control::Close { code, reason, .. } => Message::Close(code.map(|code| CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            })),
+        };
+        Ok(self.0.send(msg).await?)
+    }
+}
+
+/// WebSocket connections of an HTTP target: the limit, the stop signal and the set of
+/// live connections `serve_http` waits for.
+#[derive(Clone)]
+pub(crate) struct HttpConns {
+    /// Cancelled when the server shuts down: every connection closes with 1001.
+    pub(crate) stop: CancellationToken,
+    tracker: TaskTracker,
+    limit: Arc<Semaphore>,
+}
+
+/// Held by a connection for its lifetime: a slot under `max_connections` and a task the
+/// shutdown waits for.
+pub(crate) type Admission = (OwnedSemaphorePermit, TaskTrackerToken);
+
+impl HttpConns {
+    pub(crate) fn new(max_connections: usize) -> Self {
+        HttpConns {
+            stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            limit: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+
+    /// A slot for one more WebSocket, or `None` at the limit or while shutting down.
+    pub(crate) fn admit(&self) -> Option<Admission> {
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        let permit = self.limit.clone().try_acquire_owned().ok()?;
+        Some((permit, self.tracker.token()))
+    }
+}
+
+/// Serves `ws` merged with the REST routes on `listener` until `shutdown`; then stops
+/// accepting, closes WebSockets (`conns.stop`), waits for them and releases the database.
+pub(crate) async fn serve_http<F: OutFrame>(
+    listener: TcpListener,
+    cfg: &ServerConfig,
+    hub: Arc<RoomHub<F>>,
+    ws: Router,
+    conns: HttpConns,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let push_hub = hub.clone();
+    let pusher: crate::rest::Pusher =
+        Arc::new(move |json: String| match RawValue::from_string(json) {
+            Ok(raw) => {
+                push_hub.push_to_room("dashboard", wsbench_wire::app::msg(&raw));
+            }
+            Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
+        });
+    let (rest, rest_handle) = crate::rest::router(&cfg.database, pusher).await?;
+    for (name, counter) in hub.stats().published() {
+        rest_handle.add_counter(name, counter);
+    }
+    let app = ws.merge(rest);
+    let stop = conns.stop.clone();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
+    conns.stop.cancel();
+    conns.tracker.close();
+    conns.tracker.wait().await;
+    rest_handle.close().await;
+    served.map_err(|e| ServerError::Http(format!("serving HTTP: {e}")))
+}
