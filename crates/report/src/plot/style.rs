@@ -1,0 +1,229 @@
+//! What every plot shares: one fixed colour per target name (the same in every SVG),
+//! marker shapes per variant, axes (linear or log10, with tick positions and labels chosen
+//! here), and the line chart that the spectrum, sweep and polling plots draw with.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::ReportError;
+
+pub use super::axis::{Axis, Scale, Ticked};
+pub use super::legend::{LegendEntry, draw_legend, with_legend_column};
+
+/// Canvas size of every plot, pixels.
+pub const SIZE: (u32, u32) = (1000, 620);
+
+/// Tableau-10, reordered so the fixed targets below get well-separated hues.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(127, 127, 127), // grey: tcp, the floor
+    RGBColor(31, 119, 180),  // blue
+    RGBColor(44, 160, 44),   // green
+    RGBColor(255, 127, 14),  // orange
+    RGBColor(140, 86, 75),   // brown
+    RGBColor(148, 103, 189), // purple
+    RGBColor(214, 39, 40),   // red
+    RGBColor(23, 190, 207),  // cyan
+    RGBColor(188, 189, 34),  // olive
+    RGBColor(227, 119, 194), // pink
+];
+
+/// Built-in targets keep their palette slot; any other name hashes into the last three.
+const FIXED: [(&str, usize); 7] = [
+    ("tcp", 0),
+    ("ws-tungstenite", 1),
+    ("ws-fastwebsockets", 2),
+    ("sio-socketioxide", 3),
+    ("sio-socketioxide-polling", 4),
+    ("node-ws", 5),
+    ("node-socketio", 6),
+];
+
+/// The colour of a target in every plot: fixed for built-in targets, a stable FNV-1a hash
+/// of the name otherwise.
+pub fn target_colour(target: &str) -> RGBColor {
+    if let Some((_, i)) = FIXED.iter().find(|(n, _)| *n == target) {
+        return PALETTE[*i];
+    }
+    let h = target.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    PALETTE[7 + (h % 3) as usize]
+}
+
+/// Marker drawn at each data point; distinguishes variants of one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    None,
+    Circle,
+    Triangle,
+    Square,
+    Cross,
+}
+
+impl Marker {
+    /// A stable marker for the i-th variant.
+    pub fn nth(i: usize) -> Marker {
+        [
+            Marker::Circle,
+            Marker::Triangle,
+            Marker::Square,
+            Marker::Cross,
+        ][i % 4]
+    }
+}
+
+/// One line of a line chart. Points are in data units (the axis transforms them).
+pub struct Series {
+    pub colour: RGBColor,
+    pub dashed: bool,
+    pub marker: Marker,
+    pub points: Vec<(f64, f64)>,
+    /// Vertical min–max bars at x: (x, low, high), drawn thin.
+    pub whiskers: Vec<(f64, f64, f64)>,
+}
+
+/// Sort key that lists targets from the floor up (built-ins in their fixed order, then
+/// others by name), so legends read the same in every plot.
+pub fn target_order(target: &str) -> (usize, String) {
+    let i = FIXED
+        .iter()
+        .position(|(n, _)| *n == target)
+        .unwrap_or(FIXED.len());
+    (i, target.to_owned())
+}
+
+pub(crate) fn plot_err(name: &str) -> impl Fn(String) -> ReportError + '_ {
+    move |message| ReportError::Plot {
+        name: name.to_owned(),
+        message,
+    }
+}
+
+pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Draws a titled line chart on `area`, with `legend` in a column on its right.
+pub fn line_chart(
+    area: &Area<'_>,
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    legend: &[LegendEntry],
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let area = area
+        .titled(title, ("sans-serif", 22))
+        .map_err(|er| e(&er))?;
+    let (plot, legend_area) = with_legend_column(&area, legend);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_left(12)
+        .margin_right(36)
+        .margin_top(12)
+        .margin_bottom(8)
+        .x_label_area_size(52)
+        .y_label_area_size(78)
+        .build_cartesian_2d(Ticked::of(x), Ticked::of(y))
+        .map_err(|er| e(&er))?;
+    chart
+        .configure_mesh()
+        .x_desc(x.title.as_str())
+        .y_desc(y.title.as_str())
+        .x_label_formatter(&|v| (x.label)(*v))
+        .y_label_formatter(&|v| (y.label)(*v))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+        .draw()
+        .map_err(|er| e(&er))?;
+    for s in series {
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            // A log axis has no place for zero: leave such points out rather than draw
+            // them off the chart.
+            .filter(|(a, b)| {
+                (x.scale == Scale::Linear || *a > 0.0) && (y.scale == Scale::Linear || *b > 0.0)
+            })
+            .map(|&(a, b)| (x.to_draw(a), y.to_draw(b)))
+            .collect();
+        let style = ShapeStyle::from(&s.colour).stroke_width(if s.dashed { 2 } else { 3 });
+        if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))
+                .map_err(|er| e(&er))?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(|er| e(&er))?;
+        }
+        for &(wx, wlo, whi) in &s.whiskers {
+            let (dx, dlo, dhi) = (x.to_draw(wx), y.to_draw(wlo), y.to_draw(whi));
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(dx, dlo), (dx, dhi)],
+                    ShapeStyle::from(&s.colour.mix(0.6)).stroke_width(2),
+                )))
+                .map_err(|er| e(&er))?;
+        }
+        let fill = ShapeStyle::from(&s.colour).filled();
+        let line = ShapeStyle::from(&s.colour).stroke_width(2);
+        let drawn = match s.marker {
+            Marker::None => Ok(()),
+            Marker::Circle => chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, fill)))
+                .map(|_| ()),
+            Marker::Triangle => chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| EmptyElement::at(p) + Polygon::new(triangle((0, 0)), fill)),
+                )
+                .map(|_| ()),
+            Marker::Square => chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], fill)),
+                )
+                .map(|_| ()),
+            Marker::Cross => chart
+                .draw_series(pts.iter().map(|&p| {
+                    EmptyElement::at(p)
+                        + PathElement::new(vec![(-5, -5), (5, 5)], line)
+                        + PathElement::new(vec![(-5, 5), (5, -5)], line)
+                }))
+                .map(|_| ()),
+        };
+        drawn.map_err(|er| e(&er))?;
+    }
+    if let Some(la) = legend_area {
+        draw_legend(&la, legend)?;
+    }
+    Ok(())
+}
+
+/// A triangle marker's corners around `c` (pixels).
+pub(crate) fn triangle((x, y): (i32, i32)) -> Vec<(i32, i32)> {
+    vec![(x, y - 5), (x - 5, y + 4), (x + 5, y + 4)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_colours_are_fixed_and_stable() {
+        assert_eq!(target_colour("tcp"), PALETTE[0]);
+        assert_eq!(target_colour("node-socketio"), PALETTE[6]);
+        let c = target_colour("sio=http://10.0.0.1:3000");
+        assert_eq!(c, target_colour("sio=http://10.0.0.1:3000"));
+        assert!(PALETTE[7..].contains(&c));
+    }
+
+    #[test]
+    fn targets_sort_from_the_floor_up() {
+        let mut t = vec!["node-socketio", "custom", "tcp", "sio-socketioxide"];
+        t.sort_by_key(|n| target_order(n));
+        assert_eq!(t, ["tcp", "sio-socketioxide", "node-socketio", "custom"]);
+    }
+}
