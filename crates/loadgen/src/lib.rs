@@ -1,4 +1,21 @@
 //! The load generator: clients for every protocol behind one [`transport::Transport`] seam,
 //! the open-loop scheduler, the recorder, the scenario runner and child-process supervision.
+//!
+//! - [`schedule`]: the process-wide clock and the open-loop send schedule.
+//! - [`recorder`]: latency histograms and the send-lag log for uncorrected latency.
+//! - [`accounting`]: delivered / lost / duplicated / reordered per receiver.
+//! - [`workload`]: each workload's semantics, the one worker loop, connect and join phases.
+//! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
+//! - [`supervise`]: server child processes and their /proc figures.
+//! - [`system`]: our own rlimit, CPU pinning and CPU time.
 
+pub mod accounting;
+pub mod recorder;
+pub mod runner;
+pub mod schedule;
+pub mod supervise;
+pub mod system;
 pub mod transport;
+pub mod workload;
+
+pub use runner::{RowFailure, RunError, RunOptions, RunOutcome, format_table, run, run_with};

@@ -1,0 +1,148 @@
+//! The paired table printed at the end of a run: one line per row with the key columns, so
+//! targets measured under the same point sit next to each other.
+
+use wsbench_report::row::SummaryRow;
+
+/// One line per row: target, delivered/expected, lost, p50, p99, p99.9, deliveries/s,
+/// server CPU, server RSS. Rows are grouped by scenario and sweep point in run order, so the
+/// interleaved repeats of one point (A B C A B C) print together.
+pub fn format_table(rows: &[SummaryRow]) -> String {
+    let header = [
+        "scenario",
+        "sweep",
+        "r",
+        "target",
+        "delivered/expected",
+        "lost",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "deliv/s",
+        "srv cpu s",
+        "srv rss MB",
+    ];
+    let mut order: Vec<&SummaryRow> = Vec::with_capacity(rows.len());
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for r in rows {
+        let k = (r.scenario.as_str(), r.sweep.as_str());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for k in &keys {
+        let mut group: Vec<&SummaryRow> = rows
+            .iter()
+            .filter(|r| (r.scenario.as_str(), r.sweep.as_str()) == *k)
+            .collect();
+        group.sort_by(|a, b| a.target.cmp(&b.target).then(a.repeat.cmp(&b.repeat)));
+        order.extend(group);
+    }
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+    let cells: Vec<Vec<String>> = order
+        .iter()
+        .map(|r| {
+            vec![
+                r.scenario.clone(),
+                if r.sweep.is_empty() {
+                    "-".into()
+                } else {
+                    r.sweep.clone()
+                },
+                format!("{}{}", r.repeat, if r.partial { "*" } else { "" }),
+                r.target.clone(),
+                format!("{}/{}", r.delivered, r.expected),
+                r.lost.to_string(),
+                ms(r.lat_p50_us),
+                ms(r.lat_p99_us),
+                ms(r.lat_p999_us),
+                format!("{:.0}", r.deliveries_per_s),
+                r.server_cpu_s.map_or("-".into(), |c| format!("{c:.2}")),
+                r.server_rss_peak_kb
+                    .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cols: Vec<String>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cols.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            // text columns left, numbers right
+            if i < 4 {
+                s.push_str(&format!("{c:<w$}"))
+            } else {
+                s.push_str(&format!("{c:>w$}"))
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in cells {
+        out.push_str(&line(row));
+    }
+    if rows.iter().any(|r| r.partial) {
+        out.push_str("* partial row (interrupted)\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_row_with_key_columns() {
+        let row = |target: &str, repeat, p99| SummaryRow {
+            scenario: "fanout".into(),
+            target: target.into(),
+            repeat,
+            delivered: 990,
+            expected: 1000,
+            lost: 10,
+            lat_p50_us: 1500,
+            lat_p99_us: p99,
+            lat_p999_us: 9000,
+            deliveries_per_s: 990.0,
+            server_cpu_s: Some(0.25),
+            server_rss_peak_kb: Some(10240),
+            ..SummaryRow::default()
+        };
+        let rows = [
+            row("b", 1, 4000),
+            row("a", 1, 3000),
+            row("b", 2, 4100),
+            row("a", 2, 3100),
+        ];
+        let t = format_table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5, "{t}");
+        assert!(lines[0].starts_with("scenario"));
+        assert!(
+            lines[1].contains(" a ") && lines[2].contains(" a ") && lines[3].contains(" b "),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("990/1000")
+                && lines[1].contains("3.000")
+                && lines[1].contains("10.0"),
+            "{t}"
+        );
+        let partial = [SummaryRow {
+            partial: true,
+            server_cpu_s: None,
+            ..rows[0].clone()
+        }];
+        let t = format_table(&partial);
+        assert!(
+            t.contains("1*") && t.contains("partial") && t.contains(" - "),
+            "{t}"
+        );
+    }
+}

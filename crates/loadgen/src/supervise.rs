@@ -1,0 +1,302 @@
+//! Server child processes: spawn `wsbench serve <target> --bind 127.0.0.1:0`, read the
+//! address from its first stdout line, read its CPU time and peak RSS from /proc, and make
+//! sure it never outlives the run.
+//!
+//! Every exit path kills and reaps the child: [`ServerChild::stop`] sends SIGTERM, waits,
+//! then SIGKILL; if the guard is dropped instead (error, panic, cancelled future), tokio's
+//! `kill_on_drop` SIGKILLs it and the runtime reaps it; and the child gets
+//! `PR_SET_PDEATHSIG = SIGKILL`, so even a load generator killed by SIGKILL takes its server
+//! down with it.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Why a server child could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    #[error("cannot start `{exe} serve {target}`: {source}")]
+    Spawn {
+        exe: PathBuf,
+        target: String,
+        source: io::Error,
+    },
+    #[error("`wsbench serve {target}` did not print `listening on IP:PORT` within {timeout:?}{}", tail_text(.stderr))]
+    NoReadyLine {
+        target: String,
+        timeout: Duration,
+        stderr: String,
+    },
+    #[error("`wsbench serve {target}` printed {line:?} instead of `listening on IP:PORT`{}", tail_text(.stderr))]
+    BadReadyLine {
+        target: String,
+        line: String,
+        stderr: String,
+    },
+}
+
+fn tail_text(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ends with:\n{stderr}")
+    }
+}
+
+/// How many stderr lines of the child are kept for error messages.
+const STDERR_TAIL: usize = 20;
+
+/// A running server child. Dropping it kills it.
+#[derive(Debug)]
+pub struct ServerChild {
+    child: Child,
+    pid: u32,
+    addr: SocketAddr,
+    /// The server's last stderr lines (it must not write over our progress line).
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl ServerChild {
+    /// Spawns `exe serve <server> --bind 127.0.0.1:0 <extra_args…>`, pinned to `cpus` when
+    /// given, and waits up to `timeout` for its ready line.
+    pub async fn spawn(
+        exe: &Path,
+        server: &str,
+        extra_args: &[String],
+        cpus: Option<Vec<usize>>,
+        timeout: Duration,
+    ) -> Result<ServerChild, SuperviseError> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve")
+            .arg(server)
+            .args(["--bind", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let set = cpus.as_deref().map(crate::system::cpu_set);
+        // SAFETY: the closure only makes async-signal-safe syscalls (prctl, sched_setaffinity)
+        // on data prepared before fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if let Some(set) = &set
+                    && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let spawn_err = |source| SuperviseError::Spawn {
+            exe: exe.to_owned(),
+            target: server.to_owned(),
+            source,
+        };
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        let pid = child
+            .id()
+            .ok_or_else(|| spawn_err(io::Error::other("exited at once")))?;
+
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(err) = child.stderr.take() {
+            let tail = stderr_tail.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut t = tail.lock().expect("stderr tail lock");
+                    if t.len() == STDERR_TAIL {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
+                }
+            });
+        }
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let tail_now = |t: &Arc<Mutex<VecDeque<String>>>| {
+            t.lock()
+                .expect("stderr tail lock")
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let first = match tokio::time::timeout(timeout, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            _ => {
+                // give the stderr reader a moment to catch the child's last words
+                let _ = tokio::time::timeout(Duration::from_millis(200), child.wait()).await;
+                return Err(SuperviseError::NoReadyLine {
+                    target: server.to_owned(),
+                    timeout,
+                    stderr: tail_now(&stderr_tail),
+                });
+            }
+        };
+        let addr = first
+            .strip_prefix("listening on ")
+            .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+            .ok_or_else(|| SuperviseError::BadReadyLine {
+                target: server.to_owned(),
+                line: first.clone(),
+                stderr: tail_now(&stderr_tail),
+            })?;
+        // keep draining stdout so the child never blocks on a full pipe
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerChild {
+            child,
+            pid,
+            addr,
+            stderr_tail,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's last stderr lines.
+    pub fn stderr_tail(&self) -> String {
+        self.stderr_tail
+            .lock()
+            .expect("stderr tail lock")
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// CPU time (user + system) the server has used so far, seconds.
+    pub fn cpu_seconds(&self) -> io::Result<f64> {
+        proc_cpu_seconds(self.pid)
+    }
+
+    /// Peak resident set size (VmHWM), KiB.
+    pub fn peak_rss_kb(&self) -> io::Result<u64> {
+        proc_peak_rss_kb(self.pid)
+    }
+
+    /// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps.
+    pub async fn stop(mut self, grace: Duration) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SAFETY: kill(2) on the pid of our own unreaped child (it cannot have been reused).
+        unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGTERM) };
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
+        }
+    }
+}
+
+/// utime + stime of `pid` from /proc/PID/stat, seconds.
+pub fn proc_cpu_seconds(pid: u32) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_stat_cpu_ticks(&stat)
+        .map(|ticks| ticks as f64 / clock_ticks_per_second())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unparsable /proc/{pid}/stat"),
+            )
+        })
+}
+
+/// utime + stime (fields 14 and 15) in clock ticks. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace(); // field 3 (state) first
+    let utime: u64 = f.nth(11)?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// VmHWM of `pid` from /proc/PID/status, KiB.
+pub fn proc_peak_rss_kb(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_vm_hwm_kb(&status).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no VmHWM in /proc/{pid}/status"),
+        )
+    })
+}
+
+fn parse_vm_hwm_kb(status: &str) -> Option<u64> {
+    status.lines().find_map(|l| {
+        l.strip_prefix("VmHWM:")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_command_names() {
+        let stat = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 1 0";
+        assert_eq!(parse_stat_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn reads_own_proc_files() {
+        let me = std::process::id();
+        assert!(proc_cpu_seconds(me).unwrap() >= 0.0);
+        assert!(proc_peak_rss_kb(me).unwrap() > 0);
+        assert_eq!(
+            parse_vm_hwm_kb("VmPeak:\t 10 kB\nVmHWM:\t  2048 kB\n"),
+            Some(2048)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_child_that_never_becomes_ready_is_reported_and_killed() {
+        // `true` ignores its arguments and exits without printing: no ready line.
+        let err = ServerChild::spawn(Path::new("true"), "tcp", &[], None, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SuperviseError::NoReadyLine { .. }), "{err}");
+        let err = ServerChild::spawn(
+            Path::new("/nonexistent/wsbench"),
+            "tcp",
+            &[],
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/wsbench"), "{err}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The load generator's own process: the open-file limit, CPU pinning, its CPU time, and
+//! facts about the machine for `meta.json`. Linux only (libc and /proc).
+
+use std::io;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        lim.rlim_cur = lim.rlim_max;
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// The load generator's CPU time so far (user + system, all threads), seconds.
+pub fn own_cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid out-pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 = calling thread, size and pointer match.
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if ok != 0 {
+        return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: i < CPU_SETSIZE.
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect()
+}
+
+/// A CPU set for `sched_setaffinity`.
+pub fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain data.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        if c < libc::CPU_SETSIZE as usize {
+            // SAFETY: c < CPU_SETSIZE.
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+    }
+    set
+}
+
+/// Pins thread (or process main thread) `tid` to `cpus`; 0 = the calling thread.
+pub fn pin_thread(tid: i32, cpus: &[usize]) -> io::Result<()> {
+    let set = cpu_set(cpus);
+    // SAFETY: valid set and size.
+    if unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Pins every current thread of this process to `cpus` (threads created later inherit the
+/// affinity of the thread that creates them, which is then pinned too).
+pub fn pin_own_threads(cpus: &[usize]) -> io::Result<()> {
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let tid = entry?.file_name().to_string_lossy().parse::<i32>();
+        if let Ok(tid) = tid {
+            // a thread may have exited since the listing: ignore ESRCH
+            match pin_thread(tid, cpus) {
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                other => other?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Facts about the machine recorded in `meta.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MachineInfo {
+    pub hostname: String,
+    pub kernel: String,
+    pub cpu_model: String,
+    /// Logical CPUs this process may use.
+    pub cpus: usize,
+    pub mem_total_kb: Option<u64>,
+}
+
+impl MachineInfo {
+    pub fn read() -> MachineInfo {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split(':').nth(1))
+            })
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+        let mem_total_kb = read("/proc/meminfo").lines().find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        });
+        MachineInfo {
+            hostname: read("/proc/sys/kernel/hostname").trim().to_owned(),
+            kernel: format!(
+                "{} {}",
+                read("/proc/sys/kernel/ostype").trim(),
+                read("/proc/sys/kernel/osrelease").trim()
+            ),
+            cpu_model,
+            cpus: allowed_cpus().len(),
+            mem_total_kb,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nofile_limit_is_raised_to_at_least_the_old_soft_limit() {
+        let lim = raise_nofile_limit().unwrap();
+        assert!(lim >= 64);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let before = own_cpu_seconds();
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(50) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        assert!(own_cpu_seconds() > before);
+    }
+
+    #[test]
+    fn machine_info_and_cpus() {
+        let m = MachineInfo::read();
+        assert!(m.cpus >= 1);
+        assert!(m.kernel.contains("Linux"), "{}", m.kernel);
+        let cpus = allowed_cpus();
+        // pinning the calling thread to the set it already has is a no-op that must work
+        pin_thread(0, &cpus).unwrap();
+    }
+}

@@ -1,0 +1,177 @@
+//! Opening the clients of a row: paced connects (the `connect` workload's storm is the same
+//! code with its `connect_rate`), each connection's connect time into a histogram, and the
+//! join barrier of the `rooms` workload (every client's join is acked before any send).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::recorder::{micros, new_histogram};
+use crate::transport::{Endpoint, Incoming, OpKind, Outgoing, Transport, TransportError};
+use crate::workload::CONTROL_ACK_BASE;
+
+/// Connections being opened at once, at most (a storm at `connect_rate = 0` is still bounded
+/// so the listen backlog, not our fd table, is what the server sees).
+pub const MAX_CONNECTS_IN_FLIGHT: usize = 512;
+
+/// How the load generator opens one connection of a protocol. The runner's default is
+/// [`crate::transport::connect`]; the seam exists so the runner is generic over it.
+pub trait Connector: Send + Sync + 'static {
+    type Conn: Transport;
+    fn connect(
+        &self,
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send;
+}
+
+/// The clients of a row, in index order.
+#[derive(Debug)]
+pub struct Opened<T> {
+    /// `conns[i]` is client `i`, `None` where its connect failed.
+    pub conns: Vec<Option<T>>,
+    /// Connect time of each successful connection, µs.
+    pub connect_us: Histogram<u64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// From the first connect started to the last one finished.
+    pub elapsed: Duration,
+}
+
+/// Opens `n` connections to `endpoint`, `rate` per second (0 = as fast as allowed), each
+/// bounded by `timeout`. Stops starting new ones when `cancel` fires.
+pub async fn open_clients<C: Connector>(
+    connector: Arc<C>,
+    endpoint: &Endpoint,
+    n: u32,
+    rate: f64,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Opened<C::Conn> {
+    let start = Instant::now();
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTS_IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    for i in 0..n {
+        if rate > 0.0 {
+            let due = start + Duration::from_secs_f64(f64::from(i) / rate);
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => {}
+                _ = cancel.cancelled() => break,
+            }
+        }
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = cancel.cancelled() => break,
+        };
+        let connector = connector.clone();
+        let endpoint = endpoint.clone();
+        tasks.spawn(async move {
+            let r = match tokio::time::timeout(timeout, connector.connect(&endpoint, timeout)).await
+            {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "connect to {endpoint:?} timed out after {timeout:?}"
+                )),
+            };
+            drop(permit);
+            (i, r)
+        });
+    }
+    let mut opened = Opened {
+        conns: (0..n).map(|_| None).collect(),
+        connect_us: new_histogram(),
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, Ok(conn))) => {
+                let _ = opened.connect_us.record(micros(conn.connect_time()).max(1));
+                opened.conns[i as usize] = Some(conn);
+            }
+            Ok((i, Err(e))) => {
+                opened.errors += 1;
+                opened.first_error.get_or_insert(format!("client {i}: {e}"));
+            }
+            Err(e) => {
+                opened.errors += 1;
+                opened
+                    .first_error
+                    .get_or_insert(format!("connect task failed: {e}"));
+            }
+        }
+    }
+    // clients never started (cancelled) count as not connected, not as errors
+    opened.elapsed = start.elapsed();
+    opened
+}
+
+/// Join barrier: client `i` joins `rooms[i]` (if any) with a control ack and waits for that
+/// ack, all clients concurrently, within `timeout`. Deliveries cannot arrive yet (nobody
+/// sends before the barrier), so anything else received is ignored.
+pub async fn join_rooms<T: Transport>(
+    conns: &mut [T],
+    rooms: &[Option<String>],
+    timeout: Duration,
+) -> Result<(), String> {
+    let joins = conns
+        .iter_mut()
+        .zip(rooms)
+        .enumerate()
+        .filter_map(|(i, (c, r))| {
+            let room = r.as_deref()?;
+            Some(async move {
+                let ack = CONTROL_ACK_BASE + i as u64;
+                let req = Outgoing {
+                    op: OpKind::Join,
+                    room: Some(room),
+                    id: None,
+                    data: None,
+                    ack: Some(ack),
+                };
+                c.send(req)
+                    .await
+                    .map_err(|e| format!("client {i}: join {room:?} failed: {e}"))?;
+                loop {
+                    match c.recv().await {
+                        Ok(Incoming::Ack { ack: a, .. }) if a == ack => return Ok(()),
+                        Ok(Incoming::Error(reason)) => {
+                            return Err(format!("client {i}: join {room:?} refused: {reason}"));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(format!("client {i}: connection lost during join: {e}"));
+                        }
+                    }
+                }
+            })
+        });
+    let all = futures_util::future::try_join_all(joins);
+    match tokio::time::timeout(timeout, all).await {
+        Ok(r) => r.map(|_| ()),
+        Err(_) => Err(format!(
+            "join barrier: not every client's join was acked within {timeout:?}"
+        )),
+    }
+}
+
+/// The real transports: [`crate::transport::connect`] for every protocol.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultConnector;
+
+impl Connector for DefaultConnector {
+    type Conn = crate::transport::AnyTransport;
+    fn connect(
+        &self,
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send {
+        crate::transport::connect(endpoint, timeout)
+    }
+}

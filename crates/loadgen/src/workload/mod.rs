@@ -1,0 +1,164 @@
+//! What each workload means for the one worker loop: which op publishers send, who must
+//! receive it (the [`Audience`] accounting checks against), whether requests carry ack ids,
+//! open or closed loop, and which client joins which room or targets which socket.
+//!
+//! - [`connect`]: opening the clients (paced, with connect-time histogram), the join
+//!   barrier, and the `connect` workload's storm.
+//! - [`worker`]: the one worker loop every message workload runs, one per connection.
+//!
+//! Extension point: a workload that is not "publishers send an op, receivers time
+//! deliveries" (polling-vs-push, DESIGN.md §4) gets its own driver beside [`worker`];
+//! [`plan`] refuses it with [`PlanError::Unsupported`] until that driver exists.
+
+pub mod connect;
+pub mod worker;
+
+use wsbench_scenario::{BroadcastOp, LoopMode, Scenario, Workload};
+
+use crate::accounting::Audience;
+use crate::transport::OpKind;
+
+/// Ack ids at or above this are the runner's own (join barrier); message acks use `seq`.
+pub const CONTROL_ACK_BASE: u64 = 1 << 62;
+
+/// Why a scenario cannot be run by this load generator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("workload {0:?} is not available in the load generator yet")]
+    Unsupported(&'static str),
+    #[error("scenario {scenario:?}: {reason}")]
+    Impossible { scenario: String, reason: String },
+}
+
+/// The semantics of one scenario point, shared by all its workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub workload: Workload,
+    /// The op publishers send (`None`: the `connect` workload sends nothing).
+    pub op: Option<OpKind>,
+    /// Who must receive each message.
+    pub audience: Audience,
+    /// Requests carry ack ids and the ack is the timed reply (`ack` workload).
+    pub acked: bool,
+    pub mode: LoopMode,
+    pub clients: u32,
+    pub publishers: u32,
+    pub rooms: u32,
+    /// The row's `variant` column.
+    pub variant: String,
+}
+
+/// The room client `i` joins in the `rooms` workload.
+pub fn room_name(room: u32) -> String {
+    format!("room-{room}")
+}
+
+impl Plan {
+    /// The room client `index` is in (rooms workload), if any.
+    pub fn room_of(&self, index: u32) -> Option<String> {
+        (self.workload == Workload::Rooms && self.rooms > 0).then(|| room_name(index % self.rooms))
+    }
+
+    /// The client publisher `index` sends `to_id` to (direct workload).
+    pub fn direct_target_of(&self, index: u32) -> Option<u32> {
+        (self.workload == Workload::Direct).then(|| (index + 1) % self.clients.max(1))
+    }
+
+    pub fn is_publisher(&self, index: u32) -> bool {
+        self.op.is_some() && index < self.publishers
+    }
+}
+
+/// Derives the plan of a validated scenario point.
+pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
+    let impossible = |reason: &str| PlanError::Impossible {
+        scenario: s.name.clone(),
+        reason: reason.to_owned(),
+    };
+    let clients = s.clients;
+    if clients == 0 {
+        return Err(impossible("needs at least one client"));
+    }
+    let publishers = s.publishers.min(clients);
+    let closed = s.mode == LoopMode::Closed;
+    if closed && !matches!(s.workload, Workload::Echo | Workload::Ack) {
+        return Err(impossible("closed loop applies to echo and ack only"));
+    }
+    if s.mode == LoopMode::Open
+        && s.workload != Workload::Connect
+        && !(s.rate.is_finite() && s.rate > 0.0)
+    {
+        return Err(impossible("an open-loop workload needs a positive rate"));
+    }
+    let mode_name = if closed { "closed-loop" } else { "open-loop" };
+    let (op, audience, acked, variant) = match s.workload {
+        Workload::Echo => (
+            Some(OpKind::Echo),
+            Audience::Sender,
+            false,
+            mode_name.to_owned(),
+        ),
+        Workload::Ack => (
+            Some(OpKind::Echo),
+            Audience::Sender,
+            true,
+            format!("ack-{mode_name}"),
+        ),
+        Workload::Broadcast => match s.op {
+            BroadcastOp::ToAll => (
+                Some(OpKind::ToAll),
+                Audience::All { clients },
+                false,
+                "to_all".to_owned(),
+            ),
+            BroadcastOp::ToOthers => (
+                Some(OpKind::ToOthers),
+                Audience::Others { clients },
+                false,
+                "to_others".to_owned(),
+            ),
+        },
+        Workload::Rooms => {
+            if s.rooms == 0 {
+                return Err(impossible("the rooms workload needs rooms >= 1"));
+            }
+            (
+                Some(OpKind::ToRoom),
+                Audience::Room {
+                    clients,
+                    rooms: s.rooms,
+                },
+                false,
+                "to_room".to_owned(),
+            )
+        }
+        Workload::Direct => {
+            if clients < 2 {
+                return Err(impossible("the direct workload needs at least 2 clients"));
+            }
+            (
+                Some(OpKind::ToId),
+                Audience::Next { clients },
+                false,
+                "to_id".to_owned(),
+            )
+        }
+        Workload::Connect => (None, Audience::Nobody, false, "connect".to_owned()),
+        Workload::PollingVsPush => return Err(PlanError::Unsupported(s.workload.name())),
+    };
+    Ok(Plan {
+        workload: s.workload,
+        op,
+        audience,
+        acked,
+        mode: s.mode,
+        clients,
+        publishers: if op.is_some() { publishers } else { 0 },
+        rooms: if s.workload == Workload::Rooms {
+            s.rooms
+        } else {
+            0
+        },
+        variant,
+    })
+}

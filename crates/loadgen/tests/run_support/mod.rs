@@ -1,0 +1,157 @@
+//! Shared by the run_* tests: in-process servers on 127.0.0.1:0 (reached through external
+//! target specs, so no child process is needed) and quick scenarios.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use wsbench_scenario::{Arrival, BroadcastOp, Encoding, LoopMode, Phases, Scenario, Workload};
+use wsbench_servers::hub::HubStats;
+use wsbench_servers::{ServerConfig, Target};
+
+/// A server target running in this process until dropped.
+pub struct InProc {
+    pub addr: SocketAddr,
+    /// Hub counters (raw targets only).
+    pub stats: Option<Arc<HubStats>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for InProc {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Starts `target` with `cfg` on 127.0.0.1:0 on the current runtime.
+pub async fn start(target: Target, cfg: ServerConfig) -> InProc {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = rx.await;
+    };
+    let stats = Arc::new(HubStats::default());
+    let s = stats.clone();
+    match target {
+        Target::Tcp => {
+            tokio::spawn(wsbench_servers::tcp::run_with_stats(
+                listener, cfg, s, shutdown,
+            ));
+        }
+        Target::WsTungstenite => {
+            tokio::spawn(wsbench_servers::ws_tungstenite::run_with_stats(
+                listener, cfg, s, shutdown,
+            ));
+        }
+        Target::WsFastwebsockets => {
+            tokio::spawn(wsbench_servers::ws_fastwebsockets::run_with_stats(
+                listener, cfg, s, shutdown,
+            ));
+        }
+        Target::SioSocketioxide => {
+            tokio::spawn(wsbench_servers::sio::run(listener, cfg, shutdown));
+        }
+    }
+    let stats = (target != Target::SioSocketioxide).then_some(stats);
+    InProc {
+        addr,
+        stats,
+        stop: Some(tx),
+    }
+}
+
+/// The external spec that reaches `target` at `addr` (`sio_kind`: `sio`, `sio-polling`, …).
+pub fn spec(target: Target, addr: SocketAddr, sio_kind: &str) -> String {
+    match target {
+        Target::Tcp => format!("tcp={addr}"),
+        Target::WsTungstenite | Target::WsFastwebsockets => format!("ws=ws://{addr}/ws"),
+        Target::SioSocketioxide => format!("{sio_kind}=http://{addr}"),
+    }
+}
+
+/// Quick phases: warmup 0.2 s, measure 1 s, drain 0.5 s.
+pub fn quick() -> Phases {
+    Phases {
+        warmup: Duration::from_millis(200),
+        measure: Duration::from_secs(1),
+        drain: Duration::from_millis(500),
+    }
+}
+
+/// A small scenario of `workload` against `target_spec`.
+pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
+    Scenario {
+        name: name.to_owned(),
+        description: String::new(),
+        workload,
+        targets: vec![target_spec.to_owned()],
+        clients: 4,
+        publishers: 2,
+        rate: 200.0,
+        arrival: Arrival::Constant,
+        mode: LoopMode::Open,
+        payload_bytes: 128,
+        encoding: Encoding::Json,
+        op: BroadcastOp::ToAll,
+        rooms: 0,
+        connect_rate: 0.0,
+        polling: None,
+        phases: quick(),
+        max_message_bytes: 1 << 20,
+        sweep: Vec::new(),
+    }
+}
+
+/// Every workload in quick mode, small client counts.
+pub fn all_workloads(target_spec: &str) -> Vec<Scenario> {
+    let base = |name, w| scenario(name, w, target_spec);
+    vec![
+        base("echo", Workload::Echo),
+        Scenario {
+            mode: LoopMode::Closed,
+            arrival: Arrival::Poisson,
+            ..base("echo-closed", Workload::Echo)
+        },
+        Scenario {
+            arrival: Arrival::Poisson,
+            ..base("broadcast-all", Workload::Broadcast)
+        },
+        Scenario {
+            op: BroadcastOp::ToOthers,
+            ..base("broadcast-others", Workload::Broadcast)
+        },
+        Scenario {
+            clients: 6,
+            publishers: 6,
+            rooms: 3,
+            ..base("rooms", Workload::Rooms)
+        },
+        Scenario {
+            publishers: 4,
+            ..base("direct", Workload::Direct)
+        },
+        base("ack", Workload::Ack),
+        Scenario {
+            clients: 20,
+            connect_rate: 200.0,
+            ..base("connect", Workload::Connect)
+        },
+    ]
+}
+
+/// Runs `scenarios` into `dir` with the real transports, bounded in time.
+pub async fn run(scenarios: Vec<Scenario>, dir: &std::path::Path) -> wsbench_loadgen::RunOutcome {
+    let mut opts = wsbench_loadgen::RunOptions::new(scenarios, dir);
+    opts.progress = false;
+    tokio::time::timeout(Duration::from_secs(120), wsbench_loadgen::run(opts))
+        .await
+        .expect("run finished in time")
+        .expect("run succeeded")
+}
