@@ -1,0 +1,77 @@
+// Command-line options shared by the two Node peers (the flags of `wsbench serve`).
+
+const USAGE = `options:
+  --bind HOST:PORT              address to listen on (default 127.0.0.1:0, port 0 = OS-chosen)
+  --database URL                sqlite (default, in memory via sql.js) or postgres://user@host:port/db
+  --max-message-bytes N         largest accepted message (default 1048576)
+  --outbound-buffer-bytes N     node-ws: per-socket buffered bytes above which a delivery is
+                                dropped and counted (default 4194304)
+  --idle-timeout-s N            node-ws: close a socket silent for this long; pings every N/2
+                                (default 120)`;
+
+/** Exits with code 2 (usage error, DESIGN.md §6) after printing why. */
+function usage(why) {
+  process.stderr.write(`${why}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/**
+ * Parses argv (without node and script).
+ * @returns {{host: string, port: number, database: string, maxMessageBytes: number,
+ *            outboundBufferBytes: number, idleTimeoutMs: number}}
+ */
+export function parseArgs(argv) {
+  const opts = {
+    host: '127.0.0.1',
+    port: 0,
+    database: 'sqlite',
+    maxMessageBytes: 1 << 20,
+    outboundBufferBytes: 4 << 20,
+    idleTimeoutMs: 120_000,
+  };
+  const positiveInt = (flag, v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) usage(`${flag} needs a positive integer, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i];
+    if (flag === '--help' || flag === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    const value = argv[i + 1];
+    if (value === undefined) usage(`${flag} needs a value`);
+    i += 1;
+    switch (flag) {
+      case '--bind': {
+        const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+        if (m === null || Number(m[3]) > 65535) usage(`--bind needs HOST:PORT, got ${value}`);
+        opts.host = m[1] ?? m[2];
+        opts.port = Number(m[3]);
+        break;
+      }
+      case '--database':
+        opts.database = value;
+        break;
+      case '--max-message-bytes':
+        opts.maxMessageBytes = positiveInt(flag, value);
+        break;
+      case '--outbound-buffer-bytes':
+        opts.outboundBufferBytes = positiveInt(flag, value);
+        break;
+      case '--idle-timeout-s':
+        opts.idleTimeoutMs = positiveInt(flag, value) * 1000;
+        break;
+      default:
+        usage(`unknown option ${flag}`);
+    }
+  }
+  return opts;
+}
+
+/** `listening on <ip>:<port>` (IPv6 in brackets), the first stdout line of every server. */
+export function listeningLine(address) {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `listening on ${host}:${address.port}`;
+}
