@@ -1,37 +1,61 @@
 #!/usr/bin/env bash
-# The one command that runs every test (README): Rust unit + integration tests (real servers
-# on loopback, SQLite, and PostgreSQL when DATABASE_URL is set), the criterion benches once
-# each in test mode, the Node peers' conformance with the official clients, and the
-# Autobahn|Testsuite where Python 2.7 is present.
-set -euo pipefail
+# The one command that runs every test (README):
+#   1. the official Node clients (`ws`, `socket.io-client`) against wsbench's own servers and
+#      the Node peers (scripts/peers/node, installed with `npm ci` from the lockfile);
+#   2. the criterion benches, once each in test mode;
+#   3. the Autobahn|Testsuite against the raw WebSocket servers, where Python 2.7 is present;
+#   4. every Rust unit and integration test (real servers on loopback, SQLite, and
+#      PostgreSQL when DATABASE_URL is set), last, so its summary closes the output.
+# Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The Node peers: locked install (registry only).
-if command -v npm >/dev/null 2>&1 && [ -f scripts/peers/node/package-lock.json ]; then
-  echo "== npm ci (scripts/peers/node)"
-  (cd scripts/peers/node && npm ci --no-audit --no-fund --loglevel=error)
+failed=()
+step() { # name, command…
+  local name="$1"; shift
+  echo
+  echo "== $name"
+  if ! "$@"; then
+    echo "FAILED: $name"
+    failed+=("$name")
+  fi
+}
+
+step "cargo build (the wsbench binary the tests start)" cargo build --workspace --bins
+bin="$PWD/target/debug/wsbench"
+
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  conf="scripts/peers/node/run-conformance.sh"
+  step "official clients vs ws-tungstenite" bash "$conf" --protocol raw -- "$bin" serve ws-tungstenite --bind 127.0.0.1:0
+  step "official clients vs ws-fastwebsockets" bash "$conf" --protocol raw -- "$bin" serve ws-fastwebsockets --bind 127.0.0.1:0
+  step "official clients vs sio-socketioxide (websocket, polling)" bash "$conf" --protocol sio --transports websocket,polling -- "$bin" serve sio-socketioxide --bind 127.0.0.1:0
+  if [ -n "${DATABASE_URL:-}" ]; then
+    step "official clients vs ws-tungstenite on PostgreSQL" bash "$conf" --protocol raw -- "$bin" serve ws-tungstenite --bind 127.0.0.1:0 --database "$DATABASE_URL"
+  fi
+  step "official clients vs node-ws" bash "$conf" --protocol raw -- node scripts/peers/node/ws-server.js --bind 127.0.0.1:0
+  step "official clients vs node-socketio (websocket, polling)" bash "$conf" --protocol sio --transports websocket,polling -- node scripts/peers/node/socketio-server.js --bind 127.0.0.1:0
+  step "Node peers' own tests" bash -c 'cd scripts/peers/node && node --test servers.test.js'
+elif [ -n "${WSBENCH_REQUIRE_SERVICES:-}" ]; then
+  echo "FAILED: node and npm are required here (WSBENCH_REQUIRE_SERVICES is set)"
+  failed+=("node missing")
 else
-  echo "note: npm or scripts/peers/node/package-lock.json missing: Node peer tests will say they are skipped"
+  echo "skipped: the Node conformance tests need node and npm on PATH"
 fi
 
-echo "== cargo build (debug binaries the tests spawn)"
-cargo build --workspace --bins
-
-echo "== criterion benches, once each (test mode)"
-cargo bench --workspace --quiet -- --test 2>&1 | tail -n 40
+step "criterion benches, once each (test mode)" cargo bench --workspace -- --test
 
 if [ -x scripts/autobahn/run.sh ]; then
-  echo "== Autobahn|Testsuite"
-  if py27="$(bash scripts/autobahn/find-python27.sh 2>/dev/null)"; then
-    WSBENCH_BIN="$PWD/target/release/wsbench" bash scripts/autobahn/run.sh
-  else
-    echo "skipped Autobahn|Testsuite: Python 2.7 not found (pyenv versions)"
-  fi
+  step "Autobahn|Testsuite (cases 1-10)" bash scripts/autobahn/run.sh
 fi
 
-echo "== cargo nextest"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast --failure-output final
+  step "cargo nextest (Rust tests)" cargo nextest run --workspace --no-fail-fast --failure-output final
 else
-  cargo test --workspace --no-fail-fast
+  step "cargo test (Rust tests)" cargo test --workspace --no-fail-fast
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo
+  echo "failed steps: ${failed[*]}"
+  exit 1
 fi
