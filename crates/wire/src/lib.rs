@@ -8,5 +8,7 @@
 //! - [`engineio`] / [`socketio`]: a lean Engine.IO v4 / Socket.IO v5 client codec.
 
 pub mod app;
+pub mod engineio;
 pub mod payload;
+pub mod socketio;
 pub mod tcp;

@@ -8,9 +8,8 @@
 //!
 //! Files (through `wsbench_report`'s writers): `meta.json` at start (and again at the end
 //! with the finish time), `summary.csv` rewritten atomically after every row (temp file +
-//! rename: a crash loses at most the row in progress), and one `.hgrm` per row named
-//! `<target>-<sweep>-r<repeat>.hgrm` (prefixed with the scenario name when a run holds
-//! several scenarios; `base` when there is no sweep).
+//! rename: a crash loses at most the row in progress), and one `.hgrm` per row named by
+//! [`wsbench_report::hgrm_file_name`] (the name `wsbench report` looks for).
 //!
 //! Pinning: when the run spawns servers and the process may use ≥ 2 CPUs, servers are pinned
 //! to the first allowed CPU and the load generator's threads to the others (recorded in
@@ -18,6 +17,7 @@
 
 pub mod point;
 pub mod progress;
+pub mod pvp_summary;
 pub mod table;
 pub mod target;
 
@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 use wsbench_report::meta::{CpuPinning, Meta};
 use wsbench_report::row::SummaryRow;
-use wsbench_scenario::Scenario;
+use wsbench_scenario::{PvpVariant, Scenario, Workload};
 
 pub use table::format_table;
 
@@ -173,14 +173,40 @@ pub async fn run_with<C: Connector>(
         }
         specs.push(parsed);
     }
+    // polling-vs-push: one row per (target, variant of the target's kind)
+    let mut lanes: Vec<Vec<(String, TargetSpec, Option<PvpVariant>)>> = Vec::new();
+    for (s, targets) in opts.scenarios.iter().zip(&specs) {
+        if s.workload != Workload::PollingVsPush {
+            lanes.push(targets.iter().map(|(n, t)| (n.clone(), t.clone(), None)).collect());
+            continue;
+        }
+        let l: Vec<_> = crate::workload::pvp::lanes(s, targets)
+            .into_iter()
+            .map(|(n, t, v)| (n, t, Some(v)))
+            .collect();
+        if l.is_empty() {
+            return Err(RunError::Target {
+                scenario: s.name.clone(),
+                message: "no target can run the polling-vs-push variants (raw WebSocket \
+                          targets run poll and push-ws; Socket.IO targets the sio variants)"
+                    .into(),
+            });
+        }
+        lanes.push(l);
+    }
     let limit = crate::system::raise_nofile_limit().unwrap_or(1024);
     for (s, targets) in opts.scenarios.iter().zip(&specs) {
-        let per_client = targets
-            .iter()
-            .filter_map(|(_, t)| t.protocol())
-            .map(|p| p.fds_per_client())
-            .max()
-            .unwrap_or(1);
+        let per_client = match &s.polling {
+            Some(p) if s.workload == Workload::PollingVsPush => {
+                crate::workload::pvp::fds_per_viewer(&p.variants)
+            }
+            _ => targets
+                .iter()
+                .filter_map(|(_, t)| t.protocol())
+                .map(|p| p.fds_per_client())
+                .max()
+                .unwrap_or(1),
+        };
         let needed = u64::from(s.clients) * per_client + FD_RESERVE;
         if needed > limit {
             return Err(RunError::FdLimit {
@@ -206,7 +232,7 @@ pub async fn run_with<C: Connector>(
     let spawns_servers = specs
         .iter()
         .flatten()
-        .any(|(_, t)| matches!(t, TargetSpec::BuiltIn { .. }));
+        .any(|(_, t)| t.spawns_server());
     let cpus = crate::system::allowed_cpus();
     let mut loadgen_cores = cpus.len().max(1);
     let mut server_cpus = None;
@@ -240,24 +266,21 @@ pub async fn run_with<C: Connector>(
 
     let progress = Progress::start(opts.progress);
     let summary_csv = opts.out_dir.join("summary.csv");
-    let several_scenarios = opts
-        .scenarios
-        .iter()
-        .any(|s| s.name != opts.scenarios[0].name);
     let mut rows: Vec<SummaryRow> = Vec::new();
     let mut failures = Vec::new();
     'points: for (si, (s, plan)) in opts.scenarios.iter().zip(&plans).enumerate() {
         for repeat in 1..=opts.repeat.max(1) {
-            for (name, spec) in &specs[si] {
+            for (name, spec, pvp_variant) in &lanes[si] {
                 if opts.cancel.is_cancelled() {
                     break 'points;
                 }
-                let label = format!("{} {} r{repeat} {name}", s.name, s.sweep_label());
+                let variant = pvp_variant.map_or(String::new(), |v| format!(" {}", v.name()));
+                let label = format!("{} {} r{repeat} {name}{variant}", s.name, s.sweep_label());
                 progress.row(label.clone());
                 let fail = |message: String| RowFailure {
                     scenario: s.name.clone(),
                     sweep: s.sweep_label(),
-                    target: name.clone(),
+                    target: format!("{name}{variant}"),
                     repeat,
                     message,
                 };
@@ -284,6 +307,7 @@ pub async fn run_with<C: Connector>(
                     progress: &progress,
                     loadgen_cores,
                     seed: 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(si as u64 + 1) ^ u64::from(repeat),
+                    pvp_variant: *pvp_variant,
                 };
                 let result = run_point(&ctx, s, plan, &resolved, connector.clone()).await;
                 if let Some(child) = resolved.child {
@@ -291,7 +315,9 @@ pub async fn run_with<C: Connector>(
                 }
                 match result {
                     Ok(res) => {
-                        let stem = hgrm_stem(&res.row, several_scenarios);
+                        // the report crate's name (scenario, variant, sweep, target, repeat),
+                        // which `wsbench report` looks for
+                        let file = wsbench_report::hgrm_file_name(&res.row);
                         let text = wsbench_report::hgrm::percentile_distribution(
                             &res.hgrm,
                             wsbench_report::hgrm::US_TO_MS,
@@ -300,7 +326,7 @@ pub async fn run_with<C: Connector>(
                         rows.push(res.row);
                         wsbench_report::csv::write_atomic(&summary_csv, &rows)?;
                         wsbench_report::atomic_file::write_atomic(
-                            &opts.out_dir.join(format!("{stem}.hgrm")),
+                            &opts.out_dir.join(file),
                             text.as_bytes(),
                         )?;
                     }
@@ -334,35 +360,12 @@ fn cpu_list(cpus: &[usize]) -> String {
         .join(",")
 }
 
-/// `<target>-<sweep>-r<repeat>`, file-name safe.
-fn hgrm_stem(row: &SummaryRow, with_scenario: bool) -> String {
-    let sweep = if row.sweep.is_empty() {
-        "base"
-    } else {
-        row.sweep.as_str()
-    };
-    let raw = if with_scenario {
-        format!("{}-{}-{}-r{}", row.scenario, row.target, sweep, row.repeat)
-    } else {
-        format!("{}-{}-r{}", row.target, sweep, row.repeat)
-    };
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '=') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use wsbench_report::SummaryRow;
 
     #[test]
-    fn hgrm_names_are_file_safe() {
+    fn hgrm_names_are_the_report_crates_and_file_safe() {
         let row = SummaryRow {
             target: "ws=ws://127.0.0.1:9/ws".into(),
             sweep: "clients=10;rate=100".into(),
@@ -370,19 +373,8 @@ mod tests {
             scenario: "fan out".into(),
             ..SummaryRow::default()
         };
-        assert_eq!(
-            hgrm_stem(&row, false),
-            "ws=ws___127.0.0.1_9_ws-clients=10_rate=100-r2"
-        );
-        assert_eq!(
-            hgrm_stem(
-                &SummaryRow {
-                    sweep: String::new(),
-                    ..row.clone()
-                },
-                true
-            ),
-            "fan_out-ws=ws___127.0.0.1_9_ws-base-r2"
-        );
+        let name = wsbench_report::hgrm_file_name(&row);
+        assert!(name.ends_with("_r2.hgrm"), "{name}");
+        assert!(!name.contains('/') && !name.contains(' '), "{name}");
     }
 }

@@ -3,6 +3,24 @@
 //! A worker owns one connection and drives it from one task: it `select!`s between its send
 //! schedule and [`Transport::recv`], so `recv` must be cancel-safe (dropping its future loses
 //! nothing). Each implementation counts the bytes it moves on the socket itself.
+//!
+//! - [`connect`] / [`AnyTransport`]: any [`Endpoint`] to a connected transport.
+//! - [`tcp`], [`ws`]: the raw targets (length-prefixed JSON, WebSocket text frames).
+//! - [`sio_ws`], [`sio_polling`], [`sio_upgrade`]: Socket.IO on each Engine.IO transport.
+//! - [`http`]: keep-alive HTTP/1.1 ([`HttpClient`] for the REST routes).
+
+mod any;
+mod codec;
+mod counted;
+pub mod http;
+pub mod sio_polling;
+pub mod sio_upgrade;
+pub mod sio_ws;
+pub mod tcp;
+pub mod ws;
+
+pub use any::{AnyTransport, connect, describe};
+pub use http::HttpClient;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -67,9 +85,17 @@ pub enum Endpoint {
     /// Length-prefixed JSON over TCP.
     Tcp(SocketAddr),
     /// Raw WebSocket; `path` is normally `/ws`.
-    Ws { addr: SocketAddr, host: String, path: String },
+    Ws {
+        addr: SocketAddr,
+        host: String,
+        path: String,
+    },
     /// Socket.IO, namespace `/`, at `http://host/socket.io/`.
-    Sio { addr: SocketAddr, host: String, transport: SioTransport },
+    Sio {
+        addr: SocketAddr,
+        host: String,
+        transport: SioTransport,
+    },
 }
 
 /// The Engine.IO transport a Socket.IO client uses.
@@ -94,7 +120,10 @@ pub struct ByteCounts {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("connect to {endpoint} failed: {source}")]
-    Connect { endpoint: String, source: std::io::Error },
+    Connect {
+        endpoint: String,
+        source: std::io::Error,
+    },
     #[error("handshake with {endpoint} failed: {reason}")]
     Handshake { endpoint: String, reason: String },
     #[error("connection closed by peer{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]

@@ -1,0 +1,174 @@
+//! HTTP/1.1 keep-alive client connections on counted streams (hyper 1 `client::conn`):
+//! `HttpConn` serves the Engine.IO long-polling client, [`HttpClient`] the REST calls of
+//! the polling-vs-push workload (`GET /api/dashboard`, `POST /api/dashboard`, `GET /api/stats`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+
+use super::counted::{Counters, dial};
+use super::{ByteCounts, TransportError};
+
+/// One keep-alive HTTP/1.1 connection (requests go one at a time). It reopens itself once
+/// if the server closed it between requests.
+pub(crate) struct HttpConn {
+    addr: SocketAddr,
+    /// The `Host` header (hyper's connection-level client does not add one).
+    host: String,
+    sender: SendRequest<Full<Bytes>>,
+    counters: Arc<Counters>,
+}
+
+/// Drives one connection in its own task until the sender side is dropped.
+async fn open_sender(
+    addr: SocketAddr,
+    counters: &Arc<Counters>,
+) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+    let stream = dial(addr, counters).await?;
+    let (sender, conn) =
+        http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| TransportError::Handshake {
+                endpoint: format!("http://{addr}"),
+                reason: e.to_string(),
+            })?;
+    tokio::spawn(async move {
+        // The connection ends when the sender is dropped or the server closes it; either
+        // way the next request reports it.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+fn http_error(method: &Method, path: &str, e: hyper::Error) -> TransportError {
+    if e.is_closed() || e.is_incomplete_message() || e.is_canceled() {
+        TransportError::Closed {
+            reason: Some(format!("HTTP {method} {path}: {e}")),
+        }
+    } else {
+        TransportError::Protocol(format!("HTTP {method} {path}: {e}"))
+    }
+}
+
+impl HttpConn {
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        host: &str,
+        counters: &Arc<Counters>,
+    ) -> Result<HttpConn, TransportError> {
+        let sender = open_sender(addr, counters).await?;
+        Ok(HttpConn {
+            addr,
+            host: host.to_owned(),
+            sender,
+            counters: counters.clone(),
+        })
+    }
+
+    /// Sends one request and reads the whole response body.
+    pub(crate) async fn request(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), TransportError> {
+        if self.sender.is_closed() {
+            self.sender = open_sender(self.addr, &self.counters).await?;
+        }
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| http_error(&method, path_and_query, e))?;
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(path_and_query)
+            .header(HOST, self.host.as_str());
+        if let Some(ct) = content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
+        let req = req.body(Full::new(body)).map_err(|e| {
+            TransportError::Protocol(format!("HTTP {method} {path_and_query}: bad request: {e}"))
+        })?;
+        self.counters.count_request();
+        let resp = match self.sender.try_send_request(req).await {
+            Ok(resp) => resp,
+            // The server closed the idle keep-alive connection (Node does after 5 s) before
+            // the request went out: send it again on a fresh connection, as browsers do.
+            Err(mut e)
+                if e.message().is_some() && (e.error().is_closed() || e.error().is_canceled()) =>
+            {
+                let req = e
+                    .take_message()
+                    .ok_or_else(|| http_error(&method, path_and_query, e.into_error()))?;
+                self.sender = open_sender(self.addr, &self.counters).await?;
+                self.sender
+                    .ready()
+                    .await
+                    .map_err(|e| http_error(&method, path_and_query, e))?;
+                self.sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| http_error(&method, path_and_query, e))?
+            }
+            Err(e) => return Err(http_error(&method, path_and_query, e.into_error())),
+        };
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| http_error(&method, path_and_query, e))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// A REST client on one keep-alive HTTP/1.1 connection, counting its bytes.
+pub struct HttpClient {
+    conn: HttpConn,
+    counters: Arc<Counters>,
+}
+
+impl HttpClient {
+    /// Opens the connection to `addr`; `host` is the `Host` header (`127.0.0.1:port`).
+    pub async fn connect(addr: SocketAddr, host: &str) -> Result<HttpClient, TransportError> {
+        let counters = Arc::new(Counters::default());
+        let conn = HttpConn::open(addr, host, &counters).await?;
+        Ok(HttpClient { conn, counters })
+    }
+
+    /// `GET path` → (status, body).
+    pub async fn get_json(&mut self, path: &str) -> Result<(u16, Bytes), TransportError> {
+        self.conn
+            .request(Method::GET, path, None, Bytes::new())
+            .await
+    }
+
+    /// `POST path` with a JSON body → (status, body).
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<(u16, Bytes), TransportError> {
+        self.conn
+            .request(Method::POST, path, Some("application/json"), body.into())
+            .await
+    }
+
+    /// Bytes moved on this client's connections so far.
+    pub fn bytes(&self) -> ByteCounts {
+        self.counters.snapshot()
+    }
+
+    /// HTTP requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.counters.requests()
+    }
+}

@@ -1,0 +1,203 @@
+//! Socket.IO over a WebSocket Engine.IO transport: straight (`transport=websocket`) or
+//! after a polling session upgraded (see `sio_upgrade`). Engine.IO pings are answered with
+//! `3` before anything else is read; events go out as `42[N]["op",…]`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::codec::{EioInbound, eio_inbound, push_sio_event};
+use super::counted::Counters;
+use super::ws::WsLink;
+use super::{ByteCounts, Incoming, Outgoing, Transport, TransportError};
+
+/// Path and query of a direct WebSocket Engine.IO session.
+pub(crate) fn ws_path(sid: Option<&str>) -> String {
+    format!(
+        "/socket.io/?{}",
+        wsbench_wire::engineio::query("websocket", sid)
+    )
+}
+
+/// One Socket.IO client whose Engine.IO transport is a WebSocket.
+pub struct SioWsTransport {
+    link: WsLink,
+    counters: Arc<Counters>,
+    /// The outgoing packet, reused between sends.
+    pkt: String,
+    /// The Socket.IO socket id (from the CONNECT reply).
+    id: String,
+    connect_time: Duration,
+    /// Engine.IO pings received (each answered); a watch so tests can wait on it.
+    pings: watch::Sender<u64>,
+    /// Pongs not yet queued; kept here so a cancelled `recv` still answers every ping.
+    pongs_owed: u32,
+    /// Queued pongs not yet flushed.
+    flush_pending: bool,
+    /// Messages that arrived before the transport was ready (over polling, before an
+    /// upgrade, or ahead of the CONNECT reply), delivered first.
+    early: VecDeque<Incoming>,
+}
+
+impl SioWsTransport {
+    /// Opens `ws://host/socket.io/?EIO=4&transport=websocket`, reads the open packet, sends
+    /// CONNECT (`40`) and waits for `40{"sid":…}`, answering pings meanwhile.
+    pub async fn connect(addr: SocketAddr, host: &str) -> Result<SioWsTransport, TransportError> {
+        let started = Instant::now();
+        let counters = Arc::new(Counters::default());
+        let path = ws_path(None);
+        let endpoint = format!("ws://{host}{path}");
+        let link = WsLink::open(addr, host, &path, &counters).await?;
+        let mut t = SioWsTransport::new(link, counters, VecDeque::new());
+        let handshake = |reason: String| TransportError::Handshake {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        match t
+            .next_inbound()
+            .await
+            .map_err(|e| handshake(format!("no open packet: {e}")))?
+        {
+            EioInbound::Open(json) => {
+                wsbench_wire::engineio::Packet::open(&json)
+                    .map_err(|e| handshake(e.to_string()))?;
+            }
+            other => {
+                return Err(handshake(format!(
+                    "expected the open packet, got {other:?}"
+                )));
+            }
+        }
+        t.link.send_text("40").await?;
+        t.id = t
+            .await_connect()
+            .await
+            .map_err(|e| handshake(e.to_string()))?;
+        t.connect_time = started.elapsed();
+        Ok(t)
+    }
+
+    pub(crate) fn new(link: WsLink, counters: Arc<Counters>, early: VecDeque<Incoming>) -> Self {
+        SioWsTransport {
+            link,
+            counters,
+            pkt: String::with_capacity(256),
+            id: String::new(),
+            connect_time: Duration::ZERO,
+            pings: watch::Sender::new(0),
+            pongs_owed: 0,
+            flush_pending: false,
+            early,
+        }
+    }
+
+    /// Sets what the upgrade path learnt over polling.
+    pub(crate) fn set_connected(&mut self, id: String, connect_time: Duration) {
+        self.id = id;
+        self.connect_time = connect_time;
+    }
+
+    /// Reads until the CONNECT reply; keeps application messages for `recv`.
+    async fn await_connect(&mut self) -> Result<String, TransportError> {
+        loop {
+            match self.next_inbound().await? {
+                EioInbound::Connected(sid) => return Ok(sid),
+                EioInbound::Closed(reason) => {
+                    return Err(TransportError::Closed {
+                        reason: Some(reason),
+                    });
+                }
+                EioInbound::App(incoming) => self.early.push_back(incoming),
+                EioInbound::Open(_) | EioInbound::Nothing | EioInbound::Ping => {}
+            }
+        }
+    }
+
+    /// Next packet that is not a ping; pings are counted and answered first. Cancel-safe:
+    /// every await leaves its progress in `self`.
+    async fn next_inbound(&mut self) -> Result<EioInbound, TransportError> {
+        loop {
+            while self.pongs_owed > 0 {
+                self.link.feed_static("3").await?;
+                self.pongs_owed -= 1;
+                self.flush_pending = true;
+            }
+            if self.flush_pending {
+                self.link.flush().await?;
+                self.flush_pending = false;
+            }
+            let text = self.link.next_text().await?;
+            let frame = Bytes::from(text.clone());
+            match eio_inbound(&frame, text.as_str())? {
+                EioInbound::Ping => {
+                    self.pings.send_modify(|n| *n += 1);
+                    self.pongs_owed += 1;
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Engine.IO pings received and answered so far.
+    pub fn pings(&self) -> u64 {
+        *self.pings.borrow()
+    }
+
+    /// A watch on the ping count. Pings are read (and answered) while `recv` runs.
+    pub fn ping_watch(&self) -> watch::Receiver<u64> {
+        self.pings.subscribe()
+    }
+}
+
+impl Transport for SioWsTransport {
+    fn socket_id(&self) -> &str {
+        &self.id
+    }
+
+    fn connect_time(&self) -> Duration {
+        self.connect_time
+    }
+
+    async fn send(&mut self, req: Outgoing<'_>) -> Result<(), TransportError> {
+        self.pkt.clear();
+        push_sio_event(&mut self.pkt, &req)?;
+        self.link.send_text(&self.pkt).await
+    }
+
+    async fn recv(&mut self) -> Result<Incoming, TransportError> {
+        if let Some(incoming) = self.early.pop_front() {
+            return Ok(incoming);
+        }
+        loop {
+            match self.next_inbound().await? {
+                EioInbound::App(incoming) => return Ok(incoming),
+                EioInbound::Closed(reason) => {
+                    return Err(TransportError::Closed {
+                        reason: Some(reason),
+                    });
+                }
+                EioInbound::Open(_)
+                | EioInbound::Connected(_)
+                | EioInbound::Nothing
+                | EioInbound::Ping => {}
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        // Socket.IO DISCONNECT, then the WebSocket close (as the JS client does).
+        match self.link.send_text("41").await {
+            Ok(()) | Err(TransportError::Closed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.link.close().await
+    }
+
+    fn bytes(&self) -> ByteCounts {
+        self.counters.snapshot()
+    }
+}
