@@ -43,7 +43,9 @@ pub enum Command {
 pub struct ServeArgs {
     /// Target to serve: tcp, ws-tungstenite, ws-fastwebsockets or sio-socketioxide.
     pub target: String,
-    /// Address to listen on. Port 0 lets the OS choose; the chosen port is printed.
+    /// Address to listen on. Port 0 lets the OS choose; the chosen port is printed. The
+    /// listen backlog is 4096 (capped by net.core.somaxconn), so connection storms are not
+    /// turned into SYN retransmits.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub bind: String,
     /// Database behind the REST routes: `sqlite` (embedded, temporary file; the default),

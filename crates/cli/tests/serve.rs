@@ -114,3 +114,27 @@ fn serve_help_documents_every_option_and_limit() {
         assert!(help.contains(needle), "serve --help lacks {needle:?}:\n{help}");
     }
 }
+
+/// The accept queue is deep enough for connection storms (tokio's default of 128 turned a
+/// 1,000-client storm into 1 s SYN retransmits). `ss` shows a listener's backlog as Send-Q.
+#[test]
+fn listen_backlog_is_deep() {
+    let (child, addr) = start(&["tcp"]);
+    let port = addr.rsplit_once(':').unwrap().1.to_owned();
+    let out = Command::new("ss").args(["-ltnH", &format!("sport = :{port}")]).output();
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_exit(child), 0);
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => {
+            eprintln!("skipped: `ss` (iproute2) is not available to read the backlog");
+            return;
+        }
+    };
+    let send_q: u32 = out.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(4096);
+    assert_eq!(send_q, somaxconn.min(4096), "listen backlog in `ss` output {out:?}");
+}
