@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod hub;
+mod http_app;
 pub mod rest;
 pub mod session;
 pub mod sio;

@@ -152,6 +152,30 @@ pub enum Control {
     },
 }
 
+impl Control {
+    /// A graceful close with `code`: what is already queued is written first.
+    pub fn close(code: u16, reason: &'static str) -> Self {
+        Control::Close {
+            code: Some(code),
+            reason,
+            drain: true,
+        }
+    }
+
+    /// Close 1008 for a slow consumer, without flushing its queue: it is not reading.
+    pub fn slow_consumer() -> Self {
+        Control::Close {
+            code: Some(1008),
+            reason: "slow consumer",
+            drain: false,
+        }
+    }
+}
+
+/// The error reply of the raw WebSocket targets to a binary frame (the raw protocol is
+/// JSON text).
+pub const BINARY_REFUSED: &str = "binary frames are not supported: send JSON text";
+
 /// Error of a transport's write half.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -1,16 +1,23 @@
 //! The `ws-fastwebsockets` target: axum/hyper 1 upgrade + fastwebsockets frames + the REST routes.
 //!
 //! fastwebsockets checks sizes per frame only and its split read half does not reassemble
-//! fragments, so this module does: continuation frames are collected up to a TOTAL of
-//! `max_message_bytes` (over it: close 1009), a reassembled text message must be UTF-8
-//! (else 1007; fastwebsockets checks single-frame texts itself), and a continuation out of
-//! place is 1002. Single frames up to twice the limit are read whole before being refused,
-//! so the stream stays in sync and the close handshake completes.
+//! fragments, so [`assemble`] does: fragments are collected up to a TOTAL of
+//! `max_message_bytes` (over it: close 1009), a fragmented text message's UTF-8 is checked
+//! fragment by fragment (1007; fastwebsockets checks single-frame texts itself), and a
+//! continuation out of place is 1002. Single frames up to twice the limit are read whole
+//! before being refused, so the stream stays in sync and the close handshake completes.
+//! Control frames over 125 bytes are 1002 (fastwebsockets only checks pings).
 //!
 //! Pongs and close replies that fastwebsockets owes the peer (auto-pong, auto-close) go to
 //! the connection's one writer task as control frames. Server frames are unmasked text
 //! frames borrowed from the hub's shared `Bytes` (no copy); fastwebsockets writes each with
 //! its own syscall.
+//!
+//! With `cfg.echo_only` the `/ws` route runs [`echo`] instead of the app protocol (for the
+//! Autobahn|Testsuite); the HTTP plumbing is `crate::http_app`'s.
+
+mod assemble;
+mod echo;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,15 +40,14 @@ use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use self::assemble::{Assembler, Refusal, Step};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::http_app::{Admission, HttpConns, serve_http};
 use crate::hub::{HubStats, RoomHub};
 use crate::session::{
-    CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session, SinkError,
-    finish_writer, pump,
-};
-use crate::ws_tungstenite::{
-    Admission, BINARY_REFUSED, HttpConns, close, serve_http, slow_consumer_close,
+    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
+    SinkError, finish_writer, pump,
 };
 
 type Io = TokioIo<Upgraded>;
@@ -70,6 +76,7 @@ pub async fn run_with_stats(
         conns: conns.clone(),
         max: cfg.max_message_bytes,
         idle: cfg.idle_timeout,
+        echo: cfg.echo_only,
     });
     let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
     serve_http(listener, &cfg, hub, ws, conns, shutdown).await
@@ -82,6 +89,8 @@ struct FwsState {
     max: usize,
     /// `cfg.idle_timeout`.
     idle: Duration,
+    /// `cfg.echo_only`: echo every message (Autobahn) instead of the app protocol.
+    echo: bool,
 }
 
 async fn upgrade(State(st): State<Arc<FwsState>>, ws: IncomingUpgrade) -> Response {
@@ -94,6 +103,7 @@ async fn upgrade(State(st): State<Arc<FwsState>>, ws: IncomingUpgrade) -> Respon
     };
     tokio::spawn(async move {
         match upgraded.await {
+            Ok(ws) if st.echo => echo::connection(ws, st, admission).await,
             Ok(ws) => connection(ws, st, admission).await,
             Err(e) => tracing::debug!("ws-fastwebsockets: upgrade failed: {e}"),
         }
@@ -155,6 +165,10 @@ async fn serve(
     let mut obligated = move |frame: Frame<'_>| {
         let c = match frame.opcode {
             OpCode::Pong => Some(Control::Pong(Bytes::copy_from_slice(&frame.payload))),
+            // fastwebsockets echoes a close without checking its length.
+            OpCode::Close if frame.payload.len() > MAX_CONTROL_PAYLOAD => {
+                Some(Control::close(1002, "control frame over 125 bytes"))
+            }
             OpCode::Close => Some(Control::Close {
                 code: frame
                     .payload
@@ -174,8 +188,7 @@ async fn serve(
         }
     };
     let mut idle = IdleTimer::new(st.idle);
-    // A fragmented message being collected: its opcode and bytes so far.
-    let mut partial: Option<(OpCode, BytesMut)> = None;
+    let mut messages = Assembler::new(st.max);
     loop {
         // read_frame is not cancel-safe: keep the one read alive across timer ticks.
         let wake = {
@@ -184,10 +197,10 @@ async fn serve(
             loop {
                 tokio::select! {
                     r = &mut read => break Wake::Frame(r),
-                    _ = st.conns.stop.cancelled() => break Wake::Close(close(1001, "server shutting down")),
-                    _ = session.kicked().cancelled() => break Wake::Close(slow_consumer_close()),
+                    _ = st.conns.stop.cancelled() => break Wake::Close(Control::close(1001, "server shutting down")),
+                    _ = session.kicked().cancelled() => break Wake::Close(Control::slow_consumer()),
                     k = idle.next() => match k {
-                        Keepalive::Expired => break Wake::Close(close(1001, "idle timeout")),
+                        Keepalive::Expired => break Wake::Close(Control::close(1001, "idle timeout")),
                         Keepalive::Ping => {
                             let _ = ctrl.try_send(Control::Ping);
                         }
@@ -198,56 +211,29 @@ async fn serve(
         let frame = match wake {
             Wake::Close(c) => return Some(c),
             Wake::Frame(Ok(frame)) => frame,
-            Wake::Frame(Err(e)) => return close_for(e),
+            Wake::Frame(Err(e)) => return refusal(close_for(e)),
         };
         idle.seen();
         let (fin, opcode) = (frame.fin, frame.opcode);
+        match opcode {
+            OpCode::Close => return None,
+            OpCode::Ping | OpCode::Pong => {
+                if frame.payload.len() > MAX_CONTROL_PAYLOAD {
+                    return refusal(Some((1002, "control frame over 125 bytes")));
+                }
+                continue;
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
+        }
         let payload = match frame.payload {
             Payload::Bytes(b) => b,
             other => BytesMut::from(&other[..]),
         };
-        let message = match opcode {
-            OpCode::Text | OpCode::Binary => {
-                if partial.is_some() {
-                    return Some(close(1002, "expected a continuation frame"));
-                }
-                if payload.len() > st.max {
-                    return Some(close(1009, "message too big"));
-                }
-                if !fin {
-                    partial = Some((opcode, payload));
-                    continue;
-                }
-                // fastwebsockets has checked a single text frame's UTF-8.
-                (opcode, payload, false)
-            }
-            OpCode::Continuation => {
-                let Some((_, buf)) = partial.as_mut() else {
-                    return Some(close(1002, "unexpected continuation frame"));
-                };
-                if buf.len() + payload.len() > st.max {
-                    return Some(close(1009, "message too big"));
-                }
-                buf.extend_from_slice(&payload);
-                if !fin {
-                    continue;
-                }
-                let Some((op, buf)) = partial.take() else {
-                    continue;
-                };
-                (op, buf, true)
-            }
-            OpCode::Close => return None,
-            OpCode::Ping | OpCode::Pong => continue,
-        };
-        let done = match message {
-            (OpCode::Text, text, check_utf8) => {
-                if check_utf8 && std::str::from_utf8(&text).is_err() {
-                    return Some(close(1007, "invalid UTF-8"));
-                }
-                session.handle(&text).await
-            }
-            _ => session.refuse(BINARY_REFUSED).await,
+        let done = match messages.push(fin, opcode, payload) {
+            Step::Pending => continue,
+            Step::Refuse(r) => return refusal(Some(r)),
+            Step::Message(OpCode::Text, text) => session.handle(&text).await,
+            Step::Message(_, _) => session.refuse(BINARY_REFUSED).await,
         };
         if done.is_err() {
             return None;
@@ -255,17 +241,29 @@ async fn serve(
     }
 }
 
-fn close_for(e: WebSocketError) -> Option<Control> {
+/// Largest payload of a control frame (RFC 6455 §5.5).
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+fn refusal(r: Option<Refusal>) -> Option<Control> {
+    r.map(|(code, reason)| Control::close(code, reason))
+}
+
+/// The close code and reason for a read error, or `None` when there is nobody left to
+/// tell (the connection is gone or already closed): a frame over the limit 1009, invalid
+/// UTF-8 (a single-frame text or a close reason) 1007, any other protocol violation
+/// (reserved bits or opcodes, fragmented control frames, pings over 125 bytes, bad close
+/// frames) 1002.
+fn close_for(e: WebSocketError) -> Option<Refusal> {
     match e {
-        WebSocketError::FrameTooLarge => Some(close(1009, "message too big")),
-        WebSocketError::InvalidUTF8 => Some(close(1007, "invalid UTF-8")),
+        WebSocketError::FrameTooLarge => Some((1009, "message too big")),
+        WebSocketError::InvalidUTF8 => Some((1007, "invalid UTF-8")),
         WebSocketError::UnexpectedEOF
         | WebSocketError::ConnectionClosed
         | WebSocketError::IoError(_)
         | WebSocketError::SendError(_) => None,
         other => {
             tracing::debug!("ws-fastwebsockets connection: {other}");
-            Some(close(1002, "protocol error"))
+            Some((1002, "protocol error"))
         }
     }
 }

@@ -7,8 +7,10 @@
 //! them to close codes itself: too big 1009, invalid UTF-8 1007, protocol violation 1002.
 //! The read buffer is lowered from tungstenite's 128 KiB so 10k connections stay cheap.
 //!
-//! Also owns [`HttpConns`] and [`serve_http`], the HTTP plumbing both WebSocket targets
-//! share (connection limit, shutdown, REST merge).
+//! With `cfg.echo_only` the `/ws` route runs [`echo`] instead of the app protocol (for the
+//! Autobahn|Testsuite); the HTTP plumbing is `crate::http_app`'s.
+
+mod echo;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,22 +22,19 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::value::RawValue;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
+use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::http_app::{Admission, HttpConns, serve_http};
 use crate::hub::{HubStats, OutFrame, RoomHub};
 use crate::session::{
-    CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session, SinkError,
-    finish_writer, pump,
+    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
+    SinkError, finish_writer, pump,
 };
 
 /// tungstenite's read buffer per connection (its default is 128 KiB).
@@ -74,6 +73,7 @@ pub async fn run_with_stats(
         conns: conns.clone(),
         max: cfg.max_message_bytes,
         idle: cfg.idle_timeout,
+        echo: cfg.echo_only,
     });
     let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
     serve_http(listener, &cfg, hub, ws, conns, shutdown).await
@@ -86,16 +86,23 @@ struct WsState {
     max: usize,
     /// `cfg.idle_timeout`.
     idle: Duration,
+    /// `cfg.echo_only`: echo every message (Autobahn) instead of the app protocol.
+    echo: bool,
 }
 
 async fn upgrade(State(st): State<Arc<WsState>>, ws: WebSocketUpgrade) -> Response {
     let Some(admission) = st.conns.admit() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
     };
-    ws.read_buffer_size(READ_BUFFER)
+    let ws = ws
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(st.max)
-        .max_frame_size(st.max.saturating_mul(2))
-        .on_upgrade(move |socket| connection(socket, st, admission))
+        .max_frame_size(st.max.saturating_mul(2));
+    if st.echo {
+        ws.on_upgrade(move |socket| echo::connection(socket, st, admission))
+    } else {
+        ws.on_upgrade(move |socket| connection(socket, st, admission))
+    }
 }
 
 async fn connection(socket: WebSocket, st: Arc<WsState>, _admission: Admission) {
@@ -137,10 +144,10 @@ async fn serve(
     let mut idle = IdleTimer::new(st.idle);
     loop {
         tokio::select! {
-            _ = st.conns.stop.cancelled() => return Some(close(1001, "server shutting down")),
-            _ = session.kicked().cancelled() => return Some(slow_consumer_close()),
+            _ = st.conns.stop.cancelled() => return Some(Control::close(1001, "server shutting down")),
+            _ = session.kicked().cancelled() => return Some(Control::slow_consumer()),
             k = idle.next() => match k {
-                Keepalive::Expired => return Some(close(1001, "idle timeout")),
+                Keepalive::Expired => return Some(Control::close(1001, "idle timeout")),
                 Keepalive::Ping => {
                     let _ = ctrl.try_send(Control::Ping);
                 }
@@ -153,7 +160,7 @@ async fn serve(
                     Some(Ok(Message::Binary(_))) => session.refuse(BINARY_REFUSED).await,
                     // Reading on flushes tungstenite's close reply and then ends the stream.
                     Some(Ok(Message::Close(_) | Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                    Some(Err(e)) => return close_for(e),
+                    Some(Err(e)) => return close_for(e).map(|(code, reason)| Control::close(code, reason)),
                 };
                 if done.is_err() {
                     return None;
@@ -163,33 +170,20 @@ async fn serve(
     }
 }
 
-/// The error reply to a binary frame (the raw protocol is JSON text).
-pub(crate) const BINARY_REFUSED: &str = "binary frames are not supported: send JSON text";
-
-pub(crate) fn close(code: u16, reason: &'static str) -> Control {
-    Control::Close {
-        code: Some(code),
-        reason,
-        drain: true,
-    }
-}
-
-/// A slow consumer is closed without flushing its queue: it is not reading.
-pub(crate) fn slow_consumer_close() -> Control {
-    Control::Close {
-        code: Some(1008),
-        reason: "slow consumer",
-        drain: false,
-    }
-}
-
-fn close_for(e: axum::Error) -> Option<Control> {
+/// The close code and reason for a read error, or `None` when there is nobody left to
+/// tell (the connection is gone or already closed). tungstenite reports these without
+/// closing: too big 1009, invalid UTF-8 (a text message or a close reason) 1007, any
+/// protocol violation (reserved bits or opcodes, bad fragmentation, control frames over
+/// 125 bytes or fragmented, a 1-byte close payload, unmasked client frames) 1002.
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
     use axum_tungstenite::Error as E;
+    use axum_tungstenite::error::ProtocolError as P;
     let inner = e.into_inner();
     match inner.downcast_ref::<E>() {
-        Some(E::Capacity(_)) => Some(close(1009, "message too big")),
-        Some(E::Utf8(_)) => Some(close(1007, "invalid UTF-8")),
-        Some(E::Protocol(_)) => Some(close(1002, "protocol error")),
+        Some(E::Capacity(_)) => Some((1009, "message too big")),
+        Some(E::Utf8(_)) => Some((1007, "invalid UTF-8")),
+        Some(E::Protocol(P::ResetWithoutClosingHandshake)) => None,
+        Some(E::Protocol(_)) => Some((1002, "protocol error")),
         _ => {
             tracing::debug!("ws-tungstenite connection: read failed: {inner}");
             None
@@ -220,77 +214,4 @@ impl FrameSink<Utf8Bytes> for TungSink {
         };
         Ok(self.0.send(msg).await?)
     }
-}
-
-/// WebSocket connections of an HTTP target: the limit, the stop signal and the set of
-/// live connections `serve_http` waits for.
-#[derive(Clone)]
-pub(crate) struct HttpConns {
-    /// Cancelled when the server shuts down: every connection closes with 1001.
-    pub(crate) stop: CancellationToken,
-    tracker: TaskTracker,
-    limit: Arc<Semaphore>,
-}
-
-/// Held by a connection for its lifetime: a slot under `max_connections` and a task the
-/// shutdown waits for.
-pub(crate) type Admission = (OwnedSemaphorePermit, TaskTrackerToken);
-
-impl HttpConns {
-    pub(crate) fn new(max_connections: usize) -> Self {
-        HttpConns {
-            stop: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            limit: Arc::new(Semaphore::new(max_connections)),
-        }
-    }
-
-    /// A slot for one more WebSocket, or `None` at the limit or while shutting down.
-    pub(crate) fn admit(&self) -> Option<Admission> {
-        if self.stop.is_cancelled() {
-            return None;
-        }
-        let permit = self.limit.clone().try_acquire_owned().ok()?;
-        Some((permit, self.tracker.token()))
-    }
-}
-
-/// Serves `ws` merged with the REST routes on `listener` until `shutdown`; then stops
-/// accepting, closes WebSockets (`conns.stop`), waits for them and releases the database.
-pub(crate) async fn serve_http<F: OutFrame>(
-    listener: TcpListener,
-    cfg: &ServerConfig,
-    hub: Arc<RoomHub<F>>,
-    ws: Router,
-    conns: HttpConns,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    let push_hub = hub.clone();
-    let pusher: crate::rest::Pusher =
-        Arc::new(move |json: String| match RawValue::from_string(json) {
-            Ok(raw) => {
-                push_hub.push_to_room("dashboard", wsbench_wire::app::msg(&raw));
-            }
-            Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
-        });
-    let (rest, rest_handle) = crate::rest::router(&cfg.database, pusher).await?;
-    for (name, counter) in hub.stats().published() {
-        rest_handle.add_counter(name, counter);
-    }
-    let app = ws.merge(rest);
-    let stop = conns.stop.clone();
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await;
-    conns.stop.cancel();
-    conns.tracker.close();
-    conns.tracker.wait().await;
-    rest_handle.close().await;
-    served.map_err(|e| ServerError::Http(format!("serving HTTP: {e}")))
 }

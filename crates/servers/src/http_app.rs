@@ -1,0 +1,96 @@
+//! The HTTP plumbing both raw WebSocket targets share: the connection limit and shutdown
+//! signal of their WebSockets ([`HttpConns`]), and [`serve_http`], which merges a target's
+//! `/ws` route with the REST routes of DESIGN.md §4, serves them until shutdown, closes
+//! open WebSockets and waits for them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use serde_json::value::RawValue;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
+
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::hub::{OutFrame, RoomHub};
+
+/// WebSocket connections of an HTTP target: the limit, the stop signal and the set of
+/// live connections `serve_http` waits for.
+#[derive(Clone)]
+pub(crate) struct HttpConns {
+    /// Cancelled when the server shuts down: every connection closes with 1001.
+    pub(crate) stop: CancellationToken,
+    /// Every admitted connection holds a token; shutdown waits until all are dropped.
+    tracker: TaskTracker,
+    /// `max_connections` slots; an upgrade without a free slot is answered 503.
+    limit: Arc<Semaphore>,
+}
+
+/// Held by a connection for its lifetime: a slot under `max_connections` and a task the
+/// shutdown waits for.
+pub(crate) type Admission = (OwnedSemaphorePermit, TaskTrackerToken);
+
+impl HttpConns {
+    pub(crate) fn new(max_connections: usize) -> Self {
+        HttpConns {
+            stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            limit: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+
+    /// A slot for one more WebSocket, or `None` at the limit or while shutting down.
+    pub(crate) fn admit(&self) -> Option<Admission> {
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        let permit = self.limit.clone().try_acquire_owned().ok()?;
+        Some((permit, self.tracker.token()))
+    }
+}
+
+/// Serves `ws` merged with the REST routes on `listener` until `shutdown`; then stops
+/// accepting, closes WebSockets (`conns.stop`), waits for them and releases the database.
+/// The REST dashboard push goes to `hub`'s room `dashboard`, and `/api/stats` publishes
+/// `hub`'s counters.
+pub(crate) async fn serve_http<F: OutFrame>(
+    listener: TcpListener,
+    cfg: &ServerConfig,
+    hub: Arc<RoomHub<F>>,
+    ws: Router,
+    conns: HttpConns,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let push_hub = hub.clone();
+    let pusher: crate::rest::Pusher =
+        Arc::new(move |json: String| match RawValue::from_string(json) {
+            Ok(raw) => {
+                push_hub.push_to_room("dashboard", wsbench_wire::app::msg(&raw));
+            }
+            Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
+        });
+    let (rest, rest_handle) = crate::rest::router(&cfg.database, pusher).await?;
+    for (name, counter) in hub.stats().published() {
+        rest_handle.add_counter(name, counter);
+    }
+    let app = ws.merge(rest);
+    let stop = conns.stop.clone();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
+    conns.stop.cancel();
+    conns.tracker.close();
+    conns.tracker.wait().await;
+    rest_handle.close().await;
+    served.map_err(|e| ServerError::Http(format!("serving HTTP: {e}")))
+}
