@@ -105,6 +105,9 @@ pub fn main(a: RunArgs) -> u8 {
     };
 
     println!("{}", format_table(&outcome.rows));
+    if let Some(s) = wsbench_loadgen::runner::pvp_summary::format_pvp_summary(&outcome.rows) {
+        println!("{s}");
+    }
     for f in &outcome.failures {
         eprintln!("wsbench run: {} (repeat {}): not measured: {}", f.target, f.repeat, f.message);
     }

@@ -167,6 +167,10 @@ pub(crate) fn common(
         }
     };
 
+    if workload == Workload::PollingVsPush {
+        pvp_variants_have_targets(file, text, raw, workload_line, &targets, &variants)?;
+    }
+
     Ok(Common {
         name: name.v,
         description: raw
@@ -183,6 +187,46 @@ pub(crate) fn common(
         variants,
         polling_line: raw.polling.as_ref().map(|p| line_of(text, p.span().start)),
     })
+}
+
+/// polling-vs-push: each variant runs on the targets of its kind (Socket.IO or raw
+/// WebSocket, [`TargetSpec::is_socket_io`]), so each variant needs at least one of them.
+/// A target with no variant of its kind simply has no rows.
+fn pvp_variants_have_targets(
+    file: &str,
+    text: &str,
+    raw: &RawFile,
+    workload_line: usize,
+    targets: &[String],
+    variants: &[PvpVariant],
+) -> Result<(), ScenarioError> {
+    let sio = |t: &String| TargetSpec::parse(t).is_ok_and(|s| s.is_socket_io());
+    for v in variants {
+        if targets.iter().any(|t| sio(t) == v.socket_io()) {
+            continue;
+        }
+        let kind = if v.socket_io() {
+            "a Socket.IO target (sio-socketioxide, node-socketio or sio=http://HOST:PORT)"
+        } else {
+            "a raw WebSocket target (ws-tungstenite, ws-fastwebsockets, node-ws or ws=ws://HOST:PORT/PATH)"
+        };
+        let line = raw
+            .polling
+            .as_ref()
+            .and_then(|p| p.get_ref().variants.as_ref())
+            .map_or(workload_line, |l| line_of(text, l.span().start));
+        let at = Origin::File {
+            line,
+            key: "polling.variants".into(),
+        };
+        let msg = format!(
+            "variant '{}' needs {kind} among the targets (got {})",
+            v.name(),
+            targets.join(", ")
+        );
+        return Err(at.error(file, msg));
+    }
+    Ok(())
 }
 
 /// `--targets`, else `targets`, else [`DEFAULT_TARGETS`]; each checked, then `all`

@@ -47,7 +47,7 @@ impl Workload {
     pub fn from_name(name: &str) -> Option<Workload> {
         Workload::ALL.into_iter().find(|w| w.name() == name)
     }
-    /// Whether some clients send timed messages (`publishers` and, open loop, `rate` apply).
+    /// Whether some clients send timed messages (`publishers` and `rate` apply).
     pub fn publishes(self) -> bool {
         !matches!(self, Workload::PollingVsPush | Workload::Connect)
     }
@@ -80,8 +80,9 @@ impl Arrival {
     }
 }
 
-/// Open loop (schedule of intended times, wrk2-style) or closed loop (send the next when
-/// the previous answer arrived; `echo` and `ack` only).
+/// Open loop (schedule of intended times, wrk2-style) or closed loop (one request
+/// outstanding per publisher; `echo` and `ack` only): with a rate, the next send waits for
+/// both the answer and its intended time (wrk2); without one, it goes when the answer arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LoopMode {
     #[default]
@@ -189,6 +190,17 @@ impl PvpVariant {
     pub fn from_name(name: &str) -> Option<PvpVariant> {
         PvpVariant::ALL.into_iter().find(|v| v.name() == name)
     }
+    /// Whether the variant runs against a Socket.IO server (else a raw WebSocket server).
+    pub fn socket_io(self) -> bool {
+        matches!(
+            self,
+            PvpVariant::PollSio | PvpVariant::PushSio | PvpVariant::PushSioPolling
+        )
+    }
+    /// Whether viewers poll `GET /api/dashboard` (else they are pushed updates).
+    pub fn polls(self) -> bool {
+        matches!(self, PvpVariant::Poll | PvpVariant::PollSio)
+    }
 }
 
 /// Settings of the polling-vs-push workload (`[polling]` table).
@@ -217,7 +229,9 @@ pub struct Scenario {
     pub clients: u32,
     /// How many of the clients publish (the first `publishers` by index).
     pub publishers: u32,
-    /// Total intended publish rate across all publishers, messages/s (open loop).
+    /// Total intended publish rate across all publishers, messages/s. Open loop: always > 0.
+    /// Closed loop: > 0 paces the sends (one outstanding per publisher, wrk2-style), 0 sends
+    /// back to back (ping-pong).
     pub rate: f64,
     pub arrival: Arrival,
     pub mode: LoopMode,

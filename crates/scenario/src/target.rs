@@ -142,6 +142,21 @@ impl TargetSpec {
         }
     }
 
+    /// Whether the target is a Socket.IO server (built-in `sio-*` / `node-socketio*`, or
+    /// `sio*=http://…`); the polling-vs-push variants `poll-sio`, `push-sio` and
+    /// `push-sio-polling` run on these, `poll` and `push-ws` on the raw WebSocket ones.
+    pub fn is_socket_io(&self) -> bool {
+        match self {
+            TargetSpec::Builtin(name) => {
+                name.starts_with("sio-") || name.starts_with("node-socketio")
+            }
+            TargetSpec::External { kind, .. } => matches!(
+                kind,
+                ExternalKind::Sio | ExternalKind::SioPolling | ExternalKind::SioUpgrade
+            ),
+        }
+    }
+
     /// Whether the target can run `workload` (tcp has no HTTP, so no polling-vs-push).
     pub fn supports(&self, workload: Workload) -> bool {
         workload != Workload::PollingVsPush || self.has_http()

@@ -125,7 +125,20 @@ pub(crate) fn build_point(
                 format!("not used by the {wn} workload (use {use_instead})"),
             ));
         }
-        (_, true, LoopMode::Closed) | (None, false, _) => 0.0,
+        (None, true, LoopMode::Closed) | (None, false, _) => 0.0,
+        // closed loop: > 0 paces the sends (one outstanding, wrk2-style); 0 = ping-pong
+        (Some(v), true, LoopMode::Closed) => {
+            if !(v.v.is_finite() && v.v >= 0.0) {
+                return Err(err(
+                    &v.at,
+                    format!(
+                        "must be >= 0 in closed loop (0 = back-to-back ping-pong; got {})",
+                        v.v
+                    ),
+                ));
+            }
+            v.v
+        }
         (None, true, LoopMode::Open) => {
             let msg =
                 format!("required for an open-loop {wn} workload: total msgs/s across publishers");
@@ -239,6 +252,18 @@ pub(crate) fn build_point(
                 .map_or(missing("polling.poll_interval_ms"), |v| v.at.clone());
             err(&at, format!("too long (got {interval} ms)"))
         })?;
+        if c.phases.drain < poll_interval {
+            let at = p
+                .poll_interval_ms
+                .as_ref()
+                .map_or(missing("polling.poll_interval_ms"), |v| v.at.clone());
+            let msg = format!(
+                "must be <= phases.drain_s ({} s), so every polling viewer polls once after the \
+                 last write (got {interval} ms)",
+                c.phases.drain.as_secs_f64()
+            );
+            return Err(err(&at, msg));
+        }
         Some(Polling {
             poll_interval,
             update_rate,

@@ -67,7 +67,10 @@ fn echo_has_open_and_closed_loop() {
     let modes: Vec<LoopMode> = points.iter().map(|s| s.mode).collect();
     assert_eq!(modes, [LoopMode::Open, LoopMode::Closed]);
     assert_eq!(points[0].rate, 5000.0);
-    assert_eq!(points[1].rate, 0.0, "closed loop has no rate");
+    assert_eq!(
+        points[1].rate, 5000.0,
+        "closed loop at the file's rate (one outstanding per client, wrk2-style)"
+    );
     assert_eq!(points[1].sweep_label(), "mode=closed");
 }
 
@@ -87,7 +90,7 @@ fn broadcast_sweeps_op_then_clients() {
 #[test]
 fn polling_vs_push_has_no_tcp_and_all_variants() {
     let points = load_named("polling-vs-push.toml");
-    assert_eq!(points.len(), 6);
+    assert_eq!(points.len(), 8);
     assert!(points.iter().all(|s| !s.targets.iter().any(|t| t == "tcp")));
     let p = points[0].polling.as_ref().unwrap();
     assert_eq!(p.variants.len(), 5);

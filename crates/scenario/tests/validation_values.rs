@@ -219,3 +219,22 @@ fn phases_measure_positive_others_not_negative() {
     assert!(s[0].phases.warmup.is_zero());
     assert_eq!(s[0].phases.measure.as_secs(), 10, "default measure");
 }
+
+#[test]
+fn closed_loop_takes_a_rate_or_none() {
+    let closed = |rate: Option<&str>| {
+        let mut f = vec!["workload = \"echo\"", "clients = 4", "mode = \"closed\""];
+        f.extend(rate);
+        run(&f).map(|p| p[0].rate)
+    };
+    assert_eq!(closed(None).unwrap(), 0.0, "no rate: ping-pong");
+    assert_eq!(closed(Some("rate = 0")).unwrap(), 0.0, "0: ping-pong");
+    assert_eq!(closed(Some("rate = 400")).unwrap(), 400.0, "paced");
+    let f = [
+        "workload = \"echo\"",
+        "clients = 4",
+        "mode = \"closed\"",
+        "rate = -1",
+    ];
+    assert_invalid(&f, 4, "rate", "must be >= 0 in closed loop");
+}

@@ -177,7 +177,12 @@ pub async fn run_with<C: Connector>(
     let mut lanes: Vec<Vec<(String, TargetSpec, Option<PvpVariant>)>> = Vec::new();
     for (s, targets) in opts.scenarios.iter().zip(&specs) {
         if s.workload != Workload::PollingVsPush {
-            lanes.push(targets.iter().map(|(n, t)| (n.clone(), t.clone(), None)).collect());
+            lanes.push(
+                targets
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.clone(), None))
+                    .collect(),
+            );
             continue;
         }
         let l: Vec<_> = crate::workload::pvp::lanes(s, targets)
@@ -229,10 +234,7 @@ pub async fn run_with<C: Connector>(
     });
 
     // pinning: servers on the first allowed CPU, the load generator on the rest
-    let spawns_servers = specs
-        .iter()
-        .flatten()
-        .any(|(_, t)| t.spawns_server());
+    let spawns_servers = specs.iter().flatten().any(|(_, t)| t.spawns_server());
     let cpus = crate::system::allowed_cpus();
     let mut loadgen_cores = cpus.len().max(1);
     let mut server_cpus = None;

@@ -44,6 +44,8 @@ pub struct PointCtx<'a> {
     pub loadgen_cores: usize,
     /// Seed of the Poisson schedules (per row, reproducible).
     pub seed: u64,
+    /// polling-vs-push: the variant this row runs (`None` for every other workload).
+    pub pvp_variant: Option<wsbench_scenario::PvpVariant>,
 }
 
 /// A finished row and its histograms.
@@ -86,6 +88,12 @@ pub async fn run_point<C: Connector>(
     target: &ResolvedTarget,
     connector: Arc<C>,
 ) -> Result<PointResult, PointFailure> {
+    if s.workload == Workload::PollingVsPush {
+        let variant = ctx
+            .pvp_variant
+            .ok_or_else(|| PointFailure::Failed("polling-vs-push row without a variant".into()))?;
+        return crate::workload::pvp::driver::run_point(ctx, s, variant, target).await;
+    }
     let mut row = base_row(ctx, s, plan, target);
     ctx.progress.phase("connect");
     let connect_rate = if s.workload == Workload::Connect || s.connect_rate > 0.0 {
@@ -285,11 +293,8 @@ fn base_row(ctx: &PointCtx<'_>, s: &Scenario, plan: &Plan, target: &ResolvedTarg
         clients: u64::from(s.clients),
         publishers: u64::from(plan.publishers),
         rooms: u64::from(plan.rooms),
-        rate: if s.mode == LoopMode::Open && plan.op.is_some() {
-            s.rate
-        } else {
-            0.0
-        },
+        // closed loop: the pacing rate (0 = ping-pong)
+        rate: if plan.op.is_some() { s.rate } else { 0.0 },
         payload_bytes: s.payload_bytes as u64,
         repeat: ctx.repeat,
         sweep: s.sweep_label(),

@@ -5,12 +5,11 @@
 //! - [`connect`]: opening the clients (paced, with connect-time histogram), the join
 //!   barrier, and the `connect` workload's storm.
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
-//!
-//! Extension point: a workload that is not "publishers send an op, receivers time
-//! deliveries" (polling-vs-push, DESIGN.md §4) gets its own driver beside [`worker`];
-//! [`plan`] refuses it with [`PlanError::Unsupported`] until that driver exists.
+//! - [`pvp`]: polling-vs-push (DESIGN.md §4), which is not "publishers send an op, receivers
+//!   time deliveries": a writer, viewers and a stats probe, with its own driver.
 
 pub mod connect;
+pub mod pvp;
 pub mod worker;
 
 use wsbench_scenario::{BroadcastOp, LoopMode, Scenario, Workload};
@@ -85,7 +84,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         return Err(impossible("closed loop applies to echo and ack only"));
     }
     if s.mode == LoopMode::Open
-        && s.workload != Workload::Connect
+        && !matches!(s.workload, Workload::Connect | Workload::PollingVsPush)
         && !(s.rate.is_finite() && s.rate > 0.0)
     {
         return Err(impossible("an open-loop workload needs a positive rate"));
@@ -144,7 +143,21 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
             )
         }
         Workload::Connect => (None, Audience::Nobody, false, "connect".to_owned()),
-        Workload::PollingVsPush => return Err(PlanError::Unsupported(s.workload.name())),
+        Workload::PollingVsPush => {
+            let Some(p) = &s.polling else {
+                return Err(impossible("polling-vs-push needs [polling] settings"));
+            };
+            if !(p.update_rate.is_finite() && p.update_rate > 0.0) || p.poll_interval.is_zero() {
+                return Err(impossible(
+                    "polling-vs-push needs update_rate > 0 and poll_interval_ms > 0",
+                ));
+            }
+            if p.variants.is_empty() {
+                return Err(impossible("polling-vs-push needs at least one variant"));
+            }
+            // the variant of each row is chosen per target (workload::pvp::lanes)
+            (None, Audience::Nobody, false, "polling-vs-push".to_owned())
+        }
     };
     Ok(Plan {
         workload: s.workload,

@@ -1,6 +1,6 @@
 //! The one worker loop: one connection, one task, `select!` between the next scheduled send
-//! and [`Transport::recv`], parameterised by its [`Pacing`] (open schedule, closed loop, or
-//! none for a pure receiver) and the op it sends. Every workload that publishes runs this
+//! and [`Transport::recv`], parameterised by its [`Pacing`] (open schedule, closed loop at a
+//! rate, closed-loop ping-pong, or none for a pure receiver) and the op it sends. Every workload that publishes runs this
 //! loop; there is no per-workload copy of it.
 //!
 //! Phases are absolute instants shared by all workers of a row: sends start at
@@ -129,17 +129,17 @@ pub async fn run_worker<T: Transport>(
     let phases = row.phases;
     let mut report = WorkerReport::default();
     let mut seq: u64 = 0;
-    // closed loop: the seq whose reply we wait for
+    // closed loop (paced or not): the seq whose reply we wait for
     let mut awaiting: Option<u64> = None;
     let mut sending = pacing.is_some();
     let mut cancelled = false;
     let mut live_batch: Vec<u64> = Vec::new();
     let mut last_flush = Instant::now();
 
-    let first_due = match &pacing {
-        Some(Pacing::Open(s)) => s.peek(),
-        _ => phases.start,
-    };
+    let first_due = pacing
+        .as_ref()
+        .and_then(Pacing::schedule)
+        .map_or(phases.start, |s| s.peek());
     let send_timer = sleep_until(first_due.into());
     let deadline = sleep_until(phases.drain_end.into());
     tokio::pin!(send_timer, deadline);
@@ -156,8 +156,10 @@ pub async fn run_worker<T: Transport>(
             _ = &mut deadline => break,
             _ = &mut send_timer, if can_send => {
                 let Some(p) = pacing.as_mut() else { continue };
+                // paced closed loop: due at its intended time even when it leaves late
+                // because the previous reply was late (wrk2)
                 let intended = match p {
-                    Pacing::Open(s) => s.advance(),
+                    Pacing::Open(s) | Pacing::ClosedPaced(s) => s.advance(),
                     Pacing::Closed => Instant::now(),
                 };
                 if intended >= phases.measure_end {
@@ -194,7 +196,7 @@ pub async fn run_worker<T: Transport>(
                             send_timer.as_mut().reset(next.into());
                         }
                     }
-                    Pacing::Closed => awaiting = Some(this),
+                    Pacing::ClosedPaced(_) | Pacing::Closed => awaiting = Some(this),
                 }
             }
             got = conn.recv() => {
@@ -227,7 +229,12 @@ pub async fn run_worker<T: Transport>(
                 match on_delivery(&data, now, index, &phases, &row.send_log, &mut ledger, &mut report, &mut live_batch) {
                     Some(reply_seq) if awaiting == Some(reply_seq) => {
                         awaiting = None;
-                        send_timer.as_mut().reset(now.into());
+                        // paced: the next intended time, or now if it has passed
+                        let next = pacing
+                            .as_ref()
+                            .and_then(Pacing::schedule)
+                            .map_or(now, |s| s.peek());
+                        send_timer.as_mut().reset(next.into());
                     }
                     _ => {}
                 }

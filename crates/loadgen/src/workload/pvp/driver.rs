@@ -1,0 +1,422 @@
+//! One polling-vs-push row: open the stats probe and the writer's connection, set up N
+//! viewers (connect; push viewers also join and snapshot) before warmup, start the writer
+//! and the viewers on one timeline, reset the server's counts at measure start
+//! (`POST /api/stats/reset`), read them at measure end (`GET /api/stats`, before drain),
+//! then merge what the tasks hand over into a [`SummaryRow`].
+//!
+//! Checks in the row: `db_counts_agree` (app == engine); and the server's app count and
+//! `http_requests` must lie within the bounds of what the load generator itself issued in
+//! the window ([`Bounds`]: requests wholly inside the window ≤ count ≤ requests overlapping
+//! it). A count outside its bounds is an error in the row, with a note.
+//!
+//! Columns: `sent` = versions written in the window, `expected` = versions × viewers,
+//! `delivered` = pairs seen, `versions_missed` = pairs never seen (a result for polling;
+//! for push variants also `lost`, since a push should deliver every version). The `lat_*`
+//! columns and the `.hgrm` hold the staleness histogram (µs), the same as
+//! `staleness_p50_ms` / `staleness_p99_ms`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use wsbench_report::row::SummaryRow;
+use wsbench_scenario::{PvpVariant, Scenario};
+
+use super::tally::{Bounds, Window, staleness};
+use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
+use super::writer::run_writer;
+use super::{http_of, push_endpoint, transport_label};
+use crate::recorder::{new_histogram, quantile};
+use crate::runner::point::{PointCtx, PointFailure, PointResult};
+use crate::runner::target::ResolvedTarget;
+use crate::system::own_cpu_seconds;
+use crate::transport::HttpClient;
+
+/// Viewers setting up at once (bounds the connect storm before warmup).
+const SETUP_CONCURRENCY: usize = 256;
+/// All viewers must be set up within this (plus 10 ms per viewer).
+const SETUP_BUDGET: Duration = Duration::from_secs(20);
+/// The stats probe's requests are bounded by this.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Head start of the timeline after setup.
+const START_LEAD: Duration = Duration::from_millis(50);
+
+/// What `GET /api/stats` says (the fields the row needs).
+#[derive(Debug, serde::Deserialize)]
+struct Stats {
+    db_queries_app: u64,
+    db_queries_engine: u64,
+    http_requests: u64,
+    #[serde(default)]
+    engine_count_source: String,
+}
+
+/// Runs one polling-vs-push row of `variant` against `target`.
+pub async fn run_point(
+    ctx: &PointCtx<'_>,
+    s: &Scenario,
+    variant: PvpVariant,
+    target: &ResolvedTarget,
+) -> Result<PointResult, PointFailure> {
+    let failed = |m: String| PointFailure::Failed(m);
+    let polling = s
+        .polling
+        .as_ref()
+        .ok_or_else(|| failed("polling-vs-push needs [polling] settings".into()))?;
+    let (addr, host) = http_of(&target.endpoint)
+        .ok_or_else(|| failed(format!("{} serves no HTTP", ctx.target_name)))?;
+    let mut row = base_row(ctx, s, variant, polling.update_rate);
+
+    ctx.progress.phase("connect");
+    let connect = |what: &'static str| {
+        let host = host.clone();
+        async move {
+            match tokio::time::timeout(PROBE_TIMEOUT, HttpClient::connect(addr, &host)).await {
+                Ok(Ok(c)) => Ok(c),
+                Ok(Err(e)) => Err(format!("{what}: {e}")),
+                Err(_) => Err(format!("{what}: no connection in {PROBE_TIMEOUT:?}")),
+            }
+        }
+    };
+    let mut probe = connect("stats probe").await.map_err(failed)?;
+    let writer_client = connect("writer").await.map_err(failed)?;
+
+    // viewers: spawned now, set up before warmup
+    let n = s.clients;
+    let slots = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(1024);
+    let (timeline_tx, timeline_rx) = watch::channel::<Option<Timeline>>(None);
+    let stop = ctx.cancel.child_token();
+    let push = push_endpoint(variant, &target.endpoint);
+    let mut viewers = Vec::with_capacity(n as usize);
+    for index in 0..n {
+        let watch = match &push {
+            Some(endpoint) => Watch::Push {
+                endpoint: endpoint.clone(),
+            },
+            None => Watch::Poll {
+                interval: polling.poll_interval,
+                offset: polling
+                    .poll_interval
+                    .mul_f64(f64::from(index) / f64::from(n)),
+            },
+        };
+        let spec = ViewerSpec {
+            index,
+            http: addr,
+            host: host.clone(),
+            watch,
+        };
+        viewers.push(tokio::spawn(run_viewer(
+            spec,
+            slots.clone(),
+            ready_tx.clone(),
+            timeline_rx.clone(),
+            stop.clone(),
+        )));
+    }
+    drop(ready_tx);
+    let budget = SETUP_BUDGET + Duration::from_millis(10) * n;
+    let setup_started = Instant::now();
+    let mut setup_error = None;
+    let mut ready = 0u32;
+    while ready < n {
+        let next = tokio::select! {
+            r = tokio::time::timeout_at((setup_started + budget).into(), ready_rx.recv()) => r,
+            _ = ctx.cancel.cancelled() => break,
+        };
+        match next {
+            Ok(Some(Ok(()))) => ready += 1,
+            Ok(Some(Err(e))) => {
+                setup_error = Some(e);
+                break;
+            }
+            Ok(None) => break,
+            Err(_) => {
+                setup_error = Some(format!("{} of {n} viewers set up within {budget:?}", ready));
+                break;
+            }
+        }
+    }
+    if ready < n {
+        stop.cancel();
+        for v in viewers {
+            let _ = v.await;
+        }
+        return Err(match setup_error {
+            _ if ctx.cancel.is_cancelled() => PointFailure::Cancelled,
+            Some(e) => failed(format!("viewer setup against {}: {e}", ctx.target_name)),
+            None => failed(format!("{} of {n} viewers set up", ready)),
+        });
+    }
+
+    // one timeline for the writer, the viewers and the probe
+    let start = Instant::now() + START_LEAD;
+    let measure_start = start + s.phases.warmup;
+    let measure_end = measure_start + s.phases.measure;
+    let drain_end = measure_end + s.phases.drain;
+    let _ = timeline_tx.send(Some(Timeline { start, drain_end }));
+    let writer = tokio::spawn(run_writer(
+        writer_client,
+        polling.update_rate,
+        start,
+        measure_end,
+        stop.clone(),
+    ));
+
+    ctx.progress.phase("warmup");
+    let cancelled_early = sleep_or_cancel(measure_start, ctx).await;
+    ctx.progress.phase("measure");
+    let probe_result = if cancelled_early {
+        Err("cancelled before measure".to_owned())
+    } else {
+        measure(&mut probe, ctx, target, measure_end).await
+    };
+    ctx.progress.phase("drain");
+    let writer = writer.await.unwrap_or_default();
+    let mut reports: Vec<ViewerReport> = Vec::with_capacity(viewers.len());
+    let mut panics = 0u64;
+    for v in viewers {
+        match v.await {
+            Ok(r) => reports.push(r),
+            Err(_) => panics += 1,
+        }
+    }
+    if cancelled_early {
+        return Err(PointFailure::Cancelled);
+    }
+    let (window, cpu, stats) = probe_result.map_err(failed)?;
+    row.partial = ctx.cancel.is_cancelled();
+
+    // counts: the server's, and the bounds of what we issued
+    let gets = Bounds::of(&window, reports.iter().flat_map(|r| &r.gets));
+    let posts = Bounds::of(&window, &writer.posts);
+    let issued = gets.plus(posts);
+    row.db_queries_app = Some(stats.db_queries_app);
+    row.db_queries_engine = Some(stats.db_queries_engine);
+    row.http_requests = Some(stats.http_requests);
+    row.db_counts_agree = Some(stats.db_queries_app == stats.db_queries_engine);
+    row.measure_s = window.length().as_secs_f64();
+    let mut notes = vec![format!(
+        "engine count: {}; issued in window: GET {}..{}, POST {}..{}",
+        stats.engine_count_source, gets.min, gets.max, posts.min, posts.max
+    )];
+    let mut errors = writer.errors + panics;
+    for (what, n) in [
+        ("db_queries_app", stats.db_queries_app),
+        ("http_requests", stats.http_requests),
+    ] {
+        if !issued.contains(n) {
+            errors += 1;
+            notes.push(format!(
+                "server {what} {n} outside what the load generator issued ({}..{})",
+                issued.min, issued.max
+            ));
+        }
+    }
+
+    // staleness and versions missed
+    let sights: Vec<_> = reports.iter().map(|r| r.sights.clone()).collect();
+    let st = staleness(&writer.writes, measure_start, measure_end, &sights);
+    row.sent = st.versions;
+    row.expected = st.versions * u64::from(n);
+    row.delivered = st.seen;
+    row.versions_missed = Some(st.missed);
+    row.lost = if variant.polls() { 0 } else { st.missed };
+    row.deliveries_per_s = if row.measure_s > 0.0 {
+        row.delivered as f64 / row.measure_s
+    } else {
+        0.0
+    };
+    let h = &st.histogram;
+    row.lat_p50_us = quantile(h, 0.5);
+    row.lat_p90_us = quantile(h, 0.9);
+    row.lat_p99_us = quantile(h, 0.99);
+    row.lat_p999_us = quantile(h, 0.999);
+    row.lat_max_us = if h.is_empty() { 0 } else { h.max() };
+    row.lat_mean_us = if h.is_empty() { 0.0 } else { h.mean() };
+    row.lat_uncorrected_p99_us = row.lat_p99_us;
+    if !h.is_empty() {
+        row.staleness_p50_ms = Some(row.lat_p50_us as f64 / 1000.0);
+        row.staleness_p99_ms = Some(row.lat_p99_us as f64 / 1000.0);
+    }
+    if st.early > 0 {
+        notes.push(format!(
+            "{} sights before the writer read its POST's response (staleness 0)",
+            st.early
+        ));
+    }
+
+    // viewers' own figures
+    let mut connect = new_histogram();
+    let mut poll_lag = new_histogram();
+    let mut skipped = 0u64;
+    let mut first_error = writer.first_error.clone();
+    for r in &reports {
+        row.bytes_out += r.bytes.out;
+        row.bytes_in += r.bytes.r#in;
+        errors += r.errors;
+        skipped += r.polls_skipped;
+        if let Some(us) = r.connect_us {
+            let _ = connect.record(us);
+        }
+        r.poll_lag_us.add_into(&mut poll_lag);
+        if first_error.is_none() {
+            first_error.clone_from(&r.first_error);
+        }
+    }
+    row.bytes_out += writer.bytes.out;
+    row.bytes_in += writer.bytes.r#in;
+    row.connect_p50_us = quantile(&connect, 0.5);
+    row.connect_p99_us = quantile(&connect, 0.99);
+    row.errors = errors;
+    row.send_lag_p99_us = if variant.polls() {
+        quantile(&poll_lag, 0.99)
+    } else {
+        writer.lag_p99_us
+    };
+    if variant.polls() {
+        let intended = f64::from(n) / polling.poll_interval.as_secs_f64();
+        let achieved = gets.min as f64 / row.measure_s.max(1e-9);
+        notes.push(format!(
+            "GETs/s in window {achieved:.0} of {intended:.0} intended"
+        ));
+        if skipped > 0 {
+            notes.push(format!(
+                "{skipped} polls skipped (previous GET still out when due)"
+            ));
+        }
+    } else {
+        notes.push(format!(
+            "{n} snapshot GETs before warmup (outside the window)"
+        ));
+    }
+    if let Some(e) = first_error {
+        notes.push(format!("{errors} error(s), first: {e}"));
+    }
+
+    // CPU and the loadgen-bound rule (see runner::point for the thresholds' reasons)
+    row.loadgen_cpu_s = (cpu.1.own - cpu.0.own).max(0.0);
+    if let (Some(a), Some(b)) = (cpu.0.server, cpu.1.server) {
+        row.server_cpu_s = Some((b - a).max(0.0));
+    }
+    row.server_rss_peak_kb = target.child.as_ref().and_then(|c| c.peak_rss_kb().ok());
+    let cores = ctx.loadgen_cores.max(1) as f64;
+    let mut bound = Vec::new();
+    if row.measure_s > 0.0 && row.loadgen_cpu_s / row.measure_s >= 0.9 * cores {
+        bound.push(format!(
+            "load generator used {:.0} % of its {cores} core(s)",
+            100.0 * row.loadgen_cpu_s / row.measure_s / cores
+        ));
+    }
+    let lag_limit_us = if variant.polls() {
+        (0.1 * polling.poll_interval.as_secs_f64() * 1e6).max(2_000.0)
+    } else {
+        (0.1 * 1e6 / polling.update_rate).max(2_000.0)
+    };
+    if row.send_lag_p99_us as f64 > lag_limit_us {
+        bound.push(format!(
+            "send-lag p99 {} µs > {lag_limit_us:.0} µs",
+            row.send_lag_p99_us
+        ));
+    }
+    if !bound.is_empty() {
+        row.loadgen_bound = true;
+        notes.push(format!("loadgen-bound: {}", bound.join(", ")));
+    }
+    row.notes = notes.join("; ");
+    Ok(PointResult {
+        row,
+        hgrm: st.histogram,
+    })
+}
+
+/// CPU readings at a window edge.
+#[derive(Debug, Clone, Copy)]
+struct CpuMark {
+    own: f64,
+    server: Option<f64>,
+}
+
+/// True when cancelled before `until`.
+async fn sleep_or_cancel(until: Instant, ctx: &PointCtx<'_>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(until.into()) => false,
+        _ = ctx.cancel.cancelled() => true,
+    }
+}
+
+/// Reset now, read at `end` (or on cancel): the window and the CPU and stats of it.
+async fn measure(
+    probe: &mut HttpClient,
+    ctx: &PointCtx<'_>,
+    target: &ResolvedTarget,
+    end: Instant,
+) -> Result<(Window, (CpuMark, CpuMark), Stats), String> {
+    let server_cpu = || target.child.as_ref().and_then(|c| c.cpu_seconds().ok());
+    let from = CpuMark {
+        own: own_cpu_seconds(),
+        server: server_cpu(),
+    };
+    let reset_sent = Instant::now();
+    probe_call(
+        probe.post_json("/api/stats/reset", "{}"),
+        "POST /api/stats/reset",
+    )
+    .await?;
+    let reset_done = Instant::now();
+    sleep_or_cancel(end, ctx).await;
+    let read_sent = Instant::now();
+    let body = probe_call(probe.get_json("/api/stats"), "GET /api/stats").await?;
+    let read_done = Instant::now();
+    let to = CpuMark {
+        own: own_cpu_seconds(),
+        server: server_cpu(),
+    };
+    let stats: Stats = serde_json::from_slice(&body).map_err(|e| {
+        format!(
+            "GET /api/stats: unexpected answer ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    })?;
+    let window = Window {
+        reset_sent,
+        reset_done,
+        read_sent,
+        read_done,
+    };
+    Ok((window, (from, to), stats))
+}
+
+async fn probe_call(
+    call: impl Future<Output = Result<(u16, bytes::Bytes), crate::transport::TransportError>>,
+    what: &str,
+) -> Result<bytes::Bytes, String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, call).await {
+        Ok(Ok((200, body))) => Ok(body),
+        Ok(Ok((status, body))) => Err(format!(
+            "{what}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        )),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer in {PROBE_TIMEOUT:?}")),
+    }
+}
+
+fn base_row(ctx: &PointCtx<'_>, s: &Scenario, variant: PvpVariant, rate: f64) -> SummaryRow {
+    SummaryRow {
+        run_id: ctx.run_id.to_owned(),
+        scenario: s.name.clone(),
+        target: ctx.target_name.to_owned(),
+        transport: transport_label(variant).to_owned(),
+        clients: u64::from(s.clients),
+        publishers: 1,
+        rooms: 0,
+        rate,
+        payload_bytes: 0,
+        repeat: ctx.repeat,
+        sweep: s.sweep_label(),
+        variant: variant.name().to_owned(),
+        ..SummaryRow::default()
+    }
+}

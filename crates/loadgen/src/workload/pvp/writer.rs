@@ -1,0 +1,95 @@
+//! The dashboard writer of polling-vs-push: one keep-alive HTTP connection that POSTs
+//! `{"value":k}` to `/api/dashboard` at `update_rate` per second, on a schedule of intended
+//! times (open loop; a slow POST makes the next one late, never skipped), from the start of
+//! warmup to the end of measure. Each write is logged with the version the server returned
+//! and when its response was read.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::tally::{Exchange, Write, version_of};
+use crate::transport::{ByteCounts, HttpClient};
+
+/// A single POST is bounded by this.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the writer did.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    /// Every write the server confirmed, in order.
+    pub writes: Vec<Write>,
+    /// Every POST issued (for the window's request bounds).
+    pub posts: Vec<Exchange>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub bytes: ByteCounts,
+    /// 99th percentile of how late POSTs left against their schedule, µs.
+    pub lag_p99_us: u64,
+}
+
+/// Writes from `start` until `until` (exclusive) at `rate` per second, or until `cancel`.
+pub async fn run_writer(
+    mut client: HttpClient,
+    rate: f64,
+    start: Instant,
+    until: Instant,
+    cancel: CancellationToken,
+) -> WriterReport {
+    let mut report = WriterReport::default();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut lags = crate::recorder::new_histogram();
+    let mut k: u64 = 0;
+    loop {
+        let due = start + interval.mul_f64(k as f64);
+        if due >= until {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = cancel.cancelled() => break,
+        }
+        let sent_at = Instant::now();
+        let _ = lags.record(crate::recorder::micros(sent_at - due));
+        let body = format!("{{\"value\":{k}}}");
+        let result =
+            tokio::time::timeout(POST_TIMEOUT, client.post_json("/api/dashboard", body)).await;
+        let done_at = Instant::now();
+        let failure = match result {
+            Ok(Ok((200, resp))) => match version_of(&resp) {
+                Some(version) => {
+                    report.writes.push(Write {
+                        version,
+                        returned_at: done_at,
+                    });
+                    None
+                }
+                None => Some(format!(
+                    "POST /api/dashboard: response is not a dashboard row: {}",
+                    String::from_utf8_lossy(&resp)
+                )),
+            },
+            Ok(Ok((status, resp))) => Some(format!(
+                "POST /api/dashboard: HTTP {status}: {}",
+                String::from_utf8_lossy(&resp)
+            )),
+            Ok(Err(e)) => Some(format!("POST /api/dashboard: {e}")),
+            Err(_) => Some(format!(
+                "POST /api/dashboard: no answer in {POST_TIMEOUT:?}"
+            )),
+        };
+        report.posts.push(Exchange {
+            sent_at,
+            done_at,
+            answered: failure.is_none(),
+        });
+        if let Some(e) = failure {
+            report.errors += 1;
+            report.first_error.get_or_insert(format!("writer: {e}"));
+        }
+        k += 1;
+    }
+    report.bytes = client.bytes();
+    report.lag_p99_us = crate::recorder::quantile(&lags, 0.99);
+    report
+}
