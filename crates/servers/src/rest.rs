@@ -4,27 +4,42 @@
 //!   with `T` the write's wall-clock time in unix **nanoseconds** (0 for the initial row).
 //! - `POST /api/dashboard` with `{"value":…}`: exactly one UPDATE … RETURNING; after the
 //!   commit the JSON text of the new row goes to the target's [`Pusher`] and is returned.
+//!   GET, POST reply and push are the same text, in DESIGN order ([`Dashboard::to_json`]);
+//!   `value` is the writer's JSON as sent (key order kept, insignificant whitespace dropped).
 //! - `GET /api/stats`: `{"db_queries","db_queries_app","db_queries_engine","http_requests",
-//!   "engine_count_source", …registered counters}`; `POST /api/stats/reset` zeroes the
-//!   app counters and registered counters (not gauges) and re-baselines the engine count. Neither stats
-//!   route is counted in `http_requests` nor runs a counted query: they are the harness's
-//!   measurement probe. Table setup and the initial row are not counted either.
+//!   "engine_count_source","db_errors", …registered counters}`; `POST /api/stats/reset`
+//!   zeroes the app counters and registered counters (not gauges) and re-baselines the
+//!   engine count. Neither stats route is counted in `http_requests` nor runs a counted
+//!   query: they are the harness's measurement probe. Table setup and the initial row are
+//!   not counted either.
+//!
+//! Exactness under load: a dashboard request takes the database's [`Pass`] (after its
+//! body has been read, so the gate never waits on a client's upload) before it bumps
+//! `http_requests`, and holds it until its statement is counted; the stats routes read or
+//! reset everything behind [`Db::quiesce`]. So every stats reply is a consistent cut:
+//! `db_queries_app == db_queries_engine`, and `http_requests == db_queries_app` whenever
+//! every counted request was a successful dashboard GET/POST.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::config::DatabaseConfig;
-use crate::db::Db;
+use crate::db::{Dashboard, Db, Pass};
 use crate::error::ServerError;
+
+/// Largest dashboard request body read (axum's default JSON limit).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Delivers a committed dashboard update to the target's viewers (room `dashboard`).
 /// The argument is the JSON text of the update object.
@@ -36,7 +51,8 @@ struct RestState {
     db: Db,
     /// Called after each committed POST.
     push: Pusher,
-    /// Dashboard requests served since the last reset (stats routes excluded).
+    /// Dashboard requests served since the last reset (stats routes excluded); bumped
+    /// under the request's database pass, so it is read consistently with the counts.
     http_requests: AtomicU64,
     /// Values a target registers to appear in `/api/stats` (e.g. sio `dropped`): name,
     /// value, and whether `/api/stats/reset` zeroes it (a counter) or not (a gauge).
@@ -93,7 +109,8 @@ impl Drop for RestHandle {
 
 #[derive(Deserialize)]
 struct UpdateBody {
-    value: Value,
+    /// Kept as sent (key order included), stored compacted.
+    value: Box<RawValue>,
 }
 
 /// Builds the REST routes over a fresh database (table created, initial row inserted;
@@ -119,9 +136,33 @@ pub async fn router(
     Ok((router, RestHandle { state }))
 }
 
+/// Reads the body, then takes the database pass, counts the request and hands the pass to
+/// the handler (as an extension) for its statement. From the count on, the request runs in
+/// a task of its own: a client that goes away cannot leave a request counted in
+/// `http_requests` whose statement never ran (or ran without its push).
 async fn count_request(State(st): State<Arc<RestState>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, BODY_LIMIT).await;
+    let pass = st.db.pass().await;
     st.http_requests.fetch_add(1, Ordering::Relaxed);
-    next.run(req).await
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": format!("reading the request body: {e}") })),
+            )
+                .into_response();
+        }
+    };
+    let mut req = Request::from_parts(parts, Body::from(body));
+    req.extensions_mut().insert(pass);
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => {
+            RouteError(ServerError::Http(format!("dashboard request task: {e}"))).into_response()
+        }
+    }
 }
 
 /// A route failure: 500 with the error text (a database error is a server fault).
@@ -143,28 +184,34 @@ impl From<ServerError> for RouteError {
     }
 }
 
-async fn get_dashboard(State(st): State<Arc<RestState>>) -> Result<Json<Value>, RouteError> {
-    let row = st.db.get_dashboard().await?;
-    Ok(Json(json!(row)))
+/// The dashboard row as a JSON body, byte for byte what is pushed.
+fn row_body(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn get_dashboard(
+    State(st): State<Arc<RestState>>,
+    Extension(pass): Extension<Pass>,
+) -> Result<Response, RouteError> {
+    let row: Dashboard = st.db.get_dashboard_with(pass).await?;
+    Ok(row_body(row.to_json()))
 }
 
 async fn post_dashboard(
     State(st): State<Arc<RestState>>,
+    Extension(pass): Extension<Pass>,
     Json(body): Json<UpdateBody>,
 ) -> Result<Response, RouteError> {
-    let row = st.db.update_dashboard(body.value).await?;
-    let text = serde_json::to_string(&row)
-        .map_err(|e| ServerError::Database(format!("encoding the dashboard row: {e}")))?;
+    let row = st.db.update_dashboard_with(pass, &body.value).await?;
+    let text = row.to_json();
     (st.push)(text.clone());
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        text,
-    )
-        .into_response())
+    Ok(row_body(text))
 }
 
+/// Counts, `http_requests` and the registered values, read as one cut behind the gate.
 async fn get_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, RouteError> {
-    let counts = st.db.counts().await?;
+    let quiet = st.db.quiesce().await;
+    let counts = quiet.counts().await?;
     let mut out = Map::new();
     out.insert("db_queries".into(), counts.app.into());
     out.insert("db_queries_app".into(), counts.app.into());
@@ -174,19 +221,24 @@ async fn get_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, Rout
         st.http_requests.load(Ordering::Relaxed).into(),
     );
     out.insert("engine_count_source".into(), counts.engine_source.into());
+    out.insert("db_errors".into(), counts.errors.into());
     for (name, c, _) in st.extra.lock().expect("stats counters lock").iter() {
         out.insert((*name).into(), c.load(Ordering::Relaxed).into());
     }
+    drop(quiet);
     Ok(Json(Value::Object(out)))
 }
 
+/// Zeroes the counts, `http_requests` and registered counters as one cut behind the gate.
 async fn reset_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, RouteError> {
-    st.db.reset_counts().await?;
+    let quiet = st.db.quiesce().await;
+    quiet.reset_counts().await?;
     st.http_requests.store(0, Ordering::Relaxed);
     for (_, c, zero_on_reset) in st.extra.lock().expect("stats counters lock").iter() {
         if *zero_on_reset {
             c.store(0, Ordering::Relaxed);
         }
     }
+    drop(quiet);
     Ok(Json(json!({ "reset": true })))
 }

@@ -127,9 +127,10 @@ pub async fn run(
 }
 
 /// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
+/// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
 async fn push_updates(io: SocketIo, shared: Shared, mut rx: mpsc::UnboundedReceiver<String>) {
     while let Some(text) = rx.recv().await {
-        match serde_json::from_str::<Value>(&text) {
+        match serde_json::value::RawValue::from_string(text) {
             Ok(row) => shared
                 .0
                 .deliveries

@@ -1,40 +1,63 @@
 //! The counted database layer behind the REST routes of DESIGN.md §4: one dashboard row,
 //! read with exactly one SELECT and written with exactly one UPDATE … RETURNING. Every
 //! statement is counted twice, independently: by this layer (`app`) and by the database
-//! engine (`engine`: SQLite's profile trace hook, PostgreSQL's statistics views). See
-//! docs/database-counting.md for why each engine count is exact.
+//! engine (`engine`: SQLite's profile trace hook, PostgreSQL's statistics views). A
+//! [`Gate`] keeps statements out while both counts are read or reset, so they agree
+//! exactly under concurrent load. See docs/database-counting.md.
 
+pub mod gate;
 pub mod postgres;
 pub mod sqlite;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::RwLockWriteGuard;
 
+pub use self::gate::{Gate, Pass};
 use crate::config::DatabaseConfig;
 use crate::error::ServerError;
 
 /// The dashboard row as the REST routes return and push it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Dashboard {
     /// Incremented by every write; viewers use it to detect changes and measure staleness.
     pub version: i64,
-    /// The writer's value, opaque JSON (stored as JSON text).
-    pub value: serde_json::Value,
+    /// The writer's value, opaque JSON kept as the writer sent it (key order included),
+    /// without insignificant whitespace; stored as this text.
+    pub value: Box<RawValue>,
     /// Wall-clock time of the write, unix nanoseconds (0 for the initial row).
     pub written_at: i64,
+}
+
+impl Dashboard {
+    /// The one JSON text of a row, `{"version":V,"value":…,"written_at":T}` (DESIGN.md §4
+    /// key order): the GET body, the POST reply and the pushed update are all this text.
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"version":{},"value":{},"written_at":{}}}"#,
+            self.version,
+            self.value.get(),
+            self.written_at
+        )
+    }
 }
 
 /// Statement counts since the last [`Db::reset_counts`] (or since setup).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Statements this layer executed (one per `get_dashboard` / `update_dashboard`).
+    /// Statements this layer executed successfully (one per `get_dashboard` /
+    /// `update_dashboard`), counted after the statement finished.
     pub app: u64,
     /// Statements the engine reports having executed against our table.
     pub engine: u64,
     /// Where `engine` comes from: `sqlite-trace`, `pg_stat_statements` or
     /// `pg_stat_user_tables`.
     pub engine_source: &'static str,
+    /// Statements that failed (not in `app`; the engine may or may not have counted them,
+    /// so a non-zero value explains a disagreement).
+    pub errors: u64,
 }
 
 /// A database holding the dashboard row, with counted statements.
@@ -58,43 +81,69 @@ impl Db {
         }
     }
 
-    /// One SELECT.
+    /// Admission for counted statements (see [`Gate`]). Hold it across everything that
+    /// must be counted together with the statement (e.g. an HTTP request count).
+    pub async fn pass(&self) -> Pass {
+        self.gate().pass().await
+    }
+
+    /// Keeps statements out (waiting for admitted ones to be counted) while the returned
+    /// guard lives; read or reset the counts through it.
+    pub async fn quiesce(&self) -> Quiesced<'_> {
+        Quiesced {
+            db: self,
+            _quiet: self.gate().quiesce().await,
+        }
+    }
+
+    fn gate(&self) -> &Gate {
+        match self {
+            Db::Sqlite(d) => &d.gate,
+            Db::Postgres(d) => &d.gate,
+        }
+    }
+
+    /// One SELECT, under a pass of its own.
     pub async fn get_dashboard(&self) -> Result<Dashboard, ServerError> {
+        self.get_dashboard_with(self.pass().await).await
+    }
+
+    /// One SELECT under `pass` (released once the statement is counted, even if the
+    /// caller stops waiting).
+    pub async fn get_dashboard_with(&self, pass: Pass) -> Result<Dashboard, ServerError> {
         match self {
-            Db::Sqlite(d) => d.get_dashboard().await,
-            Db::Postgres(d) => d.get_dashboard().await,
+            Db::Sqlite(d) => d.get_dashboard(pass).await,
+            Db::Postgres(d) => d.get_dashboard(pass).await,
         }
     }
 
-    /// One UPDATE … RETURNING (version + 1, new value, now); returns the new row once the
-    /// write is committed.
-    pub async fn update_dashboard(
+    /// One UPDATE … RETURNING (version + 1, new value, now) under a pass of its own;
+    /// returns the new row once the write is committed.
+    pub async fn update_dashboard(&self, value: &RawValue) -> Result<Dashboard, ServerError> {
+        self.update_dashboard_with(self.pass().await, value).await
+    }
+
+    /// Like [`update_dashboard`](Self::update_dashboard), under `pass`.
+    pub async fn update_dashboard_with(
         &self,
-        value: serde_json::Value,
+        pass: Pass,
+        value: &RawValue,
     ) -> Result<Dashboard, ServerError> {
+        let text = compact_json(value.get());
         match self {
-            Db::Sqlite(d) => d.update_dashboard(value).await,
-            Db::Postgres(d) => d.update_dashboard(value).await,
+            Db::Sqlite(d) => d.update_dashboard(pass, text).await,
+            Db::Postgres(d) => d.update_dashboard(pass, text).await,
         }
     }
 
-    /// App and engine statement counts since the last reset.
+    /// App and engine statement counts since the last reset (quiesced).
     pub async fn counts(&self) -> Result<Counts, ServerError> {
-        match self {
-            Db::Sqlite(d) => Ok(d.counts()),
-            Db::Postgres(d) => d.counts().await,
-        }
+        self.quiesce().await.counts().await
     }
 
-    /// Zeroes the app count and re-baselines the engine count.
+    /// Zeroes the app count and re-baselines the engine count (quiesced).
     pub async fn reset_counts(&self) -> Result<(), ServerError> {
-        match self {
-            Db::Sqlite(d) => {
-                d.reset_counts();
-                Ok(())
-            }
-            Db::Postgres(d) => d.reset_counts().await,
-        }
+        self.quiesce().await.reset_counts().await
     }
 
     /// Like [`cleanup`](Self::cleanup), blocking the calling thread (for `Drop`).
@@ -113,6 +162,57 @@ impl Db {
     }
 }
 
+/// A database with no statement in flight: both counts can be read (or reset) as one.
+pub struct Quiesced<'a> {
+    db: &'a Db,
+    /// The write side of the gate, held for this value's lifetime.
+    _quiet: RwLockWriteGuard<'a, ()>,
+}
+
+impl Quiesced<'_> {
+    /// App and engine statement counts since the last reset.
+    pub async fn counts(&self) -> Result<Counts, ServerError> {
+        match self.db {
+            Db::Sqlite(d) => Ok(d.counts()),
+            Db::Postgres(d) => d.counts().await,
+        }
+    }
+
+    /// Zeroes the app count and re-baselines the engine count.
+    pub async fn reset_counts(&self) -> Result<(), ServerError> {
+        match self.db {
+            Db::Sqlite(d) => {
+                d.reset_counts();
+                Ok(())
+            }
+            Db::Postgres(d) => d.reset_counts().await,
+        }
+    }
+}
+
+/// `json` (valid JSON text) without insignificant whitespace, everything else kept as
+/// written: what `JSON.stringify(JSON.parse(json))` gives in Node, key order included.
+pub fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for ch in json.chars() {
+        if in_string {
+            out.push(ch);
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
+            in_string = ch == '"';
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// Unix nanoseconds now (the `written_at` of a write).
 pub(crate) fn unix_nanos() -> i64 {
     SystemTime::now()
@@ -121,8 +221,34 @@ pub(crate) fn unix_nanos() -> i64 {
         .unwrap_or(0)
 }
 
-/// Parses the stored JSON text of `value`; a corrupt cell is a database error.
-pub(crate) fn parse_value(text: &str) -> Result<serde_json::Value, ServerError> {
-    serde_json::from_str(text)
+/// Checks the stored JSON text of `value`; a corrupt cell is a database error.
+pub(crate) fn parse_value(text: String) -> Result<Box<RawValue>, ServerError> {
+    RawValue::from_string(text)
         .map_err(|e| ServerError::Database(format!("dashboard value is not JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_json_drops_only_insignificant_whitespace() {
+        assert_eq!(
+            compact_json(" { \"b\" : [1, 2],\n\t\"a\":\"x y \\\" z\" } "),
+            r#"{"b":[1,2],"a":"x y \" z"}"#
+        );
+        assert_eq!(compact_json("\"\\\\\" "), r#""\\""#);
+    }
+
+    #[test]
+    fn a_row_serialises_in_design_order() {
+        let row = Dashboard {
+            version: 2,
+            value: RawValue::from_string(r#"{"z":1,"a":2}"#.into()).unwrap(),
+            written_at: 7,
+        };
+        let text = r#"{"version":2,"value":{"z":1,"a":2},"written_at":7}"#;
+        assert_eq!(row.to_json(), text);
+        assert_eq!(serde_json::to_string(&row).unwrap(), text);
+    }
 }

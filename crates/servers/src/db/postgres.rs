@@ -2,23 +2,24 @@
 //! table unique to this server instance, so concurrent servers and tests on one database
 //! never mix counts. The engine count is `pg_stat_statements` when that module is loaded,
 //! otherwise the per-table scan counters of `pg_stat_user_tables` (see
-//! docs/database-counting.md for the experiment that shows both are exact).
+//! docs/database-counting.md for the experiments that show both are exact). Each statement
+//! runs in a task of its own holding its [`Pass`], and is counted by the app when its reply
+//! has arrived, so a caller that stops waiting cannot leave a statement counted by the
+//! engine alone.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::{Counts, Dashboard, parse_value, unix_nanos};
+use super::{Counts, Dashboard, Gate, Pass, parse_value, unix_nanos};
 use crate::error::ServerError;
 
 /// Clients in the pool (each pipelines concurrent queries).
 const POOL_SIZE: usize = 4;
-/// How long a stats read may wait for lazily flushed backend statistics to settle.
-const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
-/// Pause between two reads of the statistics views while they settle.
-const SETTLE_POLL: Duration = Duration::from_millis(25);
 
 /// Which engine-side counter this database uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +33,10 @@ enum EngineSource {
 
 /// A pooled, counted PostgreSQL database.
 pub struct PgDb {
-    /// Request clients, used round-robin.
-    pool: Vec<PooledClient>,
+    /// Keeps statements out while counts are read or reset.
+    pub(super) gate: Gate,
+    /// Request clients, used round-robin (shared with the statement tasks).
+    pool: Vec<Arc<PooledClient>>,
     /// Next pool index.
     next: AtomicUsize,
     /// A client that only reads statistics, so its own activity never touches our table.
@@ -44,8 +47,11 @@ pub struct PgDb {
     url: String,
     /// Set once the table is gone, so cleanup runs once.
     dropped: AtomicBool,
-    /// Statements executed by this layer since the last reset.
-    app: AtomicU64,
+    /// Statements executed by this layer since the last reset (bumped once each reply
+    /// arrived).
+    app: Arc<AtomicU64>,
+    /// Statements that failed since the last reset (not in `app`).
+    errors: Arc<AtomicU64>,
     /// Engine counter value at the last reset (the baseline subtracted from reads).
     baseline: Mutex<i64>,
     /// Where `counts().engine` comes from.
@@ -128,25 +134,30 @@ impl PgDb {
                 ))
                 .await
                 .map_err(|e| db_err("prepare UPDATE", e))?;
-            pool.push(PooledClient {
+            pool.push(Arc::new(PooledClient {
                 client,
                 select,
                 update,
-            });
+            }));
         }
         let db = PgDb {
+            gate: Gate::default(),
             pool,
             next: AtomicUsize::new(0),
             stats,
             table,
             url: url.to_owned(),
             dropped: AtomicBool::new(false),
-            app: AtomicU64::new(0),
+            app: Arc::new(AtomicU64::new(0)),
+            errors: Arc::new(AtomicU64::new(0)),
             baseline: Mutex::new(0),
             source,
             dealloc_baseline: Mutex::new(0),
         };
-        db.reset_counts().await?;
+        {
+            let _quiet = db.gate.quiesce().await;
+            db.reset_counts().await?;
+        }
         Ok(db)
     }
 
@@ -155,39 +166,69 @@ impl PgDb {
         &self.table
     }
 
-    fn pick(&self) -> &PooledClient {
-        &self.pool[self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len()]
+    fn pick(&self) -> Arc<PooledClient> {
+        self.pool[self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len()].clone()
     }
 
-    pub async fn get_dashboard(&self) -> Result<Dashboard, ServerError> {
+    /// Runs one statement in a task of its own that counts it (app or errors) when its
+    /// reply has arrived and then releases `pass`: the task runs to the end even if the
+    /// caller stops waiting.
+    async fn counted<F>(
+        &self,
+        pass: Pass,
+        what: &str,
+        statement: F,
+    ) -> Result<tokio_postgres::Row, ServerError>
+    where
+        F: Future<Output = Result<tokio_postgres::Row, tokio_postgres::Error>> + Send + 'static,
+    {
+        self.gate.check(&pass)?;
+        let (app, errors) = (self.app.clone(), self.errors.clone());
+        tokio::spawn(async move {
+            let out = statement.await;
+            match &out {
+                Ok(_) => app.fetch_add(1, Ordering::Relaxed),
+                Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+            };
+            pass.release();
+            out
+        })
+        .await
+        .map_err(|e| db_err(&format!("{what} task"), e))?
+        .map_err(|e| db_err(what, e))
+    }
+
+    /// One SELECT under `pass`.
+    pub async fn get_dashboard(&self, pass: Pass) -> Result<Dashboard, ServerError> {
         let c = self.pick();
-        self.app.fetch_add(1, Ordering::Relaxed);
-        let row = c
-            .client
-            .query_one(&c.select, &[])
-            .await
-            .map_err(|e| db_err("SELECT dashboard", e))?;
-        to_dashboard(&row)
+        let row = self
+            .counted(pass, "SELECT dashboard", async move {
+                c.client.query_one(&c.select, &[]).await
+            })
+            .await?;
+        to_dashboard(row)
     }
 
+    /// One UPDATE … RETURNING under `pass`; `text` is the new value's JSON text. One
+    /// statement in autocommit mode: committed when the reply arrives.
     pub async fn update_dashboard(
         &self,
-        value: serde_json::Value,
+        pass: Pass,
+        text: String,
     ) -> Result<Dashboard, ServerError> {
         let c = self.pick();
-        let text = value.to_string();
-        self.app.fetch_add(1, Ordering::Relaxed);
-        // One statement in autocommit mode: committed when the reply arrives.
-        let row = c
-            .client
-            .query_one(&c.update, &[&text, &unix_nanos()])
-            .await
-            .map_err(|e| db_err("UPDATE dashboard", e))?;
-        to_dashboard(&row)
+        let row = self
+            .counted(pass, "UPDATE dashboard", async move {
+                c.client.query_one(&c.update, &[&text, &unix_nanos()]).await
+            })
+            .await?;
+        to_dashboard(row)
     }
 
-    pub async fn counts(&self) -> Result<Counts, ServerError> {
-        let app = self.app.load(Ordering::Relaxed);
+    /// Both counts; only called behind the gate's write side (`Quiesced`), so no
+    /// statement of ours is in flight: each finished one is in `app` and pending (or
+    /// flushed) in its backend's statistics.
+    pub(super) async fn counts(&self) -> Result<Counts, ServerError> {
         let now = self.engine_total().await?;
         let base = *self.baseline.lock().await;
         let mut source = match self.source {
@@ -200,16 +241,20 @@ impl PgDb {
             source = "pg_stat_statements-evicted";
         }
         Ok(Counts {
-            app,
+            app: self.app.load(Ordering::Relaxed),
             engine: (now - base).max(0) as u64,
             engine_source: source,
+            errors: self.errors.load(Ordering::Relaxed),
         })
     }
 
-    pub async fn reset_counts(&self) -> Result<(), ServerError> {
+    /// Zeroes the app count and re-baselines the engine count; only called behind the
+    /// gate's write side.
+    pub(super) async fn reset_counts(&self) -> Result<(), ServerError> {
         let mut base = self.baseline.lock().await;
-        self.app.store(0, Ordering::Relaxed);
         *base = self.engine_total().await?;
+        self.app.store(0, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
         if self.source == EngineSource::Statements {
             *self.dealloc_baseline.lock().await = self.dealloc().await?;
         }
@@ -239,27 +284,25 @@ impl PgDb {
         }
     }
 
-    /// Asks every pooled backend to flush its pending table statistics (PostgreSQL 15+
-    /// flushes lazily; a forced flush happens when the backend goes idle after this query,
-    /// before it reports ready), then re-reads until two reads agree or a deadline passes.
+    /// Asks every backend that ever touched our table to flush its pending statistics,
+    /// then reads them once. PostgreSQL 15+ backends flush lazily (at most once a second,
+    /// when idle); after `pg_stat_force_next_flush()` a backend flushes everything, waiting
+    /// for locks, as it goes idle and before it reports ready, so once every flush query
+    /// has returned the shared counters are complete. The backends: the pooled clients
+    /// (our statements) and the stats client, which created the table: building the
+    /// primary key index scans the heap and counts one `seq_scan` there. Left pending, that
+    /// scan surfaced up to a second later, after a baseline, as engine = app + 1.
     async fn settled_table_scans(&self) -> Result<i64, ServerError> {
+        const FLUSH: &str = "SELECT pg_stat_force_next_flush()";
         let flushes = self
             .pool
             .iter()
-            .map(|c| c.client.simple_query("SELECT pg_stat_force_next_flush()"));
+            .map(|c| c.client.simple_query(FLUSH))
+            .chain(std::iter::once(self.stats.simple_query(FLUSH)));
         for r in futures_util::future::join_all(flushes).await {
             r.map_err(|e| db_err("pg_stat_force_next_flush()", e))?;
         }
-        let deadline = Instant::now() + SETTLE_DEADLINE;
-        let mut last = self.read_table_scans().await?;
-        loop {
-            tokio::time::sleep(SETTLE_POLL).await;
-            let now = self.read_table_scans().await?;
-            if now == last || Instant::now() >= deadline {
-                return Ok(now);
-            }
-            last = now;
-        }
+        self.read_table_scans().await
     }
 
     async fn read_table_scans(&self) -> Result<i64, ServerError> {
@@ -361,11 +404,10 @@ async fn detect_source(stats: &Client) -> EngineSource {
     }
 }
 
-fn to_dashboard(row: &tokio_postgres::Row) -> Result<Dashboard, ServerError> {
-    let value: String = row.get(1);
+fn to_dashboard(row: tokio_postgres::Row) -> Result<Dashboard, ServerError> {
     Ok(Dashboard {
         version: row.get(0),
-        value: parse_value(&value)?,
+        value: parse_value(row.get(1))?,
         written_at: row.get(2),
     })
 }

@@ -1,7 +1,9 @@
 //! SQLite (bundled rusqlite) behind the dashboard: a WAL database with a small pool of
 //! connections used from `spawn_blocking`. The app count is bumped once per statement this
-//! layer executes; the engine count comes from `SQLITE_TRACE_PROFILE`, which SQLite fires
-//! once when each statement finishes, installed on every pooled connection after setup.
+//! layer executes, on the blocking thread right after the statement finished and before
+//! its [`Pass`] is released; the engine count comes from `SQLITE_TRACE_PROFILE`, which
+//! SQLite fires once when each statement finishes (before the app count), installed on
+//! every pooled connection after setup.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +14,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::{Counts, Dashboard, parse_value, unix_nanos};
+use super::{Counts, Dashboard, Gate, Pass, parse_value, unix_nanos};
 use crate::error::ServerError;
 
 /// Connections in the pool: enough for concurrent readers beside the writer (WAL).
@@ -30,8 +32,12 @@ pub struct SqliteDb {
     /// permit travels with the connection into the blocking task, so a caller that gives
     /// up (drops its future) cannot let another caller find the pool empty.
     available: Arc<Semaphore>,
-    /// Statements executed by this layer since the last reset.
-    app: AtomicU64,
+    /// Keeps statements out while counts are read or reset.
+    pub(super) gate: Gate,
+    /// Statements executed by this layer since the last reset (bumped after each one).
+    app: Arc<AtomicU64>,
+    /// Statements that failed since the last reset (not in `app`).
+    errors: Arc<AtomicU64>,
     /// Statements the SQLite profile hook saw finish, on any pooled connection.
     engine: Arc<AtomicU64>,
     /// Keeps a temporary database's directory alive; removed (with WAL files) on drop.
@@ -70,19 +76,24 @@ impl SqliteDb {
         Ok(SqliteDb {
             idle: Arc::new(Mutex::new(conns)),
             available: Arc::new(Semaphore::new(POOL_SIZE)),
-            app: AtomicU64::new(0),
+            gate: Gate::default(),
+            app: Arc::new(AtomicU64::new(0)),
+            errors: Arc::new(AtomicU64::new(0)),
             engine,
             _temp: temp,
         })
     }
 
-    /// Runs `work` on a pooled connection on the blocking pool; the connection goes back
-    /// to the pool afterwards (also when `work` fails).
-    async fn with_conn<T, F>(&self, work: F) -> Result<T, ServerError>
+    /// Runs the statement `work` on a pooled connection on the blocking pool, then counts
+    /// it (app or errors) and releases `pass`; the connection goes back to the pool
+    /// afterwards (also when `work` fails). Once started, the blocking task runs to the end
+    /// even if the caller stops waiting, so every statement run is counted.
+    async fn with_conn<T, F>(&self, pass: Pass, work: F) -> Result<T, ServerError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ServerError> + Send + 'static,
     {
+        self.gate.check(&pass)?;
         let permit = self
             .available
             .clone()
@@ -95,9 +106,14 @@ impl SqliteDb {
             .expect("sqlite pool lock")
             .pop()
             .ok_or_else(|| db_err("pool", "no idle connection despite a permit"))?;
-        let idle = self.idle.clone();
+        let (idle, app, errors) = (self.idle.clone(), self.app.clone(), self.errors.clone());
         tokio::task::spawn_blocking(move || {
             let out = work(&conn);
+            match &out {
+                Ok(_) => app.fetch_add(1, Ordering::Relaxed),
+                Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+            };
+            pass.release();
             idle.lock().expect("sqlite pool lock").push(conn);
             drop(permit);
             out
@@ -106,9 +122,9 @@ impl SqliteDb {
         .map_err(|e| db_err("query task", e))?
     }
 
-    pub async fn get_dashboard(&self) -> Result<Dashboard, ServerError> {
-        self.app.fetch_add(1, Ordering::Relaxed);
-        self.with_conn(|c| {
+    /// One SELECT under `pass`.
+    pub async fn get_dashboard(&self, pass: Pass) -> Result<Dashboard, ServerError> {
+        self.with_conn(pass, |c| {
             let mut stmt = c
                 .prepare_cached(SELECT_SQL)
                 .map_err(|e| db_err("prepare SELECT", e))?;
@@ -127,13 +143,13 @@ impl SqliteDb {
         .and_then(to_dashboard)
     }
 
+    /// One UPDATE … RETURNING under `pass`; `text` is the new value's JSON text.
     pub async fn update_dashboard(
         &self,
-        value: serde_json::Value,
+        pass: Pass,
+        text: String,
     ) -> Result<Dashboard, ServerError> {
-        let text = value.to_string();
-        self.app.fetch_add(1, Ordering::Relaxed);
-        self.with_conn(move |c| {
+        self.with_conn(pass, move |c| {
             let mut stmt = c
                 .prepare_cached(UPDATE_SQL)
                 .map_err(|e| db_err("prepare UPDATE", e))?;
@@ -154,16 +170,22 @@ impl SqliteDb {
         .and_then(to_dashboard)
     }
 
-    pub fn counts(&self) -> Counts {
+    /// Both counts; only called behind the gate's write side (`Quiesced`), so every
+    /// admitted statement has bumped both counters (the gate's lock orders the loads after
+    /// the increments).
+    pub(super) fn counts(&self) -> Counts {
         Counts {
             app: self.app.load(Ordering::Relaxed),
             engine: self.engine.load(Ordering::Relaxed),
             engine_source: "sqlite-trace",
+            errors: self.errors.load(Ordering::Relaxed),
         }
     }
 
-    pub fn reset_counts(&self) {
+    /// Zeroes both counts; only called behind the gate's write side.
+    pub(super) fn reset_counts(&self) {
         self.app.store(0, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
         self.engine.store(0, Ordering::Relaxed);
     }
 }
@@ -173,7 +195,7 @@ fn to_dashboard(
 ) -> Result<Dashboard, ServerError> {
     Ok(Dashboard {
         version,
-        value: parse_value(&value)?,
+        value: parse_value(value)?,
         written_at,
     })
 }
