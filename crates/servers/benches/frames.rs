@@ -2,6 +2,9 @@
 //! frame and a client reads it, over a `tokio::io::duplex` pipe, on tokio-tungstenite and
 //! on fastwebsockets. No sockets, so what differs is the framing code alone.
 
+use std::hint::black_box;
+use std::time::Instant;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fastwebsockets::{Frame, OpCode, Payload, Role as FwsRole, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -31,13 +34,16 @@ fn frames(c: &mut Criterion) {
         });
         let msg = Message::text(text.clone());
         g.bench_with_input(BenchmarkId::new("tungstenite_write_read", size), &size, |b, _| {
-            b.to_async(&rt).iter(|| {
-                let m = msg.clone(); // Utf8Bytes: a refcount bump, as a broadcast does
-                let (server, client) = (&mut server, &mut client);
-                async move {
-                    server.send(m).await.unwrap();
-                    client.next().await.unwrap().unwrap()
-                }
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        // Utf8Bytes: a refcount bump per send, as a broadcast does
+                        server.send(msg.clone()).await.unwrap();
+                        black_box(client.next().await.unwrap().unwrap());
+                    }
+                    start.elapsed()
+                })
             })
         });
 
@@ -51,15 +57,19 @@ fn frames(c: &mut Criterion) {
         };
         let bytes = bytes::Bytes::from(text.clone());
         g.bench_with_input(BenchmarkId::new("fastwebsockets_write_read", size), &size, |b, _| {
-            b.to_async(&rt).iter(|| {
-                let (server, client, bytes) = (&mut fserver, &mut fclient, &bytes);
-                async move {
-                    // Server frames are unmasked: borrow the shared bytes, no copy.
-                    server.write_frame(Frame::text(Payload::Borrowed(bytes))).await.unwrap();
-                    let f = client.read_frame().await.unwrap();
-                    assert_eq!(f.opcode, OpCode::Text);
-                    f.payload.len()
-                }
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        // Server frames are unmasked: borrow the shared bytes, no copy.
+                        let frame = Frame::text(Payload::Borrowed(&bytes));
+                        fserver.write_frame(frame).await.unwrap();
+                        let f = fclient.read_frame().await.unwrap();
+                        assert_eq!(f.opcode, OpCode::Text);
+                        black_box(f.payload.len());
+                    }
+                    start.elapsed()
+                })
             })
         });
     }
