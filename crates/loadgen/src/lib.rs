@@ -7,9 +7,11 @@
 //! - [`workload`]: each workload's semantics, the one worker loop, connect and join phases.
 //! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
 //! - [`supervise`]: server child processes and their /proc figures.
+//! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
 //! - [`system`]: our own rlimit, CPU pinning and CPU time.
 
 pub mod accounting;
+pub mod peers;
 pub mod recorder;
 pub mod runner;
 pub mod schedule;

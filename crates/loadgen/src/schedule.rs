@@ -5,8 +5,15 @@
 //! server does; latency is measured from the intended time, so a stalled server cannot hide
 //! its stall by slowing the sender down (coordinated omission). The total rate is split
 //! evenly across publishers, and each publisher's first send is offset by a phase so the
-//! publishers do not fire in lockstep. Closed loop has no schedule: the worker sends the next
-//! request when the previous answer arrived ([`Pacing::Closed`]).
+//! publishers do not fire in lockstep.
+//!
+//! Closed loop keeps one request outstanding per publisher. At a rate
+//! ([`Pacing::ClosedPaced`], wrk2's setting) it follows the same schedule, but a send also
+//! waits for the previous answer: a late answer makes the next send late, and that send's
+//! latency still counts from its intended time (so a stall shows in the corrected figure for
+//! every send it held back, and in the uncorrected one only for the request it caught).
+//! Without a rate ([`Pacing::Closed`], ping-pong) there is no schedule: the next request goes
+//! when the previous answer arrived.
 //!
 //! Everything here is pure: it computes instants and never sleeps.
 
@@ -40,12 +47,16 @@ pub fn instant_at(ns: u64) -> Instant {
 pub enum Pacing {
     /// Sends are due at the schedule's intended times.
     Open(OpenSchedule),
-    /// The next send goes as soon as the previous answer arrived.
+    /// One request outstanding; the next send is due at its intended time on the schedule or
+    /// when the previous answer arrived, whichever is later (wrk2).
+    ClosedPaced(OpenSchedule),
+    /// The next send goes as soon as the previous answer arrived (ping-pong).
     Closed,
 }
 
 impl Pacing {
-    /// The pacing of publisher `index` of `publishers`, first sends from `start` on.
+    /// The pacing of publisher `index` of `publishers`, first sends from `start` on. Closed
+    /// loop with a positive `total_rate` is paced, with 0 it is ping-pong.
     pub fn new(
         mode: LoopMode,
         arrival: Arrival,
@@ -56,11 +67,27 @@ impl Pacing {
         seed: u64,
     ) -> Pacing {
         match mode {
-            LoopMode::Closed => Pacing::Closed,
+            LoopMode::Closed if !(total_rate.is_finite() && total_rate > 0.0) => Pacing::Closed,
+            LoopMode::Closed => Pacing::ClosedPaced(OpenSchedule::new(
+                arrival, total_rate, publishers, index, start, seed,
+            )),
             LoopMode::Open => Pacing::Open(OpenSchedule::new(
                 arrival, total_rate, publishers, index, start, seed,
             )),
         }
+    }
+
+    /// The schedule of intended times, if the pacing has one.
+    pub fn schedule(&self) -> Option<&OpenSchedule> {
+        match self {
+            Pacing::Open(s) | Pacing::ClosedPaced(s) => Some(s),
+            Pacing::Closed => None,
+        }
+    }
+
+    /// Whether one request at a time is outstanding (the next waits for the answer).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Pacing::ClosedPaced(_) | Pacing::Closed)
     }
 }
 
@@ -213,6 +240,23 @@ mod tests {
         };
         assert_eq!(run(0, 9), run(0, 9));
         assert_ne!(run(0, 9), run(1, 9));
+    }
+
+    #[test]
+    fn closed_loop_is_paced_only_with_a_rate() {
+        let start = Instant::now();
+        let p = |mode, rate| Pacing::new(mode, Arrival::Constant, rate, 2, 1, start, 1);
+        assert!(matches!(p(LoopMode::Closed, 0.0), Pacing::Closed));
+        assert!(matches!(p(LoopMode::Closed, f64::NAN), Pacing::Closed));
+        let paced = p(LoopMode::Closed, 200.0);
+        assert!(paced.is_closed());
+        // the same schedule open loop would follow: 100/s each, publisher 1 offset by 5 ms
+        let s = paced.schedule().expect("paced closed loop has a schedule");
+        assert_eq!(s.mean_interval(), Duration::from_millis(10));
+        assert_eq!(s.peek() - start, Duration::from_millis(5));
+        let open = p(LoopMode::Open, 200.0);
+        assert!(!open.is_closed());
+        assert_eq!(open.schedule().unwrap().peek(), s.peek());
     }
 
     #[test]

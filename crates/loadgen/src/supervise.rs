@@ -1,6 +1,7 @@
-//! Server child processes: spawn `wsbench serve <target> --bind 127.0.0.1:0`, read the
-//! address from its first stdout line, read its CPU time and peak RSS from /proc, and make
-//! sure it never outlives the run.
+//! Server child processes: spawn `wsbench serve <target> --bind 127.0.0.1:0` (or any
+//! [`ServerCommand`] with the same contract, such as the Node peers of [`crate::peers`]),
+//! read the address from its first stdout line, read its CPU time and peak RSS from /proc,
+//! and make sure it never outlives the run.
 //!
 //! Every exit path kills and reaps the child: [`ServerChild::stop`] sends SIGTERM, waits,
 //! then SIGKILL; if the guard is dropped instead (error, panic, cancelled future), tokio's
@@ -19,27 +20,61 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Why a server child could not be started.
+/// Why a server child could not be started. `command` is the command line as started.
 #[derive(Debug, thiserror::Error)]
 pub enum SuperviseError {
-    #[error("cannot start `{exe} serve {target}`: {source}")]
-    Spawn {
-        exe: PathBuf,
-        target: String,
-        source: io::Error,
-    },
-    #[error("`wsbench serve {target}` did not print `listening on IP:PORT` within {timeout:?}{}", tail_text(.stderr))]
+    #[error("cannot start `{command}`: {source}")]
+    Spawn { command: String, source: io::Error },
+    #[error("`{command}` did not print `listening on IP:PORT` within {timeout:?}{}", tail_text(.stderr))]
     NoReadyLine {
-        target: String,
+        command: String,
         timeout: Duration,
         stderr: String,
     },
-    #[error("`wsbench serve {target}` printed {line:?} instead of `listening on IP:PORT`{}", tail_text(.stderr))]
+    #[error("`{command}` exited ({status}) before printing `listening on IP:PORT`{}", tail_text(.stderr))]
+    Exited {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("`{command}` printed {line:?} instead of `listening on IP:PORT`{}", tail_text(.stderr))]
     BadReadyLine {
-        target: String,
+        command: String,
         line: String,
         stderr: String,
     },
+}
+
+/// A server to start: it must print `listening on IP:PORT` as its first stdout line and
+/// stop on SIGTERM (`wsbench serve`, the Node peers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Working directory (`None`: ours).
+    pub cwd: Option<PathBuf>,
+}
+
+impl ServerCommand {
+    /// `exe serve <server> --bind 127.0.0.1:0 <extra_args…>`.
+    pub fn wsbench_serve(exe: &Path, server: &str, extra_args: &[String]) -> ServerCommand {
+        let mut args = vec!["serve".to_owned(), server.to_owned()];
+        args.extend(["--bind".to_owned(), "127.0.0.1:0".to_owned()]);
+        args.extend(extra_args.iter().cloned());
+        ServerCommand {
+            program: exe.to_owned(),
+            args,
+            cwd: None,
+        }
+    }
+
+    /// The command line, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.display().to_string())
+            .chain(self.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 fn tail_text(stderr: &str) -> String {
@@ -52,6 +87,9 @@ fn tail_text(stderr: &str) -> String {
 
 /// How many stderr lines of the child are kept for error messages.
 const STDERR_TAIL: usize = 20;
+/// How long a child that closed its stdout without a ready line gets to exit (so the error
+/// can say how it ended).
+const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 /// A running server child. Dropping it kills it.
 #[derive(Debug)]
@@ -73,12 +111,28 @@ impl ServerChild {
         cpus: Option<Vec<usize>>,
         timeout: Duration,
     ) -> Result<ServerChild, SuperviseError> {
-        let mut cmd = Command::new(exe);
-        cmd.arg("serve")
-            .arg(server)
-            .args(["--bind", "127.0.0.1:0"])
-            .args(extra_args)
-            .stdin(Stdio::null())
+        Self::spawn_command(
+            &ServerCommand::wsbench_serve(exe, server, extra_args),
+            cpus,
+            timeout,
+        )
+        .await
+    }
+
+    /// Spawns `command`, pinned to `cpus` when given, and waits up to `timeout` for its
+    /// ready line.
+    pub async fn spawn_command(
+        command: &ServerCommand,
+        cpus: Option<Vec<usize>>,
+        timeout: Duration,
+    ) -> Result<ServerChild, SuperviseError> {
+        let shown = command.display();
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args);
+        if let Some(dir) = &command.cwd {
+            cmd.current_dir(dir);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -99,8 +153,7 @@ impl ServerChild {
             });
         }
         let spawn_err = |source| SuperviseError::Spawn {
-            exe: exe.to_owned(),
-            target: server.to_owned(),
+            command: shown.clone(),
             source,
         };
         let mut child = cmd.spawn().map_err(spawn_err)?;
@@ -134,13 +187,22 @@ impl ServerChild {
         };
         let first = match tokio::time::timeout(timeout, lines.next_line()).await {
             Ok(Ok(Some(line))) => line,
-            _ => {
-                // give the stderr reader a moment to catch the child's last words
-                let _ = tokio::time::timeout(Duration::from_millis(200), child.wait()).await;
-                return Err(SuperviseError::NoReadyLine {
-                    target: server.to_owned(),
-                    timeout,
-                    stderr: tail_now(&stderr_tail),
+            timed_out_or_closed => {
+                // give the child a moment to exit and the stderr reader to catch its last words
+                let exited = tokio::time::timeout(EXIT_WAIT, child.wait()).await;
+                tokio::task::yield_now().await;
+                let stderr = tail_now(&stderr_tail);
+                return Err(match (timed_out_or_closed, exited) {
+                    (Ok(_), Ok(Ok(status))) => SuperviseError::Exited {
+                        command: shown,
+                        status: status.to_string(),
+                        stderr,
+                    },
+                    _ => SuperviseError::NoReadyLine {
+                        command: shown,
+                        timeout,
+                        stderr,
+                    },
                 });
             }
         };
@@ -148,7 +210,7 @@ impl ServerChild {
             .strip_prefix("listening on ")
             .and_then(|a| a.trim().parse::<SocketAddr>().ok())
             .ok_or_else(|| SuperviseError::BadReadyLine {
-                target: server.to_owned(),
+                command: shown.clone(),
                 line: first.clone(),
                 stderr: tail_now(&stderr_tail),
             })?;
@@ -287,7 +349,12 @@ mod tests {
         let err = ServerChild::spawn(Path::new("true"), "tcp", &[], None, Duration::from_secs(5))
             .await
             .unwrap_err();
-        assert!(matches!(err, SuperviseError::NoReadyLine { .. }), "{err}");
+        assert!(matches!(err, SuperviseError::Exited { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`true serve tcp --bind 127.0.0.1:0` exited"),
+            "{err}"
+        );
         let err = ServerChild::spawn(
             Path::new("/nonexistent/wsbench"),
             "tcp",
@@ -298,5 +365,49 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/wsbench"), "{err}");
+    }
+
+    fn sh(script: &str) -> ServerCommand {
+        ServerCommand {
+            program: PathBuf::from("sh"),
+            args: vec!["-c".into(), script.into()],
+            cwd: Some(std::env::temp_dir()),
+        }
+    }
+
+    #[tokio::test]
+    async fn any_command_with_the_ready_line_contract_is_supervised() {
+        // a usage error: the stderr tail and the exit status name what went wrong
+        let err = ServerChild::spawn_command(
+            &sh("echo 'bad flag --x' >&2; exit 2"),
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("exit status: 2") && text.contains("bad flag --x"),
+            "{text}"
+        );
+        let err = ServerChild::spawn_command(&sh("echo hello"), None, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SuperviseError::BadReadyLine { .. }), "{err}");
+        // a child that prints its line and then waits is ready, measured, and stopped
+        let child = ServerChild::spawn_command(
+            &sh("echo 'listening on 127.0.0.1:9'; exec sleep 30"),
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(child.addr(), "127.0.0.1:9".parse().unwrap());
+        assert!(child.peak_rss_kb().unwrap() > 0);
+        let pid = child.pid();
+        tokio::time::timeout(Duration::from_secs(10), child.stop(Duration::from_secs(2)))
+            .await
+            .expect("stopped in time");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "reaped");
     }
 }

@@ -3,6 +3,9 @@
 //! - a 20 ms delivery delay shows in p50;
 //! - dropping every k-th delivery shows as exactly that many lost;
 //! - a 300 ms server stall shows in the corrected p99;
+//! - in closed loop at a rate (wrk2's setting), a 300 ms server stall raises the corrected
+//!   p99 and not the uncorrected one: it catches one request per publisher, but holds back
+//!   every send intended during it;
 //! - a 300 ms stall of the load generator itself (its sends leave late) shows in the
 //!   corrected p99 but not in the uncorrected one: coordinated omission, corrected.
 
@@ -11,7 +14,7 @@ mod run_support;
 use std::time::Duration;
 
 use run_support::{run, scenario, spec, start};
-use wsbench_scenario::{Phases, Scenario, Workload};
+use wsbench_scenario::{LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::config::Faults;
 use wsbench_servers::{ServerConfig, Target};
 
@@ -165,6 +168,70 @@ async fn server_stall_shows_in_corrected_p99() {
     // the sender kept its schedule (sends are not held back by the server), so the
     // uncorrected figure sees the stall too; the difference needs late sends (next test)
     assert!(r.send_lag_p99_us < 50_000, "{r:#?}");
+}
+
+/// Closed loop at 100/s per publisher for 2 s: 200 sends each, one of which (the first, <
+/// 1 %) the stall catches; 30 each (15 %) are intended during the 300 ms stall and leave
+/// late, back to back once the stalled reply is in. Corrected latency counts those from
+/// their intended times; uncorrected latency sees one slow request per publisher.
+async fn closed_loop_stall_raises_corrected_not_uncorrected(target: Target, sio_kind: &str) {
+    let stall = Duration::from_millis(300);
+    let server = start(
+        target,
+        with_faults(Faults {
+            stall_once: Some(stall),
+            ..Faults::default()
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario {
+        clients: 4,
+        publishers: 4,
+        rate: 400.0,
+        mode: LoopMode::Closed,
+        phases: Phases {
+            measure: Duration::from_secs(2),
+            ..no_warmup()
+        },
+        ..scenario(
+            "closed-stall",
+            Workload::Echo,
+            &spec(target, server.addr, sio_kind),
+        )
+    };
+    let out = run(vec![s], dir.path()).await;
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    let r = &out.rows[0];
+    assert_eq!((r.lost, r.errors), (0, 0), "{r:#?}");
+    assert_eq!(r.delivered, r.expected, "{r:#?}");
+    assert_eq!(r.rate, 400.0, "the row records the pacing rate");
+    // paced, not back to back: the schedule's 800 sends (±1 per publisher at the edges)
+    assert!(r.sent.abs_diff(800) <= 4, "sent {}: {r:#?}", r.sent);
+    assert!(
+        r.lat_p99_us >= 200_000,
+        "corrected p99 {} µs hides a 300 ms stall: {r:#?}",
+        r.lat_p99_us
+    );
+    assert!(r.lat_max_us >= 290_000 && r.lat_max_us < 450_000, "{r:#?}");
+    assert!(
+        r.lat_uncorrected_p99_us < 50_000 && r.lat_uncorrected_p99_us * 4 < r.lat_p99_us,
+        "uncorrected p99 {} µs vs corrected {} µs: {r:#?}",
+        r.lat_uncorrected_p99_us,
+        r.lat_p99_us
+    );
+    // the late sends waited for the server, not for the load generator
+    assert!(r.send_lag_p99_us >= 100_000, "{r:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_stall_ws_tungstenite() {
+    closed_loop_stall_raises_corrected_not_uncorrected(Target::WsTungstenite, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_stall_sio() {
+    closed_loop_stall_raises_corrected_not_uncorrected(Target::SioSocketioxide, "sio").await;
 }
 
 /// The load generator on this test's single thread; the server on its own runtime thread.

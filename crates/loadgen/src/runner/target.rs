@@ -1,6 +1,11 @@
 //! Target specs → where to connect: built-in names become a `wsbench serve` child on
-//! 127.0.0.1:0; `kind=url` specs connect to a server someone else runs; `node-*` peers are
-//! not wired up yet and say so.
+//! 127.0.0.1:0; `node-ws`, `node-socketio` and `node-socketio-polling` become a Node peer
+//! child (scripts/peers/node, see [`crate::peers`]) supervised the same way; `kind=url` specs
+//! connect to a server someone else runs.
+//!
+//! Where `node` is missing, a Node target's row fails with "node not found on PATH: node-*
+//! targets skipped" and the run goes on. The Node peers have no fault injection: a run whose
+//! server options ask for faults refuses them by name.
 //!
 //! External kinds: `tcp=host:port`, `ws=ws://host:port/path`, `sio=http://host:port`
 //! (WebSocket transport), and wsbench's additions `sio-polling=http://…` and
@@ -10,11 +15,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::peers::{NodePeers, NodeServer, node_args};
 use crate::supervise::ServerChild;
 use crate::transport::{Endpoint, SioTransport};
 
 /// How long a spawned server has to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Node loads its modules (and sql.js its WebAssembly) before it listens.
+const NODE_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The protocol a target is spoken to with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +66,9 @@ pub enum TargetSpec {
         host_port: String,
         path: String,
     },
-    /// A reference Node peer (`node-ws`, `node-socketio`).
+    /// Start a reference Node peer: its built-in name (`node-ws`, `node-socketio`,
+    /// `node-socketio-polling`; [`parse_target`] accepts no other), which says the server
+    /// ([`node_server`]) and the protocol ([`TargetSpec::protocol`]).
     Node(String),
 }
 
@@ -68,8 +78,13 @@ impl TargetSpec {
             TargetSpec::BuiltIn { protocol, .. } | TargetSpec::External { protocol, .. } => {
                 Some(*protocol)
             }
-            TargetSpec::Node(_) => None,
+            TargetSpec::Node(name) => node_server(name).map(|(_, p)| p),
         }
+    }
+
+    /// Whether the run starts this target's server (and so pins servers to their own core).
+    pub fn spawns_server(&self) -> bool {
+        !matches!(self, TargetSpec::External { .. })
     }
 }
 
@@ -86,14 +101,14 @@ pub fn parse_target(spec: &str) -> Result<TargetSpec, String> {
         "sio-socketioxide-upgrade" => {
             return built_in("sio-socketioxide", Protocol::Sio(PollingThenUpgrade));
         }
-        "node-ws" | "node-socketio" => return Ok(TargetSpec::Node(spec.to_owned())),
+        _ if node_server(spec).is_some() => return Ok(TargetSpec::Node(spec.to_owned())),
         _ => {}
     }
     let Some((kind, url)) = spec.split_once('=') else {
         return Err(format!(
             "unknown target {spec:?}: use a built-in name (tcp, ws-tungstenite, ws-fastwebsockets, \
              sio-socketioxide, sio-socketioxide-polling, sio-socketioxide-upgrade, node-ws, \
-             node-socketio) or kind=url (tcp=host:port, ws=ws://host:port/ws, sio=http://host:port)"
+             node-socketio, node-socketio-polling) or kind=url (tcp=host:port, ws=ws://host:port/ws, sio=http://host:port)"
         ));
     };
     let (protocol, scheme) = match kind {
@@ -143,7 +158,7 @@ pub fn parse_target(spec: &str) -> Result<TargetSpec, String> {
 pub struct ResolvedTarget {
     pub endpoint: Endpoint,
     pub protocol: Protocol,
-    /// The server child, for built-in targets (its CPU and RSS go into the row).
+    /// The server child, for built-in and Node targets (its CPU and RSS go into the row).
     pub child: Option<ServerChild>,
 }
 
@@ -164,7 +179,7 @@ pub fn endpoint(protocol: Protocol, addr: SocketAddr, host: String, path: &str) 
     }
 }
 
-/// Starts (built-in) or looks up (external) a target.
+/// Starts (built-in, Node) or looks up (external) a target.
 pub async fn resolve(
     spec: &TargetSpec,
     exe: &Path,
@@ -172,10 +187,27 @@ pub async fn resolve(
     server_cpus: Option<Vec<usize>>,
 ) -> Result<ResolvedTarget, String> {
     match spec {
-        TargetSpec::Node(name) => Err(format!(
-            "target {name}: the Node reference peers are not available in this load generator yet \
-             (run scripts/peers/node yourself and pass it as ws=ws://host:port/ws or sio=http://host:port)"
-        )),
+        TargetSpec::Node(name) => {
+            let (server, protocol) = node_server(name)
+                .ok_or_else(|| format!("target {name}: not a Node peer target"))?;
+            let args = node_args(name, serve_args)?;
+            let peers = NodePeers::prepare(|m| eprintln!("{m}"))
+                .await
+                .map_err(|e| format!("target {name}: {e}"))?;
+            let child = ServerChild::spawn_command(
+                &peers.command(server, &args),
+                server_cpus,
+                NODE_READY_TIMEOUT,
+            )
+            .await
+            .map_err(|e| format!("target {name}: {e}"))?;
+            let addr = child.addr();
+            Ok(ResolvedTarget {
+                endpoint: endpoint(protocol, addr, addr.to_string(), "/ws"),
+                protocol,
+                child: Some(child),
+            })
+        }
         TargetSpec::BuiltIn { server, protocol } => {
             let child = ServerChild::spawn(exe, server, serve_args, server_cpus, READY_TIMEOUT)
                 .await
@@ -203,6 +235,18 @@ pub async fn resolve(
                 child: None,
             })
         }
+    }
+}
+
+/// The Node server and the protocol of a Node target name (`None`: not one).
+pub fn node_server(name: &str) -> Option<(NodeServer, Protocol)> {
+    match name {
+        "node-ws" => Some((NodeServer::Ws, Protocol::Ws)),
+        "node-socketio" => Some((NodeServer::SocketIo, Protocol::Sio(SioTransport::WebSocket))),
+        "node-socketio-polling" => {
+            Some((NodeServer::SocketIo, Protocol::Sio(SioTransport::Polling)))
+        }
+        _ => None,
     }
 }
 
@@ -243,6 +287,14 @@ mod tests {
             parse_target("node-ws").unwrap(),
             TargetSpec::Node("node-ws".into())
         );
+        assert_eq!(
+            parse_target("node-socketio-polling").unwrap().protocol(),
+            Some(Protocol::Sio(SioTransport::Polling))
+        );
+        for name in wsbench_scenario::target::BUILTIN_TARGETS {
+            let t = parse_target(name).unwrap();
+            assert!(t.spawns_server() && t.protocol().is_some(), "{name}");
+        }
         for bad in [
             "nope",
             "ws=http://x:1",
@@ -255,15 +307,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn node_targets_say_they_are_not_available() {
+    async fn node_targets_refuse_fault_injection() {
         let e = resolve(
-            &TargetSpec::Node("node-ws".into()),
+            &parse_target("node-socketio").unwrap(),
             Path::new("wsbench"),
-            &[],
+            &["--fault-stall-once-ms".into(), "300".into()],
             None,
         )
         .await
         .unwrap_err();
-        assert!(e.contains("not available"), "{e}");
+        assert!(e.contains("no fault injection"), "{e}");
     }
 }

@@ -117,6 +117,7 @@ pub fn all_workloads(target_spec: &str) -> Vec<Scenario> {
         Scenario {
             mode: LoopMode::Closed,
             arrival: Arrival::Poisson,
+            rate: 0.0, // ping-pong
             ..base("echo-closed", Workload::Echo)
         },
         Scenario {
