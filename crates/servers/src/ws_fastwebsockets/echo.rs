@@ -16,11 +16,13 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket, WebSocketError};
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
 
 use super::assemble::{Assembler, Refusal, Step};
 use super::{FwsState, Io, close_for};
 use crate::http_app::Admission;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::session::{CLOSE_GRACE, IdleTimer, Keepalive};
 
 /// Largest payload of a control frame (RFC 6455 §5.5).
@@ -43,17 +45,14 @@ pub(super) async fn connection(mut ws: WebSocket<Io>, st: Arc<FwsState>, _admiss
         return;
     }
     let _ = ws.flush().await;
-    // Wait for the peer's close, then drop the TCP connection (the server closes first,
-    // RFC 6455 §7.1.1). After our close fastwebsockets reports every other frame as
-    // `ConnectionClosed` without answering it.
+    // We close first (RFC 6455 §7.1.1): half-close TCP, then read and discard until the peer
+    // closes too (its close frame included), bounded. Parsing the peer's close is not
+    // needed, and after a protocol error fastwebsockets' reader may not be able to.
+    let mut io = ws.into_inner();
+    let _ = io.shutdown().await;
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        loop {
-            match ws.read_frame().await {
-                Ok(f) if f.opcode == OpCode::Close => break,
-                Ok(_) | Err(WebSocketError::ConnectionClosed) => {}
-                Err(_) => break,
-            }
-        }
+        let mut sink = [0u8; 4096];
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
 }
