@@ -154,7 +154,7 @@ pub async fn run_worker<T: Transport>(
                 deadline.as_mut().reset(cut.into());
             }
             _ = &mut deadline => break,
-            _ = &mut send_timer, if can_send => {
+            _ = due_or_sleep(send_timer.as_mut()), if can_send => {
                 let Some(p) = pacing.as_mut() else { continue };
                 // paced closed loop: due at its intended time even when it leaves late
                 // because the previous reply was late (wrk2)
@@ -253,6 +253,16 @@ pub async fn run_worker<T: Transport>(
     report
 }
 
+/// Resolves at the timer's deadline, or at once when the deadline has passed. A tokio
+/// `Sleep` reset to a past instant still waits for the timer driver's next tick (up to
+/// 1 ms), which would add a millisecond to every ping-pong round trip and to every send
+/// that is already behind its schedule.
+async fn due_or_sleep(timer: std::pin::Pin<&mut tokio::time::Sleep>) {
+    if timer.deadline() > tokio::time::Instant::now() {
+        timer.await;
+    }
+}
+
 /// Accounts and times one delivery; returns its seq when it is this client's own message
 /// (the closed-loop reply).
 #[allow(clippy::too_many_arguments)]
@@ -287,4 +297,27 @@ fn on_delivery(
         live.push(received_ns.saturating_sub(stamp.t) / 1_000);
     }
     (stamp.from == me).then_some(stamp.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+    use tokio::time::{Duration, Instant, sleep_until};
+
+    use super::due_or_sleep;
+
+    #[tokio::test]
+    async fn a_passed_deadline_fires_on_the_first_poll() {
+        let timer = sleep_until(Instant::now() - Duration::from_millis(5));
+        tokio::pin!(timer);
+        assert_eq!(due_or_sleep(timer.as_mut()).now_or_never(), Some(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_future_deadline_still_waits() {
+        let timer = sleep_until(Instant::now() + Duration::from_millis(5));
+        tokio::pin!(timer);
+        assert_eq!(due_or_sleep(timer.as_mut()).now_or_never(), None);
+        due_or_sleep(timer.as_mut()).await; // paused clock: auto-advances to the deadline
+    }
 }
