@@ -7,25 +7,59 @@ use crate::exit;
 
 /// Built-in targets and what each one is (DESIGN.md §2).
 pub const TARGETS: &[(&str, &str)] = &[
-    ("tcp", "tokio TCP, 4-byte length prefix + JSON: the floor, no WebSocket framing"),
-    ("ws-tungstenite", "axum extract::ws (tokio-tungstenite): what most Rust apps use"),
-    ("ws-fastwebsockets", "hyper 1 + fastwebsockets: the fast raw stack"),
-    ("sio-socketioxide", "axum + socketioxide, WebSocket transport"),
-    ("sio-socketioxide-polling", "the same server, Engine.IO long-polling only"),
-    ("sio-socketioxide-upgrade", "the same server, polling then upgrade to WebSocket"),
+    (
+        "tcp",
+        "tokio TCP, 4-byte length prefix + JSON: the floor, no WebSocket framing",
+    ),
+    (
+        "ws-tungstenite",
+        "axum extract::ws (tokio-tungstenite): what most Rust apps use",
+    ),
+    (
+        "ws-fastwebsockets",
+        "hyper 1 + fastwebsockets: the fast raw stack",
+    ),
+    (
+        "sio-socketioxide",
+        "axum + socketioxide, WebSocket transport",
+    ),
+    (
+        "sio-socketioxide-polling",
+        "the same server, Engine.IO long-polling only",
+    ),
+    (
+        "sio-socketioxide-upgrade",
+        "the same server, polling then upgrade to WebSocket",
+    ),
     ("node-ws", "Node `ws` + http (scripts/peers/node)"),
-    ("node-socketio", "Node socket.io 4.8, WebSocket transport (scripts/peers/node)"),
-    ("node-socketio-polling", "Node socket.io 4.8, long-polling only"),
+    (
+        "node-socketio",
+        "Node socket.io 4.8, WebSocket transport (scripts/peers/node)",
+    ),
+    (
+        "node-socketio-polling",
+        "Node socket.io 4.8, long-polling only",
+    ),
+];
+
+/// Servers of your own, given by address.
+pub const EXTERNAL: &[(&str, &str)] = &[
+    (
+        "sio=http://host:port",
+        "your own Socket.IO server (also sio-polling=, sio-upgrade=)",
+    ),
+    (
+        "ws=ws://host:port/ws",
+        "your own raw WebSocket server (DESIGN §3 protocol)",
+    ),
+    ("tcp=host:port", "your own length-prefixed TCP server"),
 ];
 
 pub fn main(a: ListArgs) -> u8 {
     println!("targets:");
-    for (name, what) in TARGETS {
+    for (name, what) in TARGETS.iter().chain(EXTERNAL) {
         println!("  {name:<26} {what}");
     }
-    println!("  {:<26} {}", "sio=http://host:port", "your own Socket.IO server");
-    println!("  {:<26} {}", "ws=ws://host:port/ws", "your own raw WebSocket server (DESIGN §3 protocol)");
-    println!("  {:<26} {}", "tcp=host:port", "your own length-prefixed TCP server");
     println!();
     println!("scenarios ({}):", a.scenarios.display());
     match scenario_files(&a.scenarios) {
@@ -64,4 +98,14 @@ fn scenario_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every built-in target the runner accepts is listed, and nothing else.
+    #[test]
+    fn lists_exactly_the_built_in_targets() {
+        let listed: Vec<&str> = super::TARGETS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(listed, wsbench_scenario::BUILTIN_TARGETS);
+    }
 }

@@ -28,13 +28,20 @@ pub fn report(a: ReportArgs) -> u8 {
 }
 
 fn rows(dir: &Path) -> Result<Vec<SummaryRow>, String> {
-    let csv = if dir.is_file() { dir.to_path_buf() } else { dir.join("summary.csv") };
+    let csv = if dir.is_file() {
+        dir.to_path_buf()
+    } else {
+        dir.join("summary.csv")
+    };
     wsbench_report::csv::read(&csv).map_err(|e| format!("{}: {e}", csv.display()))
 }
 
 pub fn compare(a: CompareArgs) -> u8 {
-    let thresholds: Result<Vec<Threshold>, _> =
-        a.fail_if.iter().map(|t| wsbench_report::parse_threshold(t)).collect();
+    let thresholds: Result<Vec<Threshold>, _> = a
+        .fail_if
+        .iter()
+        .map(|t| wsbench_report::parse_threshold(t))
+        .collect();
     let thresholds = match thresholds {
         Ok(t) => t,
         Err(e) => {

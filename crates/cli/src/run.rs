@@ -54,7 +54,10 @@ pub fn main(a: RunArgs) -> u8 {
         }
     };
     let scenario_text = std::fs::read_to_string(&a.scenario).ok();
-    let out_dir = a.out.clone().unwrap_or_else(|| default_out_dir(&points[0].name));
+    let out_dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&points[0].name));
     let wsbench_exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -76,7 +79,10 @@ pub fn main(a: RunArgs) -> u8 {
     opts.scenario_toml = scenario_text;
     opts.scenario_file = Some(a.scenario.display().to_string());
 
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wsbench run: cannot start the runtime: {e}");
@@ -109,7 +115,10 @@ pub fn main(a: RunArgs) -> u8 {
         println!("{s}");
     }
     for f in &outcome.failures {
-        eprintln!("wsbench run: {} (repeat {}): not measured: {}", f.target, f.repeat, f.message);
+        eprintln!(
+            "wsbench run: {} (repeat {}): not measured: {}",
+            f.target, f.repeat, f.message
+        );
     }
     if !outcome.rows.is_empty() {
         match wsbench_report::report_dir(&out_dir) {
@@ -117,13 +126,23 @@ pub fn main(a: RunArgs) -> u8 {
                 for n in &r.notes {
                     eprintln!("report: {n}");
                 }
-                println!("results: {} (report: {})", out_dir.display(), r.report.display());
+                println!(
+                    "results: {} (report: {})",
+                    out_dir.display(),
+                    r.report.display()
+                );
             }
-            Err(e) => eprintln!("wsbench run: results are in {}, but the report failed: {e}", out_dir.display()),
+            Err(e) => eprintln!(
+                "wsbench run: results are in {}, but the report failed: {e}",
+                out_dir.display()
+            ),
         }
     }
-    let disagree: Vec<_> =
-        outcome.rows.iter().filter(|r| r.db_counts_agree == Some(false)).collect();
+    let disagree: Vec<_> = outcome
+        .rows
+        .iter()
+        .filter(|r| r.db_counts_agree == Some(false))
+        .collect();
     for r in &disagree {
         eprintln!(
             "wsbench run: {} {} {}: database query counts disagree: app {:?} vs engine {:?}",

@@ -16,17 +16,27 @@ use crate::exit;
 fn config(a: &ServeArgs) -> Result<(Target, ServerConfig), String> {
     let target = Target::from_name(&a.target).ok_or_else(|| {
         let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown target {:?}; `serve` runs one of: {}", a.target, names.join(", "))
+        format!(
+            "unknown target {:?}; `serve` runs one of: {}",
+            a.target,
+            names.join(", ")
+        )
     })?;
     let secs = |name: &str, v: f64| {
         if v.is_finite() && v > 0.0 {
             Ok(Duration::from_secs_f64(v))
         } else {
-            Err(format!("--{name} must be a positive number of seconds (got {v})"))
+            Err(format!(
+                "--{name} must be a positive number of seconds (got {v})"
+            ))
         }
     };
     let positive = |name: &str, v: usize| {
-        if v > 0 { Ok(v) } else { Err(format!("--{name} must be at least 1")) }
+        if v > 0 {
+            Ok(v)
+        } else {
+            Err(format!("--{name} must be at least 1"))
+        }
     };
     if a.fault_drop_every == Some(0) {
         return Err("--fault-drop-every must be at least 1".into());
@@ -64,7 +74,10 @@ pub fn main(a: ServeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wsbench serve: cannot start the runtime: {e}");
@@ -96,7 +109,10 @@ pub fn main(a: ServeArgs) -> u8 {
         };
         // The harness reads this exact line; flush so it never waits on a pipe buffer.
         let mut out = std::io::stdout().lock();
-        if writeln!(out, "listening on {addr}").and_then(|_| out.flush()).is_err() {
+        if writeln!(out, "listening on {addr}")
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             return exit::RUN_ERROR;
         }
         drop(out);
@@ -141,7 +157,9 @@ async fn serve(
 ) -> Result<(), wsbench_servers::error::ServerError> {
     match target {
         Target::Tcp => wsbench_servers::tcp::run(listener, cfg, shutdown).await,
-        Target::WsTungstenite => wsbench_servers::ws_tungstenite::run(listener, cfg, shutdown).await,
+        Target::WsTungstenite => {
+            wsbench_servers::ws_tungstenite::run(listener, cfg, shutdown).await
+        }
         Target::WsFastwebsockets => {
             wsbench_servers::ws_fastwebsockets::run(listener, cfg, shutdown).await
         }
@@ -193,11 +211,23 @@ mod tests {
 
     #[test]
     fn bad_flags_are_usage_errors() {
-        assert!(config(&parse(&["nope"])).unwrap_err().contains("unknown target"));
+        assert!(
+            config(&parse(&["nope"]))
+                .unwrap_err()
+                .contains("unknown target")
+        );
         assert!(config(&parse(&["tcp", "--max-message-bytes", "0"])).is_err());
         assert!(config(&parse(&["tcp", "--fault-drop-every", "0"])).is_err());
-        assert!(config(&parse(&["tcp", "--echo"])).unwrap_err().contains("--echo"));
-        assert!(config(&parse(&["tcp", "--database", "mysql://x"])).unwrap_err().contains("--database"));
+        assert!(
+            config(&parse(&["tcp", "--echo"]))
+                .unwrap_err()
+                .contains("--echo")
+        );
+        assert!(
+            config(&parse(&["tcp", "--database", "mysql://x"]))
+                .unwrap_err()
+                .contains("--database")
+        );
         assert!(config(&parse(&["tcp", "--idle-timeout-s=-1"])).is_err());
     }
 }

@@ -7,7 +7,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_wsbench");
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN).arg("run").args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -15,11 +18,18 @@ fn a_bad_value_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.toml");
     std::fs::write(&f, "workload = \"echo\"\nclients = 4\nrate = 0\n").unwrap();
-    let (code, err) = run(&[f.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    let (code, err) = run(&[
+        f.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad.toml:3"), "{err}");
     assert!(err.contains("rate"), "{err}");
-    assert!(!dir.path().join("out").exists(), "nothing is written for a refused scenario");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written for a refused scenario"
+    );
 }
 
 #[test]

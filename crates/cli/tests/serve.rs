@@ -9,7 +9,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wsbench");
-const TARGETS: [&str; 4] = ["tcp", "ws-tungstenite", "ws-fastwebsockets", "sio-socketioxide"];
+const TARGETS: [&str; 4] = [
+    "tcp",
+    "ws-tungstenite",
+    "ws-fastwebsockets",
+    "sio-socketioxide",
+];
 
 /// Starts `wsbench serve`, returns the child and the address from its first line.
 fn start(args: &[&str]) -> (Child, String) {
@@ -27,9 +32,13 @@ fn start(args: &[&str]) -> (Child, String) {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = rx.recv_timeout(Duration::from_secs(20)).expect("no listening line in 20 s");
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no listening line in 20 s");
     let line = line.trim_end_matches('\n');
-    let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {line:?}"));
+    let addr = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line {line:?}"));
     let (ip, port) = addr.rsplit_once(':').expect("ip:port");
     assert_eq!(ip, "127.0.0.1", "binds loopback by default");
     assert!(port.parse::<u16>().unwrap() > 0);
@@ -76,7 +85,10 @@ fn sigint_with_an_open_connection_exits_0() {
 fn usage_errors_exit_2_and_say_why() {
     for (args, needle) in [
         (vec!["serve", "nope"], "unknown target"),
-        (vec!["serve", "tcp", "--database", "mysql://x"], "--database"),
+        (
+            vec!["serve", "tcp", "--database", "mysql://x"],
+            "--database",
+        ),
         (vec!["serve", "tcp", "--echo"], "--echo"),
         (vec!["serve", "tcp", "--bogus"], "--bogus"),
     ] {
@@ -89,7 +101,10 @@ fn usage_errors_exit_2_and_say_why() {
 
 #[test]
 fn serve_help_documents_every_option_and_limit() {
-    let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -111,7 +126,10 @@ fn serve_help_documents_every_option_and_limit() {
         "--echo",
         "listening on",
     ] {
-        assert!(help.contains(needle), "serve --help lacks {needle:?}:\n{help}");
+        assert!(
+            help.contains(needle),
+            "serve --help lacks {needle:?}:\n{help}"
+        );
     }
 }
 
@@ -121,7 +139,9 @@ fn serve_help_documents_every_option_and_limit() {
 fn listen_backlog_is_deep() {
     let (child, addr) = start(&["tcp"]);
     let port = addr.rsplit_once(':').unwrap().1.to_owned();
-    let out = Command::new("ss").args(["-ltnH", &format!("sport = :{port}")]).output();
+    let out = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output();
     signal(&child, libc::SIGTERM);
     assert_eq!(wait_exit(child), 0);
     let out = match out {
@@ -131,10 +151,18 @@ fn listen_backlog_is_deep() {
             return;
         }
     };
-    let send_q: u32 = out.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let send_q: u32 = out
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(4096);
-    assert_eq!(send_q, somaxconn.min(4096), "listen backlog in `ss` output {out:?}");
+    assert_eq!(
+        send_q,
+        somaxconn.min(4096),
+        "listen backlog in `ss` output {out:?}"
+    );
 }

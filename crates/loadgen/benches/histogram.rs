@@ -29,7 +29,9 @@ fn record(c: &mut Criterion) {
         worker.record(*v).unwrap();
     }
     let mut total = new_hist();
-    g.bench_function("merge_worker", |b| b.iter(|| total.add(black_box(&worker)).unwrap()));
+    g.bench_function("merge_worker", |b| {
+        b.iter(|| total.add(black_box(&worker)).unwrap())
+    });
     g.finish();
 }
 

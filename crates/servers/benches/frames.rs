@@ -15,7 +15,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn frames(c: &mut Criterion) {
@@ -33,19 +36,23 @@ fn frames(c: &mut Criterion) {
             )
         });
         let msg = Message::text(text.clone());
-        g.bench_with_input(BenchmarkId::new("tungstenite_write_read", size), &size, |b, _| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        // Utf8Bytes: a refcount bump per send, as a broadcast does
-                        server.send(msg.clone()).await.unwrap();
-                        black_box(client.next().await.unwrap().unwrap());
-                    }
-                    start.elapsed()
+        g.bench_with_input(
+            BenchmarkId::new("tungstenite_write_read", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            // Utf8Bytes: a refcount bump per send, as a broadcast does
+                            server.send(msg.clone()).await.unwrap();
+                            black_box(client.next().await.unwrap().unwrap());
+                        }
+                        start.elapsed()
+                    })
                 })
-            })
-        });
+            },
+        );
 
         let (mut fserver, mut fclient) = {
             let (a, b) = tokio::io::duplex(1 << 20);
@@ -56,22 +63,26 @@ fn frames(c: &mut Criterion) {
             (s, c)
         };
         let bytes = bytes::Bytes::from(text.clone());
-        g.bench_with_input(BenchmarkId::new("fastwebsockets_write_read", size), &size, |b, _| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        // Server frames are unmasked: borrow the shared bytes, no copy.
-                        let frame = Frame::text(Payload::Borrowed(&bytes));
-                        fserver.write_frame(frame).await.unwrap();
-                        let f = fclient.read_frame().await.unwrap();
-                        assert_eq!(f.opcode, OpCode::Text);
-                        black_box(f.payload.len());
-                    }
-                    start.elapsed()
+        g.bench_with_input(
+            BenchmarkId::new("fastwebsockets_write_read", size),
+            &size,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            // Server frames are unmasked: borrow the shared bytes, no copy.
+                            let frame = Frame::text(Payload::Borrowed(&bytes));
+                            fserver.write_frame(frame).await.unwrap();
+                            let f = fclient.read_frame().await.unwrap();
+                            assert_eq!(f.opcode, OpCode::Text);
+                            black_box(f.payload.len());
+                        }
+                        start.elapsed()
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 }

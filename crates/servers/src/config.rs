@@ -17,8 +17,12 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 4] =
-        [Target::Tcp, Target::WsTungstenite, Target::WsFastwebsockets, Target::SioSocketioxide];
+    pub const ALL: [Target; 4] = [
+        Target::Tcp,
+        Target::WsTungstenite,
+        Target::WsFastwebsockets,
+        Target::SioSocketioxide,
+    ];
 
     /// The name used on the command line and in results.
     pub fn name(self) -> &'static str {
@@ -70,7 +74,10 @@ impl DatabaseConfig {
     pub fn parse(s: &str) -> Result<Self, String> {
         if s == "sqlite" || s == "sqlite::memory:" || s == "sqlite:" {
             Ok(DatabaseConfig::SqliteTemp)
-        } else if let Some(p) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+        } else if let Some(p) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
             Ok(DatabaseConfig::SqlitePath(p.into()))
         } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             Ok(DatabaseConfig::Postgres(s.to_owned()))
@@ -153,7 +160,10 @@ mod tests {
 
     #[test]
     fn database_urls() {
-        assert_eq!(DatabaseConfig::parse("sqlite").unwrap(), DatabaseConfig::SqliteTemp);
+        assert_eq!(
+            DatabaseConfig::parse("sqlite").unwrap(),
+            DatabaseConfig::SqliteTemp
+        );
         assert_eq!(
             DatabaseConfig::parse("sqlite:/tmp/x.db").unwrap(),
             DatabaseConfig::SqlitePath("/tmp/x.db".into())

@@ -12,8 +12,8 @@
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod hub;
 mod http_app;
+pub mod hub;
 pub mod rest;
 pub mod session;
 pub mod sio;

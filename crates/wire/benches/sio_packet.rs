@@ -11,7 +11,12 @@ use wsbench_wire::{engineio, socketio};
 fn sio_packet(c: &mut Criterion) {
     let mut g = c.benchmark_group("sio_packet");
     for size in [64usize, 1024, 16 * 1024] {
-        let data = Stamp { from: 42, seq: 123_456, t: 9_876_543_210 }.encode(size);
+        let data = Stamp {
+            from: 42,
+            seq: 123_456,
+            t: 9_876_543_210,
+        }
+        .encode(size);
         g.throughput(Throughput::Bytes(size as u64));
         let mut buf = String::with_capacity(size + 64);
         g.bench_with_input(BenchmarkId::new("encode_event", size), &data, |b, data| {
@@ -23,21 +28,35 @@ fn sio_packet(c: &mut Criterion) {
             })
         });
         let frame = format!(r#"2["msg",{data}]"#);
-        g.bench_with_input(BenchmarkId::new("decode_event", size), &frame, |b, frame| {
-            b.iter(|| {
-                let p = socketio::Packet::decode(black_box(frame)).unwrap();
-                let socketio::PacketKind::Event { args, .. } = p.kind else { unreachable!() };
-                let head = socketio::event_head(args).unwrap();
-                Stamp::decode(head.first.unwrap().as_bytes()).unwrap()
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("decode_event", size),
+            &frame,
+            |b, frame| {
+                b.iter(|| {
+                    let p = socketio::Packet::decode(black_box(frame)).unwrap();
+                    let socketio::PacketKind::Event { args, .. } = p.kind else {
+                        unreachable!()
+                    };
+                    let head = socketio::event_head(args).unwrap();
+                    Stamp::decode(head.first.unwrap().as_bytes()).unwrap()
+                })
+            },
+        );
         let mut body = String::new();
         for _ in 0..32 {
             engineio::push_to_payload(&mut body, &format!("4{frame}"));
         }
-        g.bench_with_input(BenchmarkId::new("split_polling_body_x32", size), &body, |b, body| {
-            b.iter(|| engineio::decode_payload(black_box(body)).filter(|p| p.is_ok()).count())
-        });
+        g.bench_with_input(
+            BenchmarkId::new("split_polling_body_x32", size),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    engineio::decode_payload(black_box(body))
+                        .filter(|p| p.is_ok())
+                        .count()
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -32,9 +32,15 @@ pub enum Op<'a> {
     /// Every socket but the sender (`socket.broadcast.emit`).
     ToOthers { data: &'a RawValue },
     /// Every member of `room`, sender included if a member (`io.to(room).emit`).
-    ToRoom { room: Cow<'a, str>, data: &'a RawValue },
+    ToRoom {
+        room: Cow<'a, str>,
+        data: &'a RawValue,
+    },
     /// Only socket `id` (`io.to(id).emit`).
-    ToId { id: Cow<'a, str>, data: &'a RawValue },
+    ToId {
+        id: Cow<'a, str>,
+        data: &'a RawValue,
+    },
     /// Back to the sender.
     Echo { data: &'a RawValue },
 }
@@ -77,7 +83,10 @@ pub enum RequestError {
     #[error("unknown op {0:?}")]
     UnknownOp(String),
     #[error("op {op:?} needs field {field:?}")]
-    MissingField { op: &'static str, field: &'static str },
+    MissingField {
+        op: &'static str,
+        field: &'static str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -109,10 +118,18 @@ impl<'a> Request<'a> {
             v.ok_or(RequestError::MissingField { op, field })
         }
         let op = match f.op.as_ref() {
-            "join" => Op::Join { room: need(f.room, "join", "room")? },
-            "leave" => Op::Leave { room: need(f.room, "leave", "room")? },
-            "to_all" => Op::ToAll { data: need(f.data, "to_all", "data")? },
-            "to_others" => Op::ToOthers { data: need(f.data, "to_others", "data")? },
+            "join" => Op::Join {
+                room: need(f.room, "join", "room")?,
+            },
+            "leave" => Op::Leave {
+                room: need(f.room, "leave", "room")?,
+            },
+            "to_all" => Op::ToAll {
+                data: need(f.data, "to_all", "data")?,
+            },
+            "to_others" => Op::ToOthers {
+                data: need(f.data, "to_others", "data")?,
+            },
             "to_room" => Op::ToRoom {
                 room: need(f.room, "to_room", "room")?,
                 data: need(f.data, "to_room", "data")?,
@@ -121,7 +138,9 @@ impl<'a> Request<'a> {
                 id: need(f.id, "to_id", "id")?,
                 data: need(f.data, "to_id", "data")?,
             },
-            "echo" => Op::Echo { data: need(f.data, "echo", "data")? },
+            "echo" => Op::Echo {
+                data: need(f.data, "echo", "data")?,
+            },
             other => return Err(RequestError::UnknownOp(other.to_owned())),
         };
         Ok(Request { op, ack: f.ack })
@@ -199,16 +218,28 @@ pub fn ack(n: u64, data: Option<&RawValue>) -> Bytes {
 
 /// `{"op":"error","reason":"<text>"}`
 pub fn error(reason: &str) -> Bytes {
-    Bytes::from(format!(r#"{{"op":"error","reason":{}}}"#, json_string(reason)))
+    Bytes::from(format!(
+        r#"{{"op":"error","reason":{}}}"#,
+        json_string(reason)
+    ))
 }
 
 /// A reply as a client sees it.
 #[derive(Debug, Clone)]
 pub enum Reply<'a> {
-    Welcome { id: Cow<'a, str> },
-    Msg { data: &'a RawValue },
-    Ack { ack: u64, data: Option<&'a RawValue> },
-    Error { reason: Cow<'a, str> },
+    Welcome {
+        id: Cow<'a, str>,
+    },
+    Msg {
+        data: &'a RawValue,
+    },
+    Ack {
+        ack: u64,
+        data: Option<&'a RawValue>,
+    },
+    Error {
+        reason: Cow<'a, str>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -232,10 +263,19 @@ impl<'a> Reply<'a> {
             serde_json::from_slice(frame).map_err(|e| RequestError::Malformed(e.to_string()))?;
         let missing = |op, field| RequestError::MissingField { op, field };
         Ok(match f.op.as_ref() {
-            "welcome" => Reply::Welcome { id: f.id.ok_or(missing("welcome", "id"))? },
-            "msg" => Reply::Msg { data: f.data.ok_or(missing("msg", "data"))? },
-            "ack" => Reply::Ack { ack: f.ack.ok_or(missing("ack", "ack"))?, data: f.data },
-            "error" => Reply::Error { reason: f.reason.ok_or(missing("error", "reason"))? },
+            "welcome" => Reply::Welcome {
+                id: f.id.ok_or(missing("welcome", "id"))?,
+            },
+            "msg" => Reply::Msg {
+                data: f.data.ok_or(missing("msg", "data"))?,
+            },
+            "ack" => Reply::Ack {
+                ack: f.ack.ok_or(missing("ack", "ack"))?,
+                data: f.data,
+            },
+            "error" => Reply::Error {
+                reason: f.reason.ok_or(missing("error", "reason"))?,
+            },
             other => return Err(RequestError::UnknownOp(other.to_owned())),
         })
     }
@@ -270,22 +310,31 @@ mod tests {
 
     #[test]
     fn data_is_relayed_byte_for_byte() {
-        let r = Request::parse(br#"{"op":"echo","data":{"from":1, "seq":2,"pad":"\u00e9"}}"#)
-            .unwrap();
+        let r =
+            Request::parse(br#"{"op":"echo","data":{"from":1, "seq":2,"pad":"\u00e9"}}"#).unwrap();
         let Op::Echo { data } = r.op else { panic!() };
-        assert_eq!(&msg(data)[..], br#"{"op":"msg","data":{"from":1, "seq":2,"pad":"\u00e9"}}"#);
+        assert_eq!(
+            &msg(data)[..],
+            br#"{"op":"msg","data":{"from":1, "seq":2,"pad":"\u00e9"}}"#
+        );
     }
 
     #[test]
     fn refusals_say_why() {
-        assert!(matches!(Request::parse(b"not json"), Err(RequestError::Malformed(_))));
+        assert!(matches!(
+            Request::parse(b"not json"),
+            Err(RequestError::Malformed(_))
+        ));
         assert_eq!(
             Request::parse(br#"{"op":"fly"}"#),
             Err(RequestError::UnknownOp("fly".into()))
         );
         assert_eq!(
             Request::parse(br#"{"op":"to_room","data":1}"#),
-            Err(RequestError::MissingField { op: "to_room", field: "room" })
+            Err(RequestError::MissingField {
+                op: "to_room",
+                field: "room"
+            })
         );
         assert!(matches!(
             Request::parse(br#"{"op":"join","room":5}"#),
@@ -297,14 +346,26 @@ mod tests {
     fn replies_are_byte_exact() {
         assert_eq!(&welcome("12")[..], br#"{"op":"welcome","id":"12"}"#);
         assert_eq!(&ack(4, None)[..], br#"{"op":"ack","ack":4}"#);
-        assert_eq!(&ack(4, Some(&raw("[1]")))[..], br#"{"op":"ack","ack":4,"data":[1]}"#);
-        assert_eq!(&error("bad \"x\"")[..], br#"{"op":"error","reason":"bad \"x\""}"#);
+        assert_eq!(
+            &ack(4, Some(&raw("[1]")))[..],
+            br#"{"op":"ack","ack":4,"data":[1]}"#
+        );
+        assert_eq!(
+            &error("bad \"x\"")[..],
+            br#"{"op":"error","reason":"bad \"x\""}"#
+        );
     }
 
     #[test]
     fn replies_round_trip() {
         let d = raw(r#"{"k":1}"#);
-        for bytes in [welcome("a"), msg(&d), ack(9, None), ack(9, Some(&d)), error("e")] {
+        for bytes in [
+            welcome("a"),
+            msg(&d),
+            ack(9, None),
+            ack(9, Some(&d)),
+            error("e"),
+        ] {
             let r = Reply::parse(&bytes).unwrap();
             let again = match &r {
                 Reply::Welcome { id } => welcome(id),

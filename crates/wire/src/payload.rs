@@ -61,7 +61,11 @@ mod tests {
 
     #[test]
     fn encodes_to_exact_size_and_decodes() {
-        let s = Stamp { from: 12, seq: 3456, t: 987_654_321_000 };
+        let s = Stamp {
+            from: 12,
+            seq: 3456,
+            t: 987_654_321_000,
+        };
         for size in [0, 10, s.min_encoded_len(), 64, 256, 4096] {
             let e = s.encode(size);
             assert_eq!(e.len(), size.max(s.min_encoded_len()), "size {size}");

@@ -26,7 +26,8 @@ mod tests {
     fn prefix_is_four_bytes_big_endian() {
         let mut c = codec(1024);
         let mut buf = BytesMut::new();
-        c.encode(Bytes::from_static(b"{\"op\":\"x\"}"), &mut buf).unwrap();
+        c.encode(Bytes::from_static(b"{\"op\":\"x\"}"), &mut buf)
+            .unwrap();
         assert_eq!(&buf[..4], &[0, 0, 0, 10]);
         assert_eq!(&c.decode(&mut buf).unwrap().unwrap()[..], b"{\"op\":\"x\"}");
     }
