@@ -384,3 +384,47 @@ mod tests {
         assert_eq!(cmd.cwd.as_deref(), Some(Path::new("/p")));
     }
 }
+
+/// Packages whose versions `meta.json` records for a run with Node targets.
+const RECORDED_PACKAGES: [&str; 5] = ["ws", "socket.io", "engine.io", "sql.js", "pg"];
+
+/// The versions a run with Node targets used: `node` itself and the locked packages of
+/// `dir`'s package-lock.json. What cannot be read is left out, not guessed.
+pub fn node_versions(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(node) = find_on_path("node")
+        && let Ok(o) = std::process::Command::new(node).arg("--version").output()
+        && o.status.success()
+    {
+        out.insert(
+            "node".to_owned(),
+            String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        );
+    }
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    if let Some(lock) = lock {
+        for name in RECORDED_PACKAGES {
+            let key = format!("node_modules/{name}");
+            if let Some(v) = lock["packages"][key.as_str()]["version"].as_str() {
+                out.insert(name.to_owned(), v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn reads_the_locked_peer_versions() {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/peers/node"
+        ));
+        let v = super::node_versions(dir);
+        assert!(v["socket.io"].starts_with("4.8."), "{v:?}");
+        assert!(v["ws"].starts_with("8."), "{v:?}");
+    }
+}

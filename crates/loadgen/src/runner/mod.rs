@@ -263,6 +263,14 @@ pub async fn run_with<C: Connector>(
         server: server_cpus.as_ref().map(|c| cpu_list(c)),
         loadgen: server_cpus.as_ref().map(|_| cpu_list(&cpus[1..])),
     };
+    if specs
+        .iter()
+        .flatten()
+        .any(|(_, t)| matches!(t, TargetSpec::Node(_)))
+        && let Ok(dir) = crate::peers::peers_dir()
+    {
+        meta.node_packages = Some(crate::peers::node_versions(&dir));
+    }
     meta.notes = meta_notes;
     meta.write(&meta_path)?;
 
