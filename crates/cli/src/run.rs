@@ -73,9 +73,8 @@ pub fn main(a: RunArgs) -> u8 {
         opts.serve_args = vec!["--database".into(), a.database.clone()];
     }
     opts.cancel = cancel.clone();
-    if a.no_progress {
-        opts.progress = false;
-    }
+    // On a terminal a live line; piped (CI, logs) a plain line every few seconds.
+    opts.progress = !a.no_progress;
     opts.scenario_toml = scenario_text;
     opts.scenario_file = Some(a.scenario.display().to_string());
 
