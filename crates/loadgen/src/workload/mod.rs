@@ -18,7 +18,27 @@ use crate::accounting::Audience;
 use crate::transport::OpKind;
 
 /// Ack ids at or above this are the runner's own (join barrier); message acks use `seq`.
-pub const CONTROL_ACK_BASE: u64 = 1 << 62;
+/// Every id stays below 2^53 (`JS_MAX_SAFE_INTEGER`): JavaScript peers parse ack ids into a
+/// double, and a larger id comes back rounded, so its ack never matches.
+pub const CONTROL_ACK_BASE: u64 = 1 << 52;
+
+/// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const JS_MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+#[cfg(test)]
+mod ack_id_tests {
+    use super::*;
+
+    #[test]
+    fn control_ack_ids_survive_a_javascript_peer() {
+        // the largest control id in use: one per client, u32 clients at most
+        let largest = CONTROL_ACK_BASE + u64::from(u32::MAX);
+        assert!(largest <= JS_MAX_SAFE_INTEGER);
+        // and the ids round-trip through an f64 exactly, as JSON.parse would read them
+        assert_eq!(largest as f64 as u64, largest);
+        assert_eq!(CONTROL_ACK_BASE as f64 as u64, CONTROL_ACK_BASE);
+    }
+}
 
 /// Why a scenario cannot be run by this load generator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
