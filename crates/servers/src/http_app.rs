@@ -5,8 +5,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::handler::Handler;
+use axum::routing::get;
 use axum::serve::ListenerExt;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
@@ -16,7 +19,7 @@ use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::hub::{OutFrame, RoomHub};
+use crate::hub::{HubStats, OutFrame, RoomHub};
 
 /// WebSocket connections of an HTTP target: the limit, the stop signal and the set of
 /// live connections `serve_http` waits for.
@@ -51,6 +54,46 @@ impl HttpConns {
         let permit = self.limit.clone().try_acquire_owned().ok()?;
         Some((permit, self.tracker.token()))
     }
+}
+
+/// What a raw WebSocket target's `/ws` handler needs. The two targets differ only in the
+/// frame type their hub shares between recipients.
+pub(crate) struct WsState<F> {
+    pub(crate) hub: Arc<RoomHub<F>>,
+    pub(crate) conns: HttpConns,
+    /// `cfg.max_message_bytes`: the cap on a (reassembled) message.
+    pub(crate) max: usize,
+    /// `cfg.idle_timeout`.
+    pub(crate) idle: Duration,
+    /// `cfg.echo_only`: echo every message (Autobahn) instead of the app protocol.
+    pub(crate) echo: bool,
+}
+
+/// Runs a raw WebSocket target until `shutdown`: its hub, `/ws` answered by `upgrade`, and
+/// the REST routes on the same port.
+pub(crate) async fn serve_ws<F, H, T>(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    stats: Arc<HubStats>,
+    upgrade: H,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError>
+where
+    F: OutFrame,
+    H: Handler<T, Arc<WsState<F>>>,
+    T: 'static,
+{
+    let hub = Arc::new(RoomHub::<F>::new(&cfg, stats));
+    let conns = HttpConns::new(cfg.max_connections);
+    let state = Arc::new(WsState {
+        hub: hub.clone(),
+        conns: conns.clone(),
+        max: cfg.max_message_bytes,
+        idle: cfg.idle_timeout,
+        echo: cfg.echo_only,
+    });
+    let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
+    serve_http(listener, &cfg, hub, ws, conns, shutdown).await
 }
 
 /// Serves `ws` merged with the REST routes on `listener` until `shutdown`; then stops

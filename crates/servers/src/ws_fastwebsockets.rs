@@ -22,13 +22,10 @@ mod echo;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::upgrade::IncomingUpgrade;
 use fastwebsockets::{
@@ -43,8 +40,8 @@ use tokio::sync::mpsc;
 use self::assemble::{Assembler, Refusal, Step};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::http_app::{Admission, HttpConns, serve_http};
-use crate::hub::{HubStats, RoomHub};
+use crate::http_app::{Admission, serve_ws};
+use crate::hub::HubStats;
 use crate::session::{
     BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
     SinkError, finish_writer, pump,
@@ -69,29 +66,10 @@ pub async fn run_with_stats(
     stats: Arc<HubStats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let hub = Arc::new(RoomHub::<Bytes>::new(&cfg, stats));
-    let conns = HttpConns::new(cfg.max_connections);
-    let state = Arc::new(FwsState {
-        hub: hub.clone(),
-        conns: conns.clone(),
-        max: cfg.max_message_bytes,
-        idle: cfg.idle_timeout,
-        echo: cfg.echo_only,
-    });
-    let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
-    serve_http(listener, &cfg, hub, ws, conns, shutdown).await
+    serve_ws(listener, cfg, stats, upgrade, shutdown).await
 }
 
-struct FwsState {
-    hub: Arc<RoomHub<Bytes>>,
-    conns: HttpConns,
-    /// `cfg.max_message_bytes`: the cap on a reassembled message.
-    max: usize,
-    /// `cfg.idle_timeout`.
-    idle: Duration,
-    /// `cfg.echo_only`: echo every message (Autobahn) instead of the app protocol.
-    echo: bool,
-}
+type FwsState = crate::http_app::WsState<Bytes>;
 
 async fn upgrade(State(st): State<Arc<FwsState>>, ws: IncomingUpgrade) -> Response {
     let Some(admission) = st.conns.admit() else {

@@ -14,14 +14,11 @@ mod echo;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -30,8 +27,8 @@ use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::http_app::{Admission, HttpConns, serve_http};
-use crate::hub::{HubStats, OutFrame, RoomHub};
+use crate::http_app::{Admission, serve_ws};
+use crate::hub::{HubStats, OutFrame};
 use crate::session::{
     BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
     SinkError, finish_writer, pump,
@@ -66,29 +63,10 @@ pub async fn run_with_stats(
     stats: Arc<HubStats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let hub = Arc::new(RoomHub::<Utf8Bytes>::new(&cfg, stats));
-    let conns = HttpConns::new(cfg.max_connections);
-    let state = Arc::new(WsState {
-        hub: hub.clone(),
-        conns: conns.clone(),
-        max: cfg.max_message_bytes,
-        idle: cfg.idle_timeout,
-        echo: cfg.echo_only,
-    });
-    let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
-    serve_http(listener, &cfg, hub, ws, conns, shutdown).await
+    serve_ws(listener, cfg, stats, upgrade, shutdown).await
 }
 
-struct WsState {
-    hub: Arc<RoomHub<Utf8Bytes>>,
-    conns: HttpConns,
-    /// `cfg.max_message_bytes`.
-    max: usize,
-    /// `cfg.idle_timeout`.
-    idle: Duration,
-    /// `cfg.echo_only`: echo every message (Autobahn) instead of the app protocol.
-    echo: bool,
-}
+type WsState = crate::http_app::WsState<Utf8Bytes>;
 
 async fn upgrade(State(st): State<Arc<WsState>>, ws: WebSocketUpgrade) -> Response {
     let Some(admission) = st.conns.admit() else {
