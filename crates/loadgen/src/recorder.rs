@@ -153,6 +153,22 @@ pub fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
     }
 }
 
+/// Fills a row's latency columns (`lat_p50_us` … `lat_mean_us`) from a µs histogram, and
+/// `deliveries_per_s` from `delivered` over `measure_s`.
+pub fn fill_latency_columns(row: &mut wsbench_report::SummaryRow, h: &Histogram<u64>) {
+    row.deliveries_per_s = if row.measure_s > 0.0 {
+        row.delivered as f64 / row.measure_s
+    } else {
+        0.0
+    };
+    row.lat_p50_us = quantile(h, 0.5);
+    row.lat_p90_us = quantile(h, 0.9);
+    row.lat_p99_us = quantile(h, 0.99);
+    row.lat_p999_us = quantile(h, 0.999);
+    row.lat_max_us = if h.is_empty() { 0 } else { h.max() };
+    row.lat_mean_us = if h.is_empty() { 0.0 } else { h.mean() };
+}
+
 /// Per-publisher rings of send lags, shared by every worker of a row (see the module doc).
 #[derive(Debug)]
 pub struct SendLog {

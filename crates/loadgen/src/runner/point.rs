@@ -17,7 +17,7 @@ use wsbench_scenario::{LoopMode, Scenario, Workload};
 use super::progress::Progress;
 use super::target::ResolvedTarget;
 use crate::accounting::{ReceiverLedger, Tally};
-use crate::recorder::{LiveStats, Merged, SendLog, quantile};
+use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::schedule::Pacing;
 use crate::system::own_cpu_seconds;
 use crate::transport::{ByteCounts, Transport};
@@ -346,18 +346,8 @@ fn merge(row: &mut SummaryRow, plan: &Plan, reports: &[WorkerReport], panics: u6
     row.duplicated = tally.duplicated;
     row.reordered = tally.reordered;
     row.errors = errors + tally.violations;
-    row.deliveries_per_s = if row.measure_s > 0.0 {
-        row.delivered as f64 / row.measure_s
-    } else {
-        0.0
-    };
     let h = &merged.corrected;
-    row.lat_p50_us = quantile(h, 0.5);
-    row.lat_p90_us = quantile(h, 0.9);
-    row.lat_p99_us = quantile(h, 0.99);
-    row.lat_p999_us = quantile(h, 0.999);
-    row.lat_max_us = if h.is_empty() { 0 } else { h.max() };
-    row.lat_mean_us = if h.is_empty() { 0.0 } else { h.mean() };
+    fill_latency_columns(row, h);
     row.lat_uncorrected_p99_us = quantile(&merged.uncorrected, 0.99);
     row.send_lag_p99_us = quantile(&merged.send_lag, 0.99);
     if let Some(e) = first_error {

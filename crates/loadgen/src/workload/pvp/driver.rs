@@ -26,7 +26,7 @@ use super::tally::{Bounds, Window, staleness};
 use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
 use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
-use crate::recorder::{new_histogram, quantile};
+use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::runner::point::{PointCtx, PointFailure, PointResult};
 use crate::runner::target::ResolvedTarget;
 use crate::system::own_cpu_seconds;
@@ -225,18 +225,8 @@ pub async fn run_point(
     row.delivered = st.seen;
     row.versions_missed = Some(st.missed);
     row.lost = if variant.polls() { 0 } else { st.missed };
-    row.deliveries_per_s = if row.measure_s > 0.0 {
-        row.delivered as f64 / row.measure_s
-    } else {
-        0.0
-    };
     let h = &st.histogram;
-    row.lat_p50_us = quantile(h, 0.5);
-    row.lat_p90_us = quantile(h, 0.9);
-    row.lat_p99_us = quantile(h, 0.99);
-    row.lat_p999_us = quantile(h, 0.999);
-    row.lat_max_us = if h.is_empty() { 0 } else { h.max() };
-    row.lat_mean_us = if h.is_empty() { 0.0 } else { h.mean() };
+    fill_latency_columns(&mut row, h);
     row.lat_uncorrected_p99_us = row.lat_p99_us;
     if !h.is_empty() {
         row.staleness_p50_ms = Some(row.lat_p50_us as f64 / 1000.0);
