@@ -274,7 +274,9 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
                 &spec(Target::Tcp, addr, ""),
             )
         };
-        // block the load generator's only thread for 300 ms inside the measure phase
+        // The fault under test: block the load generator's only thread for 300 ms, placed
+        // 700 ms in (warmup ends at 200 ms, measure at 1,700 ms: well inside). These sleeps
+        // are the injected stall, not a synchronisation.
         tokio::spawn(async {
             tokio::time::sleep(Duration::from_millis(700)).await;
             std::thread::sleep(Duration::from_millis(300));

@@ -129,14 +129,18 @@ impl SioClient {
             inbox,
             next_ack: 0,
         };
-        tokio::select! {
-            sid = sid_rx => {
-                client.sid = sid.expect("transport ended before the CONNECT reply");
-                Ok(client)
+        let reply = tokio::time::timeout(STEP, async {
+            tokio::select! {
+                sid = sid_rx => Ok(sid.expect("transport ended before the CONNECT reply")),
+                refused = client.inbox.recv() => Err(refused.unwrap_or(SioPacket::Disconnected)),
             }
-            refused = client.inbox.recv() => Err(refused.unwrap_or(SioPacket::Disconnected)),
-            () = tokio::time::sleep(STEP) => panic!("no CONNECT reply within {STEP:?}"),
-        }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no CONNECT reply within {STEP:?}"));
+        reply.map(|sid| {
+            client.sid = sid;
+            client
+        })
     }
 
     /// Sends raw Engine.IO text (e.g. a malformed packet).
