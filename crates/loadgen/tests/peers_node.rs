@@ -8,6 +8,7 @@
 //! missing, each test prints "skipped: node not found" and passes (CI has node).
 
 mod run_support;
+mod transport_support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,8 +22,8 @@ use wsbench_loadgen::transport::{
 use wsbench_scenario::{BroadcastOp, Overrides};
 use wsbench_wire::payload::Stamp;
 
-/// Bound on every network await.
-const T: Duration = Duration::from_secs(10);
+use transport_support::{T, connect, recv, req, send};
+
 /// Bound on installing the packages (a cold `npm ci` downloads them).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -59,36 +60,6 @@ fn endpoint(child: &ServerChild, sio: Option<SioTransport>) -> Endpoint {
             host: addr.to_string(),
             path: "/ws".into(),
         },
-    }
-}
-
-async fn connect(e: &Endpoint) -> AnyTransport {
-    wsbench_loadgen::transport::connect(e, T)
-        .await
-        .unwrap_or_else(|err| panic!("connect to {e:?}: {err}"))
-}
-
-async fn recv(t: &mut AnyTransport) -> Incoming {
-    tokio::time::timeout(T, t.recv())
-        .await
-        .expect("a message in time")
-        .expect("recv")
-}
-
-async fn send(t: &mut AnyTransport, req: Outgoing<'_>) {
-    tokio::time::timeout(T, t.send(req))
-        .await
-        .expect("send in time")
-        .expect("send");
-}
-
-fn req<'a>(op: OpKind) -> Outgoing<'a> {
-    Outgoing {
-        op,
-        room: None,
-        id: None,
-        data: None,
-        ack: None,
     }
 }
 

@@ -79,7 +79,7 @@ impl Server {
 pub async fn connect(endpoint: &Endpoint) -> AnyTransport {
     wsbench_loadgen::transport::connect(endpoint, T)
         .await
-        .expect("connects")
+        .unwrap_or_else(|err| panic!("connect to {endpoint:?}: {err}"))
 }
 
 pub async fn recv(t: &mut AnyTransport) -> Incoming {
