@@ -1,4 +1,4 @@
-//! The command line of DESIGN.md §6 (clap derive). Only definitions and help text live
+//! The command line of docs/design.md §6 (clap derive). Only definitions and help text live
 //! here; every subcommand turns its arguments into library types in its own module.
 
 use std::path::PathBuf;

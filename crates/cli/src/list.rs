@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::args::ListArgs;
 use crate::exit;
 
-/// Built-in targets and what each one is (DESIGN.md §2).
+/// Built-in targets and what each one is (docs/design.md §2).
 pub const TARGETS: &[(&str, &str)] = &[
     (
         "tcp",
@@ -50,7 +50,7 @@ pub const EXTERNAL: &[(&str, &str)] = &[
     ),
     (
         "ws=ws://host:port/ws",
-        "your own raw WebSocket server (DESIGN §3 protocol)",
+        "your own raw WebSocket server (the protocol of docs/protocol.md)",
     ),
     ("tcp=host:port", "your own length-prefixed TCP server"),
 ];

@@ -13,7 +13,7 @@ use clap::Parser;
 
 use args::{Cli, Command};
 
-/// Exit codes of DESIGN.md §6.
+/// Exit codes of docs/design.md §6.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const RUN_ERROR: u8 = 1;

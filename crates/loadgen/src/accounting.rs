@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-/// Who must receive a message from publisher `from` (DESIGN.md §3).
+/// Who must receive a message from publisher `from` (docs/design.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// `to_all`: every client, the sender included.

@@ -1,4 +1,4 @@
-//! The Node reference peers (`scripts/peers/node`, DESIGN.md §2): finding `node` and the
+//! The Node reference peers (`scripts/peers/node`, docs/design.md §2): finding `node` and the
 //! peers' folder, installing the locked packages on first use (`npm ci`), and the
 //! [`ServerCommand`] that starts each server, so the runner supervises it like its own
 //! servers (same ready line, SIGTERM, /proc figures, pinning).

@@ -110,7 +110,7 @@ async fn nothing_pending(t: &mut AnyTransport, token: u64, d: &Data) {
     d.msg(&recv(t).await, &data);
 }
 
-/// The app protocol of DESIGN.md §3 on three clients of one server.
+/// The app protocol of docs/design.md §3 on three clients of one server.
 async fn exercise(e: &Endpoint, byte_exact: bool) {
     let d = Data { byte_exact };
     let data = Stamp {

@@ -29,7 +29,7 @@ macro_rules! with_summary_fields {
 
 macro_rules! define_codec {
     ($($f:ident),* $(,)?) => {
-        /// Column names of `summary.csv`, in order: DESIGN.md §7's 39, then wsbench's additions.
+        /// Column names of `summary.csv`, in order: docs/design.md §7's 39, then wsbench's additions.
         pub const COLUMNS: &[&str] = &[$(stringify!($f)),*];
 
         fn cells(row: &SummaryRow) -> Vec<String> {
@@ -136,8 +136,8 @@ pub fn read(path: &Path) -> Result<Vec<SummaryRow>, ReportError> {
 mod tests {
     use super::*;
 
-    /// The external contract: DESIGN.md §7, in order. Checked from outside the project.
-    const DESIGN_COLUMNS: [&str; 39] = [
+    /// The external contract: docs/design.md §7, in order. Checked from outside the project.
+    const CONTRACT_COLUMNS: [&str; 39] = [
         "run_id",
         "scenario",
         "target",
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn header_is_the_design_list_followed_by_the_additions() {
         let text = String::from_utf8(serialize(&[])).unwrap();
-        let expected: Vec<&str> = DESIGN_COLUMNS
+        let expected: Vec<&str> = CONTRACT_COLUMNS
             .iter()
             .chain(&ADDED_COLUMNS)
             .copied()

@@ -1,4 +1,4 @@
-//! Results: the flat [`row::SummaryRow`] (DESIGN.md §7) and everything made from it —
+//! Results: the flat [`row::SummaryRow`] (docs/design.md §7) and everything made from it —
 //! `summary.csv` ([`csv`]), `.hgrm` percentile files ([`hgrm`]), `meta.json` ([`meta`]),
 //! SVG plots ([`plot`]), `report.md` ([`markdown`], [`report_dir`]) and run-to-run
 //! comparison with thresholds ([`compare`]). Exporters are pure functions over in-memory

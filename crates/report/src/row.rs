@@ -1,5 +1,5 @@
 //! One row of `summary.csv`: one target × sweep point × repeat. The first columns are
-//! DESIGN.md §7's, in its order and with its names (checked from outside); columns after
+//! docs/design.md §7's, in its order and with its names (checked from outside); columns after
 //! `errors` are wsbench's additions.
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// What the clients do (DESIGN.md §5).
+/// What the clients do (docs/design.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
     /// Each publisher sends `echo` to itself; open loop, or closed-loop ping-pong.
@@ -16,7 +16,7 @@ pub enum Workload {
     Direct,
     /// Requests carry ack ids; latency is the request → ack round trip.
     Ack,
-    /// DESIGN.md §4: a writer updates a DB row, viewers poll or get pushed.
+    /// docs/design.md §4: a writer updates a DB row, viewers poll or get pushed.
     PollingVsPush,
     /// Connection storm: open `clients` connections at `connect_rate`, measure connect time.
     Connect,
@@ -155,7 +155,7 @@ pub struct Phases {
     pub drain: Duration,
 }
 
-/// A polling-vs-push variant (DESIGN.md §4; one row each).
+/// A polling-vs-push variant (docs/design.md §4; one row each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PvpVariant {
     /// Viewers GET `/api/dashboard` every `poll_interval` from the raw WebSocket server's port.

@@ -56,7 +56,7 @@ pub enum SlowConsumer {
     Disconnect,
 }
 
-/// Where the dashboard row of DESIGN.md §4 lives.
+/// Where the dashboard row of docs/design.md §4 lives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DatabaseConfig {
     /// SQLite embedded, in a fresh temporary file removed at exit.

@@ -1,6 +1,6 @@
 //! The HTTP plumbing both raw WebSocket targets share: the connection limit and shutdown
 //! signal of their WebSockets ([`HttpConns`]), and [`serve_http`], which merges a target's
-//! `/ws` route with the REST routes of DESIGN.md §4, serves them until shutdown, closes
+//! `/ws` route with the REST routes of docs/design.md §4, serves them until shutdown, closes
 //! open WebSockets and waits for them.
 
 use std::future::Future;

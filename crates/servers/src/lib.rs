@@ -7,7 +7,7 @@
 //!   request handling (rooms, sockets, fan-out); framing is all that differs between them.
 //! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
-//! - [`rest`] / [`db`]: the REST routes of DESIGN.md §4 and the counted database layer.
+//! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
 pub mod config;
 pub mod db;

@@ -1,10 +1,10 @@
-//! The REST routes of DESIGN.md §4 (dashboard, stats), shared by every HTTP target.
+//! The REST routes of docs/design.md §4 (dashboard, stats), shared by every HTTP target.
 //!
 //! - `GET /api/dashboard`: exactly one SELECT; `{"version":V,"value":…,"written_at":T}`
 //!   with `T` the write's wall-clock time in unix **nanoseconds** (0 for the initial row).
 //! - `POST /api/dashboard` with `{"value":…}`: exactly one UPDATE … RETURNING; after the
 //!   commit the JSON text of the new row goes to the target's [`Pusher`] and is returned.
-//!   GET, POST reply and push are the same text, in DESIGN order ([`Dashboard::to_json`]);
+//!   GET, POST reply and push are the same text, in the documented key order ([`Dashboard::to_json`]);
 //!   `value` is the writer's JSON as sent (key order kept, insignificant whitespace dropped).
 //! - `GET /api/stats`: `{"db_queries","db_queries_app","db_queries_engine","http_requests",
 //!   "engine_count_source","db_errors", …registered counters}`; `POST /api/stats/reset`

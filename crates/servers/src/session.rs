@@ -1,6 +1,6 @@
 //! One raw connection's request handling, independent of framing: parse, act on the hub, reply.
 //!
-//! [`Session`] turns one incoming text frame into hub operations and replies (DESIGN.md §3).
+//! [`Session`] turns one incoming text frame into hub operations and replies (docs/design.md §3).
 //! [`pump`] is the one writer loop every raw transport runs per connection: it drains the
 //! connection's bounded queue (batching what is already queued into one flush) and a small
 //! control queue (pings, pongs, close), so a socket is only ever written from one task.

@@ -1,7 +1,7 @@
 //! The `sio-socketioxide` target: axum + socketioxide (namespace `/`, default parser, both
 //! Engine.IO transports) plus the REST routes, on one port.
 //!
-//! Events (DESIGN.md §3): `join(room)`, `leave(room)`, `to_all(data)`, `to_others(data)`,
+//! Events (docs/design.md §3): `join(room)`, `leave(room)`, `to_all(data)`, `to_others(data)`,
 //! `to_room(room, data)`, `to_id(id, data)`, `echo(data)`; the server emits `msg(data)`.
 //! With an ack id the server acks after the op: `echo` acks with `[data]` and then emits no
 //! `msg`; every other op acks with no arguments (`43N[]`, what `emitWithAck` resolves on).

@@ -1,6 +1,6 @@
 //! The `ws-tungstenite` target: axum `extract::ws` (tokio-tungstenite) + the REST routes.
 //!
-//! WebSocket at `/ws`, the REST routes of DESIGN.md §4 on the same port. Limits: messages
+//! WebSocket at `/ws`, the REST routes of docs/design.md §4 on the same port. Limits: messages
 //! over `max_message_bytes` close with 1009; single frames are read whole up to twice that
 //! (so the stream stays in sync and the close handshake completes), larger frames fail at
 //! their header. tungstenite returns these errors without closing, so this module maps

@@ -1,4 +1,4 @@
-//! The raw protocol (DESIGN.md §3) on every raw target: welcome, every op, acks, echo+ack,
+//! The raw protocol (docs/design.md §3) on every raw target: welcome, every op, acks, echo+ack,
 //! room isolation, closed sockets leaving rooms, and error replies.
 //!
 //! "Never receives" is checked with [`RawClient::barrier`], not with a sleep: the test

@@ -1,6 +1,6 @@
 //! Dashboard bodies byte for byte: GET, the POST reply and the push (REST pusher and the
 //! Socket.IO `update` event) are one text, `{"version":V,"value":…,"written_at":T}` in
-//! DESIGN.md §4 key order, with the writer's value as sent (key order kept, whitespace
+//! docs/design.md §4 key order, with the writer's value as sent (key order kept, whitespace
 //! dropped). On SQLite, and on PostgreSQL when `DATABASE_URL` is set.
 
 mod sio_rest_common;
@@ -24,7 +24,7 @@ fn written_at(text: &str, version: i64) -> i64 {
     let t = text
         .strip_prefix(&prefix)
         .and_then(|rest| rest.strip_suffix('}'))
-        .unwrap_or_else(|| panic!("not a DESIGN-order row of version {version}: {text}"));
+        .unwrap_or_else(|| panic!("not a documented-order row of version {version}: {text}"));
     assert!(t.bytes().all(|b| b.is_ascii_digit()), "written_at: {text}");
     t.parse().expect("written_at")
 }

@@ -147,7 +147,7 @@ async fn counts_agree_under_load(db: &DatabaseConfig) {
     );
     assert!(under_load > 0, "no probe ran while requests were in flight");
 
-    // Every committed write was pushed (impatient clients included), once, in DESIGN order.
+    // Every committed write was pushed (impatient clients included), once, in the documented key order.
     check(&get_json(addr, "/api/stats").await);
     let last = get_json(addr, "/api/dashboard").await["version"]
         .as_i64()

@@ -1,4 +1,4 @@
-//! The application protocol of the raw targets (DESIGN.md §3), byte-exact.
+//! The application protocol of the raw targets (docs/design.md §3), byte-exact.
 //!
 //! A client sends one JSON object per frame ([`Request::parse`]); a server answers with the
 //! encoders below. `data` is opaque: servers keep it as the exact text they received

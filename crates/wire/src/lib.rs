@@ -1,6 +1,6 @@
 //! The bytes every wsbench part agrees on.
 //!
-//! - [`app`]: the application protocol of DESIGN.md §3 for the raw targets (`tcp`, `ws-*`,
+//! - [`app`]: the application protocol of docs/design.md §3 for the raw targets (`tcp`, `ws-*`,
 //!   `node-ws`): requests a client sends, replies a server sends, encoded byte-exact.
 //! - [`payload`]: the opaque `data` object (`from`, `seq`, `t`, `pad`) the load generator
 //!   sends and times.

@@ -1,4 +1,4 @@
-// Conformance of a server to DESIGN.md §3 (and §4's REST routes), checked with the
+// Conformance of a server to docs/design.md §3 (and §4's REST routes), checked with the
 // official clients. The server under test comes from the environment:
 //   WSBENCH_RAW_URL=ws://127.0.0.1:PORT/ws       raw protocol checks
 //   WSBENCH_SIO_URL=http://127.0.0.1:PORT        Socket.IO checks
@@ -34,7 +34,7 @@ async function clients(Client, ...names) {
 
 const payload = (from, seq) => ({ from, seq, t: 1_000_000 + seq, pad: 'x'.repeat(16) });
 
-/** The checks whose meaning is the same on every target (DESIGN.md §3 tables). */
+/** The checks whose meaning is the same on every target (docs/design.md §3 tables). */
 function semantics(Client) {
   it('connect: every socket gets a distinct string id', TEST, async () => {
     const [a, b] = await clients(Client, 'a', 'b');
@@ -162,7 +162,7 @@ function semantics(Client) {
   });
 }
 
-describe('raw protocol (DESIGN.md §3)', { skip: RAW === undefined && 'WSBENCH_RAW_URL unset' }, () => {
+describe('raw protocol (docs/design.md §3)', { skip: RAW === undefined && 'WSBENCH_RAW_URL unset' }, () => {
   semantics(RawClient);
 
   it('frames are byte-exact: welcome, msg, ack, ack with data', TEST, async () => {
@@ -253,7 +253,7 @@ describe('raw protocol (DESIGN.md §3)', { skip: RAW === undefined && 'WSBENCH_R
 });
 
 describe(
-  `Socket.IO (DESIGN.md §3) over ${process.env.WSBENCH_SIO_TRANSPORTS ?? 'websocket'}`,
+  `Socket.IO (docs/design.md §3) over ${process.env.WSBENCH_SIO_TRANSPORTS ?? 'websocket'}`,
   { skip: SIO === undefined && 'WSBENCH_SIO_URL unset' },
   () => {
     semantics(SioClient);
@@ -281,7 +281,7 @@ describe(
   },
 );
 
-describe('REST routes (DESIGN.md §4)', { skip: HTTP === undefined && 'WSBENCH_HTTP_URL unset' }, () => {
+describe('REST routes (docs/design.md §4)', { skip: HTTP === undefined && 'WSBENCH_HTTP_URL unset' }, () => {
   const Client = RAW !== undefined ? RawClient : SioClient;
   const api = async (method, path, body) => {
     const res = await withTimeout(
@@ -328,7 +328,7 @@ describe('REST routes (DESIGN.md §4)', { skip: HTTP === undefined && 'WSBENCH_H
     await viewer.barrier();
   });
 
-  it('dashboard bodies are exactly {"version":V,"value":…,"written_at":T} (DESIGN key order)', TEST, async () => {
+  it('dashboard bodies are exactly {"version":V,"value":…,"written_at":T} (documented key order)', TEST, async () => {
     const post = await api('POST', '/api/dashboard', { value: [true] });
     assert.match(post.text, ROW, `POST body: ${post.text}`);
     const get = await api('GET', '/api/dashboard');

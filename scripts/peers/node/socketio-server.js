@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// `node-socketio`: THE reference Socket.IO server (DESIGN.md §2–§4). socket.io 4.8 on an
+// `node-socketio`: THE reference Socket.IO server (docs/design.md §2–§4). socket.io 4.8 on an
 // http server, namespace `/`, both transports (polling and websocket), default parser and
 // ping settings, the library's own rooms; plus the REST routes of §4 (lib/rest.js) on the
 // same port. A dashboard write is pushed to room `dashboard` as event `update`.
 //
-// Events (DESIGN.md §3): join(room), leave(room), to_all(data), to_others(data),
+// Events (docs/design.md §3): join(room), leave(room), to_all(data), to_others(data),
 // to_room(room, data), to_id(id, data), echo(data); the server emits msg(data). When the
 // last argument is an ack callback it is called after the op: echo acks with its data
 // (and emits no msg), every other op acks with no arguments.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node-ws`: the reference raw WebSocket peer (DESIGN.md §2–§4). An http server carries a
+// `node-ws`: the reference raw WebSocket peer (docs/design.md §2–§4). An http server carries a
 // `ws` WebSocketServer on path /ws speaking the raw protocol of §3 byte-exact (see
 // lib/raw-protocol.js), plus the REST routes of §4 (lib/rest.js) on the same port.
 //

@@ -1,5 +1,5 @@
 //! Protocol-neutral requests to wire text and wire text to [`Incoming`], for the raw app
-//! protocol (DESIGN.md §3, JSON objects) and for Socket.IO (events inside Engine.IO
+//! protocol (docs/design.md §3, JSON objects) and for Socket.IO (events inside Engine.IO
 //! messages). Encoders append to a reused buffer; decoders slice the received frame's
 //! `Bytes` instead of copying the payload.
 

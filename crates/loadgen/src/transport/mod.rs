@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-/// Which op a request asks for (DESIGN.md §3; Socket.IO: the event of the same name).
+/// Which op a request asks for (docs/design.md §3; Socket.IO: the event of the same name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
     Join,

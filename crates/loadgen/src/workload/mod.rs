@@ -5,7 +5,7 @@
 //! - [`connect`]: opening the clients (paced, with connect-time histogram), the join
 //!   barrier, and the `connect` workload's storm.
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
-//! - [`pvp`]: polling-vs-push (DESIGN.md §4), which is not "publishers send an op, receivers
+//! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
 //!   time deliveries": a writer, viewers and a stats probe, with its own driver.
 
 pub mod connect;

@@ -134,7 +134,7 @@ pub fn assert_incoming(got: &Incoming, want: &Incoming, byte_exact: bool) {
     assert!(ok, "got {got:?}, want {want:?}");
 }
 
-/// The whole contract of DESIGN.md §3 that a transport must carry, on two clients.
+/// The whole contract of docs/design.md §3 that a transport must carry, on two clients.
 pub async fn exercise(endpoint: &Endpoint, byte_exact: bool) {
     let data = wsbench_wire::payload::Stamp {
         from: 1,

@@ -1,4 +1,4 @@
-//! The counted database layer behind the REST routes of DESIGN.md §4: one dashboard row,
+//! The counted database layer behind the REST routes of docs/design.md §4: one dashboard row,
 //! read with exactly one SELECT and written with exactly one UPDATE … RETURNING. Every
 //! statement is counted twice, independently: by this layer (`app`) and by the database
 //! engine (`engine`: SQLite's profile trace hook, PostgreSQL's statistics views). A
@@ -32,7 +32,7 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// The one JSON text of a row, `{"version":V,"value":…,"written_at":T}` (DESIGN.md §4
+    /// The one JSON text of a row, `{"version":V,"value":…,"written_at":T}` (docs/design.md §4
     /// key order): the GET body, the POST reply and the pushed update are all this text.
     pub fn to_json(&self) -> String {
         format!(

@@ -9,7 +9,7 @@ const USAGE = `options:
   --idle-timeout-s N            node-ws: close a socket silent for this long; pings every N/2
                                 (default 120)`;
 
-/** Exits with code 2 (usage error, DESIGN.md §6) after printing why. */
+/** Exits with code 2 (usage error, docs/design.md §6) after printing why. */
 function usage(why) {
   process.stderr.write(`${why}\n${USAGE}\n`);
   process.exit(2);

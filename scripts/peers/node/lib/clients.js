@@ -95,7 +95,7 @@ function clip(s, n = 200) {
   return s.length > n ? `${s.slice(0, n)}…(${s.length} chars)` : s;
 }
 
-/** A raw-protocol client (DESIGN.md §3) on the `ws` library. Frames are kept as text. */
+/** A raw-protocol client (docs/design.md §3) on the `ws` library. Frames are kept as text. */
 export class RawClient {
   static async connect(name, url = process.env.WSBENCH_RAW_URL) {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
@@ -185,7 +185,7 @@ export class RawClient {
   }
 }
 
-/** Positional Socket.IO arguments of each op (DESIGN.md §3). */
+/** Positional Socket.IO arguments of each op (docs/design.md §3). */
 const SIO_ARGS = {
   join: (a) => [a.room],
   leave: (a) => [a.room],

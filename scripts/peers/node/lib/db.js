@@ -1,4 +1,4 @@
-// The counted database layer behind the REST routes (DESIGN.md §4): one "dashboard" row,
+// The counted database layer behind the REST routes (docs/design.md §4): one "dashboard" row,
 // read with exactly one SELECT and written with exactly one UPDATE … RETURNING, each
 // counted by the app (`appQueries`) and, where the engine can tell, by the engine itself.
 //
@@ -22,7 +22,7 @@ export function unixNanos() {
 }
 
 /**
- * `{"version":V,"value":<json text>,"written_at":T}` (this key order, as DESIGN.md §4 and
+ * `{"version":V,"value":<json text>,"written_at":T}` (this key order, as docs/design.md §4 and
  * the Rust servers write it) with `value` relayed as stored. V and T are BigInts.
  */
 export function rowJson(row) {

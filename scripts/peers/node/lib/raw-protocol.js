@@ -1,4 +1,4 @@
-// The raw application protocol of DESIGN.md §3 (targets `node-ws`; the Rust twin is
+// The raw application protocol of docs/design.md §3 (targets `node-ws`; the Rust twin is
 // crates/wire/src/app.rs): request parsing and the server's reply encoders, byte-exact.
 //
 // `data` is opaque: the server relays the exact JSON text it received (found by scanning

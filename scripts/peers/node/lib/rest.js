@@ -1,4 +1,4 @@
-// The REST routes of DESIGN.md §4, shared by both Node peers (served on the same port as
+// The REST routes of docs/design.md §4, shared by both Node peers (served on the same port as
 // the WebSocket / Socket.IO endpoint):
 //   GET  /api/dashboard     one SELECT → {"version":V,"value":…,"written_at":T}
 //   POST /api/dashboard     body {"value":…}; one UPDATE, then the new row is pushed to

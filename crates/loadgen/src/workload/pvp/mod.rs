@@ -1,4 +1,4 @@
-//! Polling versus push (DESIGN.md §4, docs/polling-vs-push.md): a writer changes the
+//! Polling versus push (docs/design.md §4, docs/polling-vs-push.md): a writer changes the
 //! dashboard row at rate U through `POST /api/dashboard`; N viewers want every change, by
 //! polling `GET /api/dashboard` every P or by listening on a socket after one snapshot.
 //!

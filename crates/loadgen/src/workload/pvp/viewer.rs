@@ -31,7 +31,7 @@ use crate::workload::CONTROL_ACK_BASE;
 /// A GET is bounded by this; connect, join and snapshot each by [`SETUP_TIMEOUT`].
 const GET_TIMEOUT: Duration = Duration::from_secs(10);
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The room the servers push dashboard updates to (DESIGN.md §4).
+/// The room the servers push dashboard updates to (docs/design.md §4).
 pub const DASHBOARD_ROOM: &str = "dashboard";
 
 /// How one viewer watches the dashboard.
