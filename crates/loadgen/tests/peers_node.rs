@@ -19,7 +19,7 @@ use wsbench_loadgen::supervise::ServerChild;
 use wsbench_loadgen::transport::{
     AnyTransport, Endpoint, Incoming, OpKind, Outgoing, SioTransport, Transport,
 };
-use wsbench_scenario::{BroadcastOp, Overrides};
+use wsbench_scenario::{BroadcastOp, Overrides, Workload};
 use wsbench_wire::payload::Stamp;
 
 use transport_support::{T, connect, recv, req, send};
@@ -298,7 +298,13 @@ async fn broadcast_rows_against_the_node_targets() {
         );
         p.targets.retain(|t| t.starts_with("node-"));
     }
-    let ops: Vec<BroadcastOp> = points.iter().map(|p| p.op).collect();
+    let ops: Vec<BroadcastOp> = points
+        .iter()
+        .map(|p| match p.workload {
+            Workload::Broadcast { op } => op,
+            ref w => panic!("broadcast.toml is a broadcast workload, not {}", w.name()),
+        })
+        .collect();
     assert_eq!(ops, [BroadcastOp::ToAll, BroadcastOp::ToOthers]);
 
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use run_support::{scenario, spec, start};
 use wsbench_loadgen::RunOutcome;
 use wsbench_loadgen::peers::{PEERS_DIR_ENV, find_on_path};
-use wsbench_scenario::{Scenario, Workload};
+use wsbench_scenario::{BroadcastOp, Scenario, Workload};
 use wsbench_servers::{ServerConfig, Target};
 
 /// Runs `targets` (a small broadcast) on a fresh runtime; `ws-inproc` is an in-process
@@ -37,7 +37,13 @@ fn run(targets: &[&str], serve_args: &[&str]) -> RunOutcome {
                     t => t.to_owned(),
                 })
                 .collect(),
-            ..scenario("setup", Workload::Broadcast, "")
+            ..scenario(
+                "setup",
+                Workload::Broadcast {
+                    op: BroadcastOp::ToAll,
+                },
+                "",
+            )
         };
         let mut opts = wsbench_loadgen::RunOptions::new(vec![s], dir.path());
         opts.progress = false;

@@ -31,17 +31,17 @@ const P_MS: u64 = 100;
 const U: f64 = 20.0;
 
 fn scenario(targets: Vec<String>) -> Scenario {
-    let mut s = run_support::scenario("polling-vs-push", Workload::PollingVsPush, "");
+    let polling = Polling {
+        poll_interval: Duration::from_millis(P_MS),
+        update_rate: U,
+        variants: PvpVariant::ALL.to_vec(),
+    };
+    let mut s = run_support::scenario("polling-vs-push", Workload::PollingVsPush(polling), "");
     s.targets = targets;
     s.clients = N;
     s.publishers = 0;
     s.rate = 0.0;
     s.payload_bytes = 0;
-    s.polling = Some(Polling {
-        poll_interval: Duration::from_millis(P_MS),
-        update_rate: U,
-        variants: PvpVariant::ALL.to_vec(),
-    });
     s.phases = Phases {
         warmup: Duration::from_millis(300),
         measure: Duration::from_millis(1500),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use run_support::scenario;
-use wsbench_scenario::Workload;
+use wsbench_scenario::{BroadcastOp, Workload};
 
 fn wsbench_binary() -> Option<PathBuf> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -26,7 +26,13 @@ async fn built_in_target_runs_as_a_child_process() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let s = scenario("child", Workload::Broadcast, "ws-tungstenite");
+    let s = scenario(
+        "child",
+        Workload::Broadcast {
+            op: BroadcastOp::ToAll,
+        },
+        "ws-tungstenite",
+    );
     let mut opts = wsbench_loadgen::RunOptions::new(vec![s], dir.path());
     opts.progress = false;
     opts.wsbench_exe = exe;

@@ -14,7 +14,7 @@ mod run_support;
 use std::time::Duration;
 
 use run_support::{run, scenario, spec, start};
-use wsbench_scenario::{LoopMode, Phases, Scenario, Workload};
+use wsbench_scenario::{BroadcastOp, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::config::Faults;
 use wsbench_servers::{ServerConfig, Target};
 
@@ -46,7 +46,9 @@ async fn delay_shows_in_p50(target: Target, sio_kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(
         "delay",
-        Workload::Echo,
+        Workload::Echo {
+            mode: LoopMode::Open,
+        },
         &spec(target, server.addr, sio_kind),
     );
     let out = run(vec![s], dir.path()).await;
@@ -97,7 +99,9 @@ async fn drops_are_counted_as_lost(target: Target, sio_kind: &str) {
         phases: no_warmup(),
         ..scenario(
             "drop",
-            Workload::Broadcast,
+            Workload::Broadcast {
+                op: BroadcastOp::ToAll,
+            },
             &spec(target, server.addr, sio_kind),
         )
     };
@@ -152,7 +156,9 @@ async fn server_stall_shows_in_corrected_p99() {
         phases: no_warmup(),
         ..scenario(
             "stall",
-            Workload::Echo,
+            Workload::Echo {
+                mode: LoopMode::Open,
+            },
             &spec(Target::WsTungstenite, server.addr, ""),
         )
     };
@@ -189,14 +195,15 @@ async fn closed_loop_stall_raises_corrected_not_uncorrected(target: Target, sio_
         clients: 4,
         publishers: 4,
         rate: 400.0,
-        mode: LoopMode::Closed,
         phases: Phases {
             measure: Duration::from_secs(2),
             ..no_warmup()
         },
         ..scenario(
             "closed-stall",
-            Workload::Echo,
+            Workload::Echo {
+                mode: LoopMode::Closed,
+            },
             &spec(target, server.addr, sio_kind),
         )
     };
@@ -270,7 +277,9 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
             },
             ..scenario(
                 "loadgen-stall",
-                Workload::Echo,
+                Workload::Echo {
+                    mode: LoopMode::Open,
+                },
                 &spec(Target::Tcp, addr, ""),
             )
         };

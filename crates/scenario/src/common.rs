@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Origin, ScenarioError, line_of};
-use crate::model::{Encoding, Phases, PvpVariant, Workload};
+use crate::model::{Encoding, Phases, PvpVariant, WorkloadKind};
 use crate::overrides::{Overrides, flag};
 use crate::raw::RawFile;
 use crate::sweep::Val;
@@ -23,7 +23,7 @@ pub const DEFAULT_PHASES_S: (f64, f64, f64) = (2.0, 10.0, 2.0);
 pub(crate) struct Common {
     pub name: String,
     pub description: String,
-    pub workload: Workload,
+    pub workload: WorkloadKind,
     /// Line of `workload`: where a required key that is missing is reported.
     pub workload_line: usize,
     /// Expanded (`all` replaced), validated target specs.
@@ -49,7 +49,7 @@ pub(crate) fn common(
         key: key.into(),
     };
 
-    let names = Workload::ALL.map(Workload::name).join(", ");
+    let names = WorkloadKind::ALL.map(WorkloadKind::name).join(", ");
     let Some(w) = &raw.workload else {
         let at = Origin::Default {
             line: 1,
@@ -58,7 +58,7 @@ pub(crate) fn common(
         return Err(err(&at, format!("required (one of: {names})")));
     };
     let workload_line = line_of(text, w.span().start);
-    let workload = Workload::from_name(w.get_ref()).ok_or_else(|| {
+    let workload = WorkloadKind::from_name(w.get_ref()).ok_or_else(|| {
         let msg = format!(
             "unknown workload '{}' (expected one of: {names})",
             w.get_ref()
@@ -129,7 +129,7 @@ pub(crate) fn common(
 
     let phases = phases(text, file, raw, ov, workload_line)?;
 
-    if let (Some(p), false) = (&raw.polling, workload == Workload::PollingVsPush) {
+    if let (Some(p), false) = (&raw.polling, workload == WorkloadKind::PollingVsPush) {
         let msg = format!(
             "[polling] is only for the polling-vs-push workload (this is {})",
             w.get_ref()
@@ -167,7 +167,7 @@ pub(crate) fn common(
         }
     };
 
-    if workload == Workload::PollingVsPush {
+    if workload == WorkloadKind::PollingVsPush {
         pvp_variants_have_targets(file, text, raw, workload_line, &targets, &variants)?;
     }
 
@@ -236,7 +236,7 @@ fn targets(
     file: &str,
     raw: &RawFile,
     ov: &Overrides,
-    workload: Workload,
+    workload: WorkloadKind,
 ) -> Result<Vec<String>, ScenarioError> {
     let given: Vec<Val<String>> = match (&ov.targets, &raw.targets) {
         (Some(list), _) => {

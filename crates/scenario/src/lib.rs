@@ -6,7 +6,8 @@
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
-//! `sweep` (the matrix), `validate` (the rules of one point).
+//! `sweep` (the matrix), `validate` (the rules of one point, one validator per concern:
+//! load and rate, payload, each workload's own settings).
 //!
 //! serde only, no tokio: nothing here opens a socket.
 

@@ -1,59 +1,104 @@
 //! The validated scenario types. Everything downstream (runner, report) reads these, never
 //! raw TOML or raw CLI flags.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// What the clients do (docs/design.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the clients do (docs/design.md §5), with the settings that exist only for that
+/// workload: a value here is one the workload uses, so downstream code matches instead of
+/// unwrapping options and checking the rules again.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Workload {
     /// Each publisher sends `echo` to itself; open loop, or closed-loop ping-pong.
-    Echo,
-    /// Publishers send `to_all` or `to_others` ([`Scenario::op`]); every client receives.
-    Broadcast,
-    /// Clients join rooms; publishers send `to_room`; only members receive (isolation checked).
-    Rooms,
+    Echo { mode: LoopMode },
+    /// Publishers send `op`; every client (or every other client) receives.
+    Broadcast { op: BroadcastOp },
+    /// Clients join rooms (client i joins room `i % rooms`); publishers send `to_room`; only
+    /// members receive (isolation checked). `rooms` is at most the number of clients.
+    Rooms { rooms: NonZeroU32 },
     /// Publishers send `to_id` to one other client each.
     Direct,
     /// Requests carry ack ids; latency is the request → ack round trip.
-    Ack,
+    Ack { mode: LoopMode },
     /// docs/design.md §4: a writer updates a DB row, viewers poll or get pushed.
-    PollingVsPush,
-    /// Connection storm: open `clients` connections at `connect_rate`, measure connect time.
-    Connect,
+    PollingVsPush(Polling),
+    /// Connection storm: open `clients` connections at `connect_rate` per second (0 = all at
+    /// once), measure connect time.
+    Connect { connect_rate: f64 },
 }
 
 impl Workload {
-    pub const ALL: [Workload; 7] = [
-        Workload::Echo,
-        Workload::Broadcast,
-        Workload::Rooms,
-        Workload::Direct,
-        Workload::Ack,
-        Workload::PollingVsPush,
-        Workload::Connect,
+    /// Which workload this is, without its settings.
+    pub fn kind(&self) -> WorkloadKind {
+        match self {
+            Workload::Echo { .. } => WorkloadKind::Echo,
+            Workload::Broadcast { .. } => WorkloadKind::Broadcast,
+            Workload::Rooms { .. } => WorkloadKind::Rooms,
+            Workload::Direct => WorkloadKind::Direct,
+            Workload::Ack { .. } => WorkloadKind::Ack,
+            Workload::PollingVsPush(_) => WorkloadKind::PollingVsPush,
+            Workload::Connect { .. } => WorkloadKind::Connect,
+        }
+    }
+    /// The name in a scenario file (`echo`, `polling-vs-push`, …).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+    /// Open or closed loop: closed exists only for `echo` and `ack`; every other workload
+    /// is open loop.
+    pub fn mode(&self) -> LoopMode {
+        match self {
+            Workload::Echo { mode } | Workload::Ack { mode } => *mode,
+            _ => LoopMode::Open,
+        }
+    }
+}
+
+/// The workloads by name only: what a scenario file's `workload` key says, and what code
+/// that needs no settings (target support, listings) compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Echo,
+    Broadcast,
+    Rooms,
+    Direct,
+    Ack,
+    PollingVsPush,
+    Connect,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 7] = [
+        WorkloadKind::Echo,
+        WorkloadKind::Broadcast,
+        WorkloadKind::Rooms,
+        WorkloadKind::Direct,
+        WorkloadKind::Ack,
+        WorkloadKind::PollingVsPush,
+        WorkloadKind::Connect,
     ];
     pub fn name(self) -> &'static str {
         match self {
-            Workload::Echo => "echo",
-            Workload::Broadcast => "broadcast",
-            Workload::Rooms => "rooms",
-            Workload::Direct => "direct",
-            Workload::Ack => "ack",
-            Workload::PollingVsPush => "polling-vs-push",
-            Workload::Connect => "connect",
+            WorkloadKind::Echo => "echo",
+            WorkloadKind::Broadcast => "broadcast",
+            WorkloadKind::Rooms => "rooms",
+            WorkloadKind::Direct => "direct",
+            WorkloadKind::Ack => "ack",
+            WorkloadKind::PollingVsPush => "polling-vs-push",
+            WorkloadKind::Connect => "connect",
         }
     }
     /// The workload called `name` in a scenario file.
-    pub fn from_name(name: &str) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| w.name() == name)
+    pub fn from_name(name: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL.into_iter().find(|w| w.name() == name)
     }
     /// Whether some clients send timed messages (`publishers` and `rate` apply).
     pub fn publishes(self) -> bool {
-        !matches!(self, Workload::PollingVsPush | Workload::Connect)
+        !matches!(self, WorkloadKind::PollingVsPush | WorkloadKind::Connect)
     }
     /// Whether the closed-loop mode exists for this workload (`echo` and `ack`).
     pub fn has_closed_loop(self) -> bool {
-        matches!(self, Workload::Echo | Workload::Ack)
+        matches!(self, WorkloadKind::Echo | WorkloadKind::Ack)
     }
 }
 
@@ -103,7 +148,7 @@ impl LoopMode {
     }
 }
 
-/// The broadcast op of the `broadcast` workload.
+/// The op of the `broadcast` workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BroadcastOp {
     #[default]
@@ -203,7 +248,8 @@ impl PvpVariant {
     }
 }
 
-/// Settings of the polling-vs-push workload (`[polling]` table).
+/// Settings of the polling-vs-push workload (`[polling]` table), as validated: the interval
+/// and rate are > 0, `variants` is non-empty and each variant has a target of its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Polling {
     /// How often each polling viewer GETs.
@@ -220,6 +266,7 @@ pub struct Scenario {
     /// `name` in the file (defaults to the file stem).
     pub name: String,
     pub description: String,
+    /// The workload and the settings only it has (broadcast op, rooms, loop mode, …).
     pub workload: Workload,
     /// Target specs, validated, with `all` already expanded (to the built-ins that can run
     /// the workload): built-in names (`ws-tungstenite`, `node-socketio`, …) or `kind=url`
@@ -231,21 +278,12 @@ pub struct Scenario {
     pub publishers: u32,
     /// Total intended publish rate across all publishers, messages/s. Open loop: always > 0.
     /// Closed loop: > 0 paces the sends (one outstanding per publisher, wrk2-style), 0 sends
-    /// back to back (ping-pong).
+    /// back to back (ping-pong). 0 for the workloads that do not publish.
     pub rate: f64,
     pub arrival: Arrival,
-    pub mode: LoopMode,
     /// Serialised size of each `data` object, bytes.
     pub payload_bytes: usize,
     pub encoding: Encoding,
-    /// `broadcast` only.
-    pub op: BroadcastOp,
-    /// `rooms`: number of rooms (client i joins room `i % rooms`); otherwise 0.
-    pub rooms: u32,
-    /// `connect`: connections opened per second (0 = all at once).
-    pub connect_rate: f64,
-    /// `polling-vs-push` only.
-    pub polling: Option<Polling>,
     pub phases: Phases,
     /// The server limit the payload was validated against (`wsbench serve` default 1 MiB).
     pub max_message_bytes: usize,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::model::Workload;
+use crate::model::WorkloadKind;
 
 /// Every built-in target, in the order `all` expands to (Rust first, then the Node peers).
 pub const BUILTIN_TARGETS: &[&str] = &[
@@ -158,8 +158,8 @@ impl TargetSpec {
     }
 
     /// Whether the target can run `workload` (tcp has no HTTP, so no polling-vs-push).
-    pub fn supports(&self, workload: Workload) -> bool {
-        workload != Workload::PollingVsPush || self.has_http()
+    pub fn supports(&self, workload: WorkloadKind) -> bool {
+        workload != WorkloadKind::PollingVsPush || self.has_http()
     }
 }
 
@@ -292,16 +292,16 @@ mod tests {
     #[test]
     fn tcp_cannot_poll() {
         let tcp = TargetSpec::parse("tcp").unwrap();
-        assert!(!tcp.supports(Workload::PollingVsPush) && tcp.supports(Workload::Echo));
+        assert!(!tcp.supports(WorkloadKind::PollingVsPush) && tcp.supports(WorkloadKind::Echo));
         assert!(
             !TargetSpec::parse("tcp=h:1")
                 .unwrap()
-                .supports(Workload::PollingVsPush)
+                .supports(WorkloadKind::PollingVsPush)
         );
         assert!(
             TargetSpec::parse("node-ws")
                 .unwrap()
-                .supports(Workload::PollingVsPush)
+                .supports(WorkloadKind::PollingVsPush)
         );
     }
 }

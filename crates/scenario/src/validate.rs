@@ -1,16 +1,23 @@
 //! The rules of one sweep point: every sweepable setting checked against the workload and
 //! the others, then the validated [`Scenario`]. Each error names where the offending value
 //! came from (file line and key, sweep element, or flag).
+//!
+//! One validator per concern, called in a fixed order (the first mistake is the one
+//! reported): `traffic` (loop mode, arrival, clients, publishers, rate), `payload` (the
+//! payload size against the message limit) and `settings` (the broadcast op, then each
+//! workload's own settings and none of the others'). Targets, phases and polling variants
+//! are the same for every point of a file: `common` checks them once.
 
-use std::time::Duration;
+mod payload;
+mod settings;
+mod traffic;
 
-use crate::common::{Common, ENVELOPE_HEADROOM_BYTES};
+use crate::common::Common;
 use crate::error::{Origin, ScenarioError};
-use crate::model::{Arrival, BroadcastOp, LoopMode, Polling, Scenario, Workload};
+use crate::model::{Scenario, WorkloadKind};
 use crate::sweep::{Point, Val};
 
-/// Default `payload_bytes`: a small message, just above the stamp's own size.
-pub const DEFAULT_PAYLOAD_BYTES: usize = 64;
+pub use payload::DEFAULT_PAYLOAD_BYTES;
 
 /// Validates one point and builds its [`Scenario`].
 pub(crate) fn build_point(
@@ -19,329 +26,234 @@ pub(crate) fn build_point(
     p: &Point,
     sweep: Vec<(String, String)>,
 ) -> Result<Scenario, ScenarioError> {
-    let w = c.workload;
-    let wn = w.name();
-    let err = |at: &Origin, msg: String| at.error(file, msg);
-    let missing = |key: &str| Origin::Default {
-        line: c.workload_line,
-        key: key.to_string(),
-    };
-    // Cross-key mistakes depend on the point: say which.
-    let label = sweep
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(";");
-    let at_point = if label.is_empty() {
-        String::new()
-    } else {
-        format!(" at sweep point {label}")
-    };
-    let only_for = |v: Option<&Origin>, what: &str| match v {
-        Some(at) => Err(err(
-            at,
-            format!("only for the {what} workload (this is {wn})"),
-        )),
-        None => Ok(()),
-    };
-
-    let mode = named(
-        file,
-        p.mode.as_ref(),
-        "mode",
-        &LoopMode::ALL,
-        LoopMode::name,
-    )?;
-    if let (Some(m), LoopMode::Closed, false) = (&p.mode, mode, w.has_closed_loop()) {
-        return Err(err(
-            &m.at,
-            format!("closed loop is only for echo and ack (this is {wn})"),
-        ));
-    }
-    let arrival = named(
-        file,
-        p.arrival.as_ref(),
-        "arrival",
-        &Arrival::ALL,
-        Arrival::name,
-    )?;
-    if w != Workload::Broadcast {
-        only_for(p.op.as_ref().map(|v| &v.at), "broadcast")?;
-    }
-    let op = named(
-        file,
-        p.op.as_ref(),
-        "op",
-        &BroadcastOp::ALL,
-        BroadcastOp::name,
-    )?;
-
-    let Some(clients) = &p.clients else {
-        return Err(err(
-            &missing("clients"),
-            "required: the number of connected clients".into(),
-        ));
-    };
-    let min_clients = if w == Workload::Direct { 2 } else { 1 };
-    if clients.v < min_clients {
-        let why = if w == Workload::Direct {
-            " for direct (each publisher sends to another client)"
-        } else {
-            ""
-        };
-        return Err(err(
-            &clients.at,
-            format!("must be >= {min_clients}{why} (got {})", clients.v),
-        ));
-    }
-    let clients_n = u32_of(file, clients)?;
-
-    let publishers = match (&p.publishers, w.publishes()) {
-        (Some(v), false) => return Err(err(&v.at, format!("not used by the {wn} workload"))),
-        (None, false) => 0,
-        (None, true) if matches!(w, Workload::Broadcast | Workload::Rooms) => 1,
-        (None, true) => clients_n,
-        (Some(v), true) => {
-            if v.v < 1 {
-                return Err(err(&v.at, format!("must be >= 1 (got {})", v.v)));
-            }
-            if v.v > clients.v {
-                let msg = format!("must be <= clients (got {} > {}){at_point}", v.v, clients.v);
-                return Err(err(&v.at, msg));
-            }
-            u32_of(file, v)?
-        }
-    };
-
-    let rate = match (&p.rate, w.publishes(), mode) {
-        (Some(v), false, _) => {
-            let use_instead = if w == Workload::Connect {
-                "connect_rate"
-            } else {
-                "polling.update_rate"
-            };
-            return Err(err(
-                &v.at,
-                format!("not used by the {wn} workload (use {use_instead})"),
-            ));
-        }
-        (None, true, LoopMode::Closed) | (None, false, _) => 0.0,
-        // closed loop: > 0 paces the sends (one outstanding, wrk2-style); 0 = ping-pong
-        (Some(v), true, LoopMode::Closed) => {
-            if !(v.v.is_finite() && v.v >= 0.0) {
-                return Err(err(
-                    &v.at,
-                    format!(
-                        "must be >= 0 in closed loop (0 = back-to-back ping-pong; got {})",
-                        v.v
-                    ),
-                ));
-            }
-            v.v
-        }
-        (None, true, LoopMode::Open) => {
-            let msg =
-                format!("required for an open-loop {wn} workload: total msgs/s across publishers");
-            return Err(err(&missing("rate"), msg));
-        }
-        (Some(v), true, LoopMode::Open) => {
-            if !(v.v.is_finite() && v.v > 0.0) {
-                return Err(err(
-                    &v.at,
-                    format!("must be > 0 for an open-loop workload (got {})", v.v),
-                ));
-            }
-            v.v
-        }
-    };
-
-    let payload = match (&p.payload_bytes, w.publishes()) {
-        (Some(v), false) => return Err(err(&v.at, format!("not used by the {wn} workload"))),
-        (None, _) => Val {
-            v: DEFAULT_PAYLOAD_BYTES as i64,
-            at: missing("payload_bytes"),
-        },
-        (Some(v), true) => v.clone(),
-    };
-    if payload.v < 0 {
-        return Err(err(
-            &payload.at,
-            format!("must be >= 0 (got {})", payload.v),
-        ));
-    }
-    let max = &c.max_message_bytes;
-    if payload.v as u64 + ENVELOPE_HEADROOM_BYTES as u64 > max.v as u64 {
-        let msg = format!(
-            "payload_bytes + {ENVELOPE_HEADROOM_BYTES} bytes of envelope headroom must be <= \
-             max_message_bytes (got {} + {ENVELOPE_HEADROOM_BYTES} > {}){at_point}",
-            payload.v, max.v
-        );
-        // Blame what the user wrote: the payload, unless only the limit was written.
-        let blame = if payload.at.is_given() {
-            &payload.at
-        } else {
-            &max.at
-        };
-        return Err(err(blame, msg));
-    }
-
-    let rooms = match (&p.rooms, w) {
-        (None, Workload::Rooms) => {
-            return Err(err(
-                &missing("rooms"),
-                "required: the number of rooms".into(),
-            ));
-        }
-        (Some(v), Workload::Rooms) => {
-            if v.v < 1 {
-                return Err(err(&v.at, format!("must be >= 1 (got {})", v.v)));
-            }
-            if v.v > clients.v {
-                let msg = format!(
-                    "must be <= clients, so every room has a member (got {} > {}){at_point}",
-                    v.v, clients.v
-                );
-                return Err(err(&v.at, msg));
-            }
-            u32_of(file, v)?
-        }
-        (Some(v), _) if v.v != 0 => {
-            only_for(Some(&v.at), "rooms")?;
-            0
-        }
-        (_, _) => 0,
-    };
-
-    let connect_rate = match (&p.connect_rate, w) {
-        (Some(v), Workload::Connect) => {
-            if !(v.v.is_finite() && v.v >= 0.0) {
-                let msg = format!("must be >= 0 connections/s, 0 = all at once (got {})", v.v);
-                return Err(err(&v.at, msg));
-            }
-            v.v
-        }
-        (Some(v), _) => {
-            only_for(Some(&v.at), "connect")?;
-            0.0
-        }
-        (None, _) => 0.0,
-    };
-
-    let polling = if w == Workload::PollingVsPush {
-        let pline = c.polling_line.unwrap_or(c.workload_line);
-        let missing = |key: &str| Origin::Default {
-            line: pline,
-            key: key.to_string(),
-        };
-        let interval = positive(
-            file,
-            p.poll_interval_ms.as_ref(),
-            &missing("polling.poll_interval_ms"),
-            "ms",
-        )?;
-        let update_rate = positive(
-            file,
-            p.update_rate.as_ref(),
-            &missing("polling.update_rate"),
-            "updates/s",
-        )?;
-        let poll_interval = Duration::try_from_secs_f64(interval / 1000.0).map_err(|_| {
-            let at = p
-                .poll_interval_ms
-                .as_ref()
-                .map_or(missing("polling.poll_interval_ms"), |v| v.at.clone());
-            err(&at, format!("too long (got {interval} ms)"))
-        })?;
-        if c.phases.drain < poll_interval {
-            let at = p
-                .poll_interval_ms
-                .as_ref()
-                .map_or(missing("polling.poll_interval_ms"), |v| v.at.clone());
-            let msg = format!(
-                "must be <= phases.drain_s ({} s), so every polling viewer polls once after the \
-                 last write (got {interval} ms)",
-                c.phases.drain.as_secs_f64()
-            );
-            return Err(err(&at, msg));
-        }
-        Some(Polling {
-            poll_interval,
-            update_rate,
-            variants: c.variants.clone(),
-        })
-    } else {
-        only_for(
-            p.poll_interval_ms.as_ref().map(|v| &v.at),
-            "polling-vs-push",
-        )?;
-        only_for(p.update_rate.as_ref().map(|v| &v.at), "polling-vs-push")?;
-        None
-    };
-
+    let cx = Ctx::new(file, c, p, &sweep);
+    let mode = traffic::mode(&cx)?;
+    let arrival = traffic::arrival(&cx)?;
+    let op = settings::broadcast_op(&cx)?;
+    let clients = traffic::clients(&cx)?;
+    let publishers = traffic::publishers(&cx, clients)?;
+    let rate = traffic::rate(&cx, mode)?;
+    let payload_bytes = payload::payload_bytes(&cx)?;
+    let workload = settings::workload(&cx, clients, mode, op)?;
     Ok(Scenario {
         name: c.name.clone(),
         description: c.description.clone(),
-        workload: w,
+        workload,
         targets: c.targets.clone(),
-        clients: clients_n,
+        clients,
         publishers,
         rate,
         arrival,
-        mode,
-        payload_bytes: payload.v as usize,
+        payload_bytes,
         encoding: c.encoding,
-        op,
-        rooms,
-        connect_rate,
-        polling,
         phases: c.phases,
-        max_message_bytes: max.v,
+        max_message_bytes: c.max_message_bytes.v,
         sweep,
     })
 }
 
-/// An enum setting by name (default when absent); an unknown name lists the valid ones.
-fn named<T: Copy + Default>(
-    file: &str,
-    v: Option<&Val<String>>,
-    what: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-) -> Result<T, ScenarioError> {
-    let Some(v) = v else { return Ok(T::default()) };
-    all.iter()
-        .copied()
-        .find(|t| name(*t) == v.v)
-        .ok_or_else(|| {
-            let names = all.iter().map(|t| name(*t)).collect::<Vec<_>>().join(", ");
-            v.at.error(
-                file,
-                format!("unknown {what} '{}' (expected one of: {names})", v.v),
-            )
-        })
+/// What every validator of one point reads, and the wording their errors share.
+pub(crate) struct Ctx<'a> {
+    /// The file name errors show.
+    file: &'a str,
+    common: &'a Common,
+    point: &'a Point,
+    /// ` at sweep point k=v;…`, appended to cross-key mistakes, which depend on the point
+    /// (empty without a sweep).
+    at_point: String,
 }
 
-/// A count that must fit the model's `u32`.
-fn u32_of(file: &str, v: &Val<i64>) -> Result<u32, ScenarioError> {
-    u32::try_from(v.v).map_err(|_| {
-        v.at.error(file, format!("too large (got {}, max {})", v.v, u32::MAX))
-    })
-}
-
-/// A required finite number > 0 (`missing` names where to report its absence).
-fn positive(
-    file: &str,
-    v: Option<&Val<f64>>,
-    missing: &Origin,
-    unit: &str,
-) -> Result<f64, ScenarioError> {
-    let Some(v) = v else {
-        return Err(missing.error(file, format!("required for polling-vs-push ({unit})")));
-    };
-    if !(v.v.is_finite() && v.v > 0.0) {
-        return Err(v
-            .at
-            .error(file, format!("must be > 0 {unit} (got {})", v.v)));
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        file: &'a str,
+        common: &'a Common,
+        point: &'a Point,
+        sweep: &[(String, String)],
+    ) -> Ctx<'a> {
+        let label = sweep
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let at_point = if label.is_empty() {
+            String::new()
+        } else {
+            format!(" at sweep point {label}")
+        };
+        Ctx {
+            file,
+            common,
+            point,
+            at_point,
+        }
     }
-    Ok(v.v)
+
+    fn kind(&self) -> WorkloadKind {
+        self.common.workload
+    }
+
+    /// The error `msg` about the value from `at`.
+    fn err(&self, at: &Origin, msg: String) -> ScenarioError {
+        at.error(self.file, msg)
+    }
+
+    /// Where a required `key` that is missing is reported: the `workload` line.
+    fn missing(&self, key: &str) -> Origin {
+        Origin::Default {
+            line: self.common.workload_line,
+            key: key.to_string(),
+        }
+    }
+
+    /// Rejects a value given for a setting of the `what` workload in another workload.
+    fn only_for(&self, at: Option<&Origin>, what: &str) -> Result<(), ScenarioError> {
+        match at {
+            Some(at) => Err(self.err(
+                at,
+                format!(
+                    "only for the {what} workload (this is {})",
+                    self.kind().name()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// An enum setting by name (default when absent); an unknown name lists the valid ones.
+    fn named<T: Copy + Default>(
+        &self,
+        v: Option<&Val<String>>,
+        what: &str,
+        all: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<T, ScenarioError> {
+        let Some(v) = v else { return Ok(T::default()) };
+        all.iter()
+            .copied()
+            .find(|t| name(*t) == v.v)
+            .ok_or_else(|| {
+                let names = all.iter().map(|t| name(*t)).collect::<Vec<_>>().join(", ");
+                let msg = format!("unknown {what} '{}' (expected one of: {names})", v.v);
+                self.err(&v.at, msg)
+            })
+    }
+
+    /// A count that must fit the model's `u32`.
+    fn u32_of(&self, v: &Val<i64>) -> Result<u32, ScenarioError> {
+        u32::try_from(v.v)
+            .map_err(|_| self.err(&v.at, format!("too large (got {}, max {})", v.v, u32::MAX)))
+    }
+}
+
+/// A hand-made [`Common`] and point values, for the validators' unit tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::time::Duration;
+
+    use crate::common::{Common, DEFAULT_MAX_MESSAGE_BYTES};
+    use crate::error::{Origin, ScenarioError};
+    use crate::model::{Encoding, Phases, PvpVariant, WorkloadKind};
+    use crate::sweep::Val;
+
+    pub const FILE: &str = "t.toml";
+
+    /// A file of `kind` whose `workload` is on line 1, no `[polling]`, drain 1 s.
+    pub fn common(kind: WorkloadKind) -> Common {
+        Common {
+            name: "t".into(),
+            description: String::new(),
+            workload: kind,
+            workload_line: 1,
+            targets: vec!["ws-tungstenite".into(), "sio-socketioxide".into()],
+            encoding: Encoding::Json,
+            max_message_bytes: Val {
+                v: DEFAULT_MAX_MESSAGE_BYTES,
+                at: Origin::Default {
+                    line: 1,
+                    key: "max_message_bytes".into(),
+                },
+            },
+            phases: Phases {
+                warmup: Duration::ZERO,
+                measure: Duration::from_secs(1),
+                drain: Duration::from_secs(1),
+            },
+            variants: PvpVariant::ALL.to_vec(),
+            polling_line: None,
+        }
+    }
+
+    /// `v` as written on `line` under `key`.
+    pub fn at<T>(line: usize, key: &str, v: T) -> Option<Val<T>> {
+        Some(Val {
+            v,
+            at: Origin::File {
+                line,
+                key: key.into(),
+            },
+        })
+    }
+
+    /// The message a user sees.
+    pub fn message<T: std::fmt::Debug>(r: Result<T, ScenarioError>) -> String {
+        r.expect_err("should be rejected").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{FILE, at, common, message};
+    use super::*;
+    use crate::model::{BroadcastOp, LoopMode, Workload};
+
+    #[test]
+    fn a_point_becomes_a_scenario_with_its_workload_settings() {
+        let c = common(WorkloadKind::Broadcast);
+        let p = Point {
+            clients: at(2, "clients", 3),
+            rate: at(3, "rate", 10.0),
+            op: at(4, "op", "to_others".into()),
+            ..Point::default()
+        };
+        let s = build_point(FILE, &c, &p, vec![]).unwrap();
+        assert_eq!(
+            s.workload,
+            Workload::Broadcast {
+                op: BroadcastOp::ToOthers
+            }
+        );
+        assert_eq!((s.clients, s.publishers, s.rate), (3, 1, 10.0));
+        assert_eq!(s.workload.mode(), LoopMode::Open);
+    }
+
+    #[test]
+    fn the_first_concern_in_order_is_the_one_reported() {
+        // op on echo (settings, checked before clients) beats the missing clients
+        let c = common(WorkloadKind::Echo);
+        let p = Point {
+            op: at(2, "op", "to_all".into()),
+            ..Point::default()
+        };
+        assert_eq!(
+            message(build_point(FILE, &c, &p, vec![])),
+            "t.toml:2: key 'op': only for the broadcast workload (this is echo)"
+        );
+    }
+
+    #[test]
+    fn cross_key_mistakes_name_the_sweep_point() {
+        let c = common(WorkloadKind::Echo);
+        let p = Point {
+            clients: at(2, "clients", 2),
+            publishers: at(3, "sweep.publishers", 5),
+            rate: at(4, "rate", 1.0),
+            ..Point::default()
+        };
+        let sweep = vec![("publishers".to_string(), "5".to_string())];
+        assert_eq!(
+            message(build_point(FILE, &c, &p, sweep)),
+            "t.toml:3: key 'sweep.publishers': must be <= clients (got 5 > 2) at sweep point \
+             publishers=5"
+        );
+    }
 }

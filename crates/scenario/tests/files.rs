@@ -2,10 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
-use wsbench_scenario::{BroadcastOp, LoopMode, Overrides, Scenario, TargetSpec, Workload, load};
+use wsbench_scenario::{
+    BroadcastOp, LoopMode, Overrides, Polling, Scenario, TargetSpec, Workload, WorkloadKind, load,
+};
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn polling(s: &Scenario) -> &Polling {
+    match &s.workload {
+        Workload::PollingVsPush(p) => p,
+        w => panic!("a polling-vs-push workload, not {}", w.name()),
+    }
 }
 
 fn load_named(name: &str) -> Vec<Scenario> {
@@ -42,21 +51,25 @@ fn every_scenario_file_parses_and_validates() {
             assert!(!s.targets.is_empty());
             for t in &s.targets {
                 let spec = TargetSpec::parse(t).unwrap();
-                assert!(spec.supports(s.workload), "{t} in {}", path.display());
+                assert!(
+                    spec.supports(s.workload.kind()),
+                    "{t} in {}",
+                    path.display()
+                );
             }
             // Each full run stays under ~3 minutes per target set (a second of set-up per row).
             let row_s = s.phases.warmup + s.phases.measure + s.phases.drain;
             let rows = points.len()
-                * match &s.polling {
-                    Some(p) => p.variants.len(),
-                    None => s.targets.len(),
+                * match &s.workload {
+                    Workload::PollingVsPush(p) => p.variants.len(),
+                    _ => s.targets.len(),
                 };
             let total = (row_s.as_secs_f64() + 1.0) * rows as f64;
             assert!(total <= 190.0, "{}: about {total:.0} s", path.display());
         }
-        workloads.push(points[0].workload);
+        workloads.push(points[0].workload.kind());
     }
-    for w in Workload::ALL {
+    for w in WorkloadKind::ALL {
         assert!(workloads.contains(&w), "no scenario file for {}", w.name());
     }
 }
@@ -64,7 +77,7 @@ fn every_scenario_file_parses_and_validates() {
 #[test]
 fn echo_has_open_and_closed_loop() {
     let points = load_named("echo.toml");
-    let modes: Vec<LoopMode> = points.iter().map(|s| s.mode).collect();
+    let modes: Vec<LoopMode> = points.iter().map(|s| s.workload.mode()).collect();
     assert_eq!(modes, [LoopMode::Open, LoopMode::Closed]);
     assert_eq!(points[0].rate, 5000.0);
     assert_eq!(
@@ -77,7 +90,11 @@ fn echo_has_open_and_closed_loop() {
 #[test]
 fn broadcast_sweeps_op_then_clients() {
     let points = load_named("broadcast.toml");
-    let got: Vec<(BroadcastOp, u32)> = points.iter().map(|s| (s.op, s.clients)).collect();
+    let op = |s: &Scenario| match s.workload {
+        Workload::Broadcast { op } => op,
+        ref w => panic!("a broadcast workload, not {}", w.name()),
+    };
+    let got: Vec<(BroadcastOp, u32)> = points.iter().map(|s| (op(s), s.clients)).collect();
     let want: Vec<(BroadcastOp, u32)> = [BroadcastOp::ToAll, BroadcastOp::ToOthers]
         .into_iter()
         .flat_map(|op| [10, 100, 1000].map(|c| (op, c)))
@@ -92,25 +109,23 @@ fn polling_vs_push_has_no_tcp_and_all_variants() {
     let points = load_named("polling-vs-push.toml");
     assert_eq!(points.len(), 8);
     assert!(points.iter().all(|s| !s.targets.iter().any(|t| t == "tcp")));
-    let p = points[0].polling.as_ref().unwrap();
+    let p = polling(&points[0]);
     assert_eq!(p.variants.len(), 5);
     assert_eq!(p.update_rate, 10.0);
     assert_eq!(points[1].sweep_label(), "clients=10;poll_interval_ms=1000");
-    assert_eq!(
-        points[1]
-            .polling
-            .as_ref()
-            .unwrap()
-            .poll_interval
-            .as_millis(),
-        1000
-    );
+    assert_eq!(polling(&points[1]).poll_interval.as_millis(), 1000);
     assert!(points.iter().any(|s| s.clients >= 1000));
 }
 
 #[test]
 fn rooms_connect_direct_ack_expand() {
-    let rooms: Vec<u32> = load_named("rooms.toml").iter().map(|s| s.rooms).collect();
+    let rooms: Vec<u32> = load_named("rooms.toml")
+        .iter()
+        .map(|s| match s.workload {
+            Workload::Rooms { rooms } => rooms.get(),
+            ref w => panic!("a rooms workload, not {}", w.name()),
+        })
+        .collect();
     assert_eq!(rooms, [10, 100]);
     let connect = load_named("connect.toml");
     assert_eq!(connect.len(), 4);

@@ -68,7 +68,10 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(s.publishers, 3, "echo: every client publishes");
     assert_eq!(s.payload_bytes, wsbench_scenario::DEFAULT_PAYLOAD_BYTES);
     assert_eq!(s.max_message_bytes, 1 << 20);
-    assert_eq!((s.mode, s.arrival), (LoopMode::Open, Arrival::Constant));
+    assert_eq!(
+        (s.workload.mode(), s.arrival),
+        (LoopMode::Open, Arrival::Constant)
+    );
     assert_eq!(s.targets, wsbench_scenario::DEFAULT_TARGETS);
     assert_eq!(s.phases.warmup, Duration::from_secs(2));
     let s = &run(&["workload = \"broadcast\"", "clients = 3", "rate = 10"])[0];
@@ -82,10 +85,10 @@ fn defaults_fill_what_the_file_leaves_out() {
     ];
     let s = &run(&pvp)[0];
     assert!(!s.targets.contains(&"tcp".to_string()), "tcp has no HTTP");
-    assert_eq!(
-        s.polling.as_ref().unwrap().poll_interval,
-        Duration::from_millis(250)
-    );
+    let wsbench_scenario::Workload::PollingVsPush(p) = &s.workload else {
+        panic!("a polling-vs-push workload")
+    };
+    assert_eq!(p.poll_interval, Duration::from_millis(250));
 }
 
 #[test]

@@ -108,7 +108,10 @@ fn polling_variants_are_known_and_distinct() {
         "at least one",
     );
     let s = run(&with("variants = [\"push-ws\"]")).unwrap();
-    assert_eq!(s[0].polling.as_ref().unwrap().variants.len(), 1);
+    let wsbench_scenario::Workload::PollingVsPush(p) = &s[0].workload else {
+        panic!("a polling-vs-push workload")
+    };
+    assert_eq!(p.variants.len(), 1);
 }
 
 #[test]
@@ -385,7 +388,12 @@ fn every_key_at_once_is_accepted() {
         (8, 2, 100.0, 128)
     );
     assert_eq!(s.arrival, wsbench_scenario::Arrival::Poisson);
-    assert_eq!(s.op, wsbench_scenario::BroadcastOp::ToOthers);
+    assert_eq!(
+        s.workload,
+        wsbench_scenario::Workload::Broadcast {
+            op: wsbench_scenario::BroadcastOp::ToOthers
+        }
+    );
     assert_eq!(s.max_message_bytes, 4096);
     assert_eq!(s.phases.drain.as_millis(), 250);
     let f = [

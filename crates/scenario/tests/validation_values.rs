@@ -112,7 +112,13 @@ fn rooms_between_one_and_clients_and_only_for_rooms() {
         "rooms = 0",
     ])
     .unwrap();
-    assert_eq!(ok[0].rooms, 0);
+    assert_eq!(
+        ok[0].workload,
+        wsbench_scenario::Workload::Echo {
+            mode: wsbench_scenario::LoopMode::Open
+        },
+        "rooms = 0 is accepted and leaves echo without rooms"
+    );
 }
 
 #[test]

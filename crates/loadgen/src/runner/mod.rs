@@ -176,7 +176,7 @@ pub async fn run_with<C: Connector>(
     // polling-vs-push: one row per (target, variant of the target's kind)
     let mut lanes: Vec<Vec<(String, TargetSpec, Option<PvpVariant>)>> = Vec::new();
     for (s, targets) in opts.scenarios.iter().zip(&specs) {
-        if s.workload != Workload::PollingVsPush {
+        let Workload::PollingVsPush(polling) = &s.workload else {
             lanes.push(
                 targets
                     .iter()
@@ -184,8 +184,8 @@ pub async fn run_with<C: Connector>(
                     .collect(),
             );
             continue;
-        }
-        let l: Vec<_> = crate::workload::pvp::lanes(s, targets)
+        };
+        let l: Vec<_> = crate::workload::pvp::lanes(polling, targets)
             .into_iter()
             .map(|(n, t, v)| (n, t, Some(v)))
             .collect();
@@ -201,10 +201,8 @@ pub async fn run_with<C: Connector>(
     }
     let limit = crate::system::raise_nofile_limit().unwrap_or(1024);
     for (s, targets) in opts.scenarios.iter().zip(&specs) {
-        let per_client = match &s.polling {
-            Some(p) if s.workload == Workload::PollingVsPush => {
-                crate::workload::pvp::fds_per_viewer(&p.variants)
-            }
+        let per_client = match &s.workload {
+            Workload::PollingVsPush(p) => crate::workload::pvp::fds_per_viewer(&p.variants),
             _ => targets
                 .iter()
                 .filter_map(|(_, t)| t.protocol())

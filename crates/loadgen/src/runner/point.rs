@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use wsbench_report::row::SummaryRow;
-use wsbench_scenario::{LoopMode, Scenario, Workload};
+use wsbench_scenario::{LoopMode, Scenario, Workload, WorkloadKind};
 
 use super::progress::Progress;
 use super::target::ResolvedTarget;
@@ -88,18 +88,17 @@ pub async fn run_point<C: Connector>(
     target: &ResolvedTarget,
     connector: Arc<C>,
 ) -> Result<PointResult, PointFailure> {
-    if s.workload == Workload::PollingVsPush {
+    if let Workload::PollingVsPush(polling) = &s.workload {
         let variant = ctx
             .pvp_variant
             .ok_or_else(|| PointFailure::Failed("polling-vs-push row without a variant".into()))?;
-        return crate::workload::pvp::driver::run_point(ctx, s, variant, target).await;
+        return crate::workload::pvp::driver::run_point(ctx, s, polling, variant, target).await;
     }
     let mut row = base_row(ctx, s, plan, target);
     ctx.progress.phase("connect");
-    let connect_rate = if s.workload == Workload::Connect || s.connect_rate > 0.0 {
-        s.connect_rate
-    } else {
-        0.0
+    let connect_rate = match s.workload {
+        Workload::Connect { connect_rate } => connect_rate,
+        _ => 0.0,
     };
     let before = mark(target);
     let opened = open_clients(
@@ -116,7 +115,7 @@ pub async fn run_point<C: Connector>(
     row.connect_errors = opened.errors;
     let connected = opened.conns.iter().filter(|c| c.is_some()).count() as u32;
 
-    if s.workload == Workload::Connect {
+    if let Workload::Connect { .. } = s.workload {
         // the storm is the measure phase
         let after = mark(target);
         let mut bytes = ByteCounts::default();
@@ -160,7 +159,7 @@ pub async fn run_point<C: Connector>(
     }
     let mut conns: Vec<C::Conn> = opened.conns.into_iter().flatten().collect();
     let ids: Vec<String> = conns.iter().map(|c| c.socket_id().to_owned()).collect();
-    if plan.workload == Workload::Rooms {
+    if plan.workload == WorkloadKind::Rooms {
         ctx.progress.phase("join");
         let rooms: Vec<Option<String>> = (0..s.clients).map(|i| plan.room_of(i)).collect();
         join_rooms(&mut conns, &rooms, JOIN_TIMEOUT)
@@ -192,7 +191,7 @@ pub async fn run_point<C: Connector>(
         let index = i as u32;
         let publish = plan.op.filter(|_| plan.is_publisher(index)).map(|op| {
             let pacing = Pacing::new(
-                s.mode,
+                s.workload.mode(),
                 s.arrival,
                 s.rate,
                 plan.publishers,
@@ -379,7 +378,7 @@ fn flag_loadgen_bound(
             ));
         }
     }
-    if s.mode == LoopMode::Open && plan.op.is_some() && per_publisher_rate > 0.0 {
+    if s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher_rate > 0.0 {
         let interval_us = 1e6 / per_publisher_rate;
         let limit = (0.1 * interval_us).max(2_000.0);
         if row.send_lag_p99_us as f64 > limit {

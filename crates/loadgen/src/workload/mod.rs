@@ -12,7 +12,7 @@ pub mod connect;
 pub mod pvp;
 pub mod worker;
 
-use wsbench_scenario::{BroadcastOp, LoopMode, Scenario, Workload};
+use wsbench_scenario::{BroadcastOp, LoopMode, Scenario, Workload, WorkloadKind};
 
 use crate::accounting::Audience;
 use crate::transport::OpKind;
@@ -52,7 +52,7 @@ pub enum PlanError {
 /// The semantics of one scenario point, shared by all its workers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    pub workload: Workload,
+    pub workload: WorkloadKind,
     /// The op publishers send (`None`: the `connect` workload sends nothing).
     pub op: Option<OpKind>,
     /// Who must receive each message.
@@ -75,12 +75,13 @@ pub fn room_name(room: u32) -> String {
 impl Plan {
     /// The room client `index` is in (rooms workload), if any.
     pub fn room_of(&self, index: u32) -> Option<String> {
-        (self.workload == Workload::Rooms && self.rooms > 0).then(|| room_name(index % self.rooms))
+        (self.workload == WorkloadKind::Rooms && self.rooms > 0)
+            .then(|| room_name(index % self.rooms))
     }
 
     /// The client publisher `index` sends `to_id` to (direct workload).
     pub fn direct_target_of(&self, index: u32) -> Option<u32> {
-        (self.workload == Workload::Direct).then(|| (index + 1) % self.clients.max(1))
+        (self.workload == WorkloadKind::Direct).then(|| (index + 1) % self.clients.max(1))
     }
 
     pub fn is_publisher(&self, index: u32) -> bool {
@@ -89,6 +90,10 @@ impl Plan {
 }
 
 /// Derives the plan of a validated scenario point.
+///
+/// What the [`Workload`] type carries (closed loop only for echo and ack, the broadcast op,
+/// at least one room, the polling settings) needs no check here. The counts and rates are
+/// plain numbers in [`Scenario`], which callers may build by hand: those few are checked.
 pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
     let impossible = |reason: &str| PlanError::Impossible {
         scenario: s.name.clone(),
@@ -99,31 +104,27 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         return Err(impossible("needs at least one client"));
     }
     let publishers = s.publishers.min(clients);
-    let closed = s.mode == LoopMode::Closed;
-    if closed && !matches!(s.workload, Workload::Echo | Workload::Ack) {
-        return Err(impossible("closed loop applies to echo and ack only"));
-    }
-    if s.mode == LoopMode::Open
-        && !matches!(s.workload, Workload::Connect | Workload::PollingVsPush)
-        && !(s.rate.is_finite() && s.rate > 0.0)
-    {
+    let mode = s.workload.mode();
+    let closed = mode == LoopMode::Closed;
+    if !closed && s.workload.kind().publishes() && !(s.rate.is_finite() && s.rate > 0.0) {
         return Err(impossible("an open-loop workload needs a positive rate"));
     }
     let mode_name = if closed { "closed-loop" } else { "open-loop" };
-    let (op, audience, acked, variant) = match s.workload {
-        Workload::Echo => (
+    let mut rooms = 0;
+    let (op, audience, acked, variant) = match &s.workload {
+        Workload::Echo { .. } => (
             Some(OpKind::Echo),
             Audience::Sender,
             false,
             mode_name.to_owned(),
         ),
-        Workload::Ack => (
+        Workload::Ack { .. } => (
             Some(OpKind::Echo),
             Audience::Sender,
             true,
             format!("ack-{mode_name}"),
         ),
-        Workload::Broadcast => match s.op {
+        Workload::Broadcast { op } => match op {
             BroadcastOp::ToAll => (
                 Some(OpKind::ToAll),
                 Audience::All { clients },
@@ -137,16 +138,11 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
                 "to_others".to_owned(),
             ),
         },
-        Workload::Rooms => {
-            if s.rooms == 0 {
-                return Err(impossible("the rooms workload needs rooms >= 1"));
-            }
+        Workload::Rooms { rooms: n } => {
+            rooms = n.get();
             (
                 Some(OpKind::ToRoom),
-                Audience::Room {
-                    clients,
-                    rooms: s.rooms,
-                },
+                Audience::Room { clients, rooms },
                 false,
                 "to_room".to_owned(),
             )
@@ -162,36 +158,19 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
                 "to_id".to_owned(),
             )
         }
-        Workload::Connect => (None, Audience::Nobody, false, "connect".to_owned()),
-        Workload::PollingVsPush => {
-            let Some(p) = &s.polling else {
-                return Err(impossible("polling-vs-push needs [polling] settings"));
-            };
-            if !(p.update_rate.is_finite() && p.update_rate > 0.0) || p.poll_interval.is_zero() {
-                return Err(impossible(
-                    "polling-vs-push needs update_rate > 0 and poll_interval_ms > 0",
-                ));
-            }
-            if p.variants.is_empty() {
-                return Err(impossible("polling-vs-push needs at least one variant"));
-            }
-            // the variant of each row is chosen per target (workload::pvp::lanes)
-            (None, Audience::Nobody, false, "polling-vs-push".to_owned())
-        }
+        Workload::Connect { .. } => (None, Audience::Nobody, false, "connect".to_owned()),
+        // the variant of each row is chosen per target (workload::pvp::lanes)
+        Workload::PollingVsPush(_) => (None, Audience::Nobody, false, "polling-vs-push".to_owned()),
     };
     Ok(Plan {
-        workload: s.workload,
+        workload: s.workload.kind(),
         op,
         audience,
         acked,
-        mode: s.mode,
+        mode,
         clients,
         publishers: if op.is_some() { publishers } else { 0 },
-        rooms: if s.workload == Workload::Rooms {
-            s.rooms
-        } else {
-            0
-        },
+        rooms,
         variant,
     })
 }

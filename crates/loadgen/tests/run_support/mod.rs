@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::num::NonZeroU32;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
 use wsbench_scenario::{Arrival, BroadcastOp, Encoding, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::hub::HubStats;
 use wsbench_servers::{ServerConfig, Target};
@@ -96,13 +98,8 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         publishers: 2,
         rate: 200.0,
         arrival: Arrival::Constant,
-        mode: LoopMode::Open,
         payload_bytes: 128,
         encoding: Encoding::Json,
-        op: BroadcastOp::ToAll,
-        rooms: 0,
-        connect_rate: 0.0,
-        polling: None,
         phases: quick(),
         max_message_bytes: 1 << 20,
         sweep: Vec::new(),
@@ -113,36 +110,65 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
 pub fn all_workloads(target_spec: &str) -> Vec<Scenario> {
     let base = |name, w| scenario(name, w, target_spec);
     vec![
-        base("echo", Workload::Echo),
+        base(
+            "echo",
+            Workload::Echo {
+                mode: LoopMode::Open,
+            },
+        ),
         Scenario {
-            mode: LoopMode::Closed,
             arrival: Arrival::Poisson,
             rate: 0.0, // ping-pong
-            ..base("echo-closed", Workload::Echo)
+            ..base(
+                "echo-closed",
+                Workload::Echo {
+                    mode: LoopMode::Closed,
+                },
+            )
         },
         Scenario {
             arrival: Arrival::Poisson,
-            ..base("broadcast-all", Workload::Broadcast)
+            ..base(
+                "broadcast-all",
+                Workload::Broadcast {
+                    op: BroadcastOp::ToAll,
+                },
+            )
         },
-        Scenario {
-            op: BroadcastOp::ToOthers,
-            ..base("broadcast-others", Workload::Broadcast)
-        },
+        base(
+            "broadcast-others",
+            Workload::Broadcast {
+                op: BroadcastOp::ToOthers,
+            },
+        ),
         Scenario {
             clients: 6,
             publishers: 6,
-            rooms: 3,
-            ..base("rooms", Workload::Rooms)
+            ..base(
+                "rooms",
+                Workload::Rooms {
+                    rooms: NonZeroU32::new(3).unwrap(),
+                },
+            )
         },
         Scenario {
             publishers: 4,
             ..base("direct", Workload::Direct)
         },
-        base("ack", Workload::Ack),
+        base(
+            "ack",
+            Workload::Ack {
+                mode: LoopMode::Open,
+            },
+        ),
         Scenario {
             clients: 20,
-            connect_rate: 200.0,
-            ..base("connect", Workload::Connect)
+            ..base(
+                "connect",
+                Workload::Connect {
+                    connect_rate: 200.0,
+                },
+            )
         },
     ]
 }

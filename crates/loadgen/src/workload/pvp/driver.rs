@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use wsbench_report::row::SummaryRow;
-use wsbench_scenario::{PvpVariant, Scenario};
+use wsbench_scenario::{Polling, PvpVariant, Scenario};
 
 use super::tally::{Bounds, Window, staleness};
 use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
@@ -53,18 +53,16 @@ struct Stats {
     engine_count_source: String,
 }
 
-/// Runs one polling-vs-push row of `variant` against `target`.
+/// Runs one polling-vs-push row of `variant` against `target`, with the point's `polling`
+/// settings.
 pub async fn run_point(
     ctx: &PointCtx<'_>,
     s: &Scenario,
+    polling: &Polling,
     variant: PvpVariant,
     target: &ResolvedTarget,
 ) -> Result<PointResult, PointFailure> {
     let failed = |m: String| PointFailure::Failed(m);
-    let polling = s
-        .polling
-        .as_ref()
-        .ok_or_else(|| failed("polling-vs-push needs [polling] settings".into()))?;
     let (addr, host) = http_of(&target.endpoint)
         .ok_or_else(|| failed(format!("{} serves no HTTP", ctx.target_name)))?;
     let mut row = base_row(ctx, s, variant, polling.update_rate);

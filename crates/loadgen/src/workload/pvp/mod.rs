@@ -21,7 +21,7 @@ pub mod tally;
 pub mod viewer;
 pub mod writer;
 
-use wsbench_scenario::{PvpVariant, Scenario};
+use wsbench_scenario::{Polling, PvpVariant};
 
 use crate::runner::target::{Protocol, TargetSpec};
 use crate::transport::{Endpoint, SioTransport};
@@ -63,13 +63,10 @@ fn server_key(spec: &TargetSpec) -> String {
 /// The rows of a polling-vs-push point: `(target name, spec, variant)` in target order, then
 /// variant order; a target naming a server already listed adds nothing.
 pub fn lanes(
-    s: &Scenario,
+    polling: &Polling,
     targets: &[(String, TargetSpec)],
 ) -> Vec<(String, TargetSpec, PvpVariant)> {
-    let variants = s
-        .polling
-        .as_ref()
-        .map_or_else(|| PvpVariant::ALL.to_vec(), |p| p.variants.clone());
+    let variants = &polling.variants;
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for (name, spec) in targets {
@@ -153,33 +150,10 @@ mod tests {
 
     #[test]
     fn variants_pair_with_targets_of_their_kind() {
-        let mut s = wsbench_scenario::Scenario {
-            name: "pvp".into(),
-            description: String::new(),
-            workload: wsbench_scenario::Workload::PollingVsPush,
-            targets: vec![],
-            clients: 1,
-            publishers: 0,
-            rate: 0.0,
-            arrival: Default::default(),
-            mode: Default::default(),
-            payload_bytes: 0,
-            encoding: Default::default(),
-            op: Default::default(),
-            rooms: 0,
-            connect_rate: 0.0,
-            polling: Some(wsbench_scenario::Polling {
-                poll_interval: std::time::Duration::from_millis(100),
-                update_rate: 10.0,
-                variants: PvpVariant::ALL.to_vec(),
-            }),
-            phases: wsbench_scenario::Phases {
-                warmup: Default::default(),
-                measure: std::time::Duration::from_secs(1),
-                drain: std::time::Duration::from_secs(1),
-            },
-            max_message_bytes: 1 << 20,
-            sweep: vec![],
+        let mut polling = Polling {
+            poll_interval: std::time::Duration::from_millis(100),
+            update_rate: 10.0,
+            variants: PvpVariant::ALL.to_vec(),
         };
         let t = |n: &str| (n.to_owned(), parse_target(n).unwrap());
         let targets = [
@@ -187,7 +161,7 @@ mod tests {
             t("sio-socketioxide"),
             t("sio-socketioxide-polling"),
         ];
-        let got: Vec<(String, &str)> = lanes(&s, &targets)
+        let got: Vec<(String, &str)> = lanes(&polling, &targets)
             .into_iter()
             .map(|(n, _, v)| (n, v.name()))
             .collect();
@@ -199,8 +173,8 @@ mod tests {
             ("sio-socketioxide", "push-sio-polling"),
         ];
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b)));
-        s.polling.as_mut().unwrap().variants = vec![PvpVariant::PushSio];
-        assert_eq!(lanes(&s, &targets).len(), 1);
+        polling.variants = vec![PvpVariant::PushSio];
+        assert_eq!(lanes(&polling, &targets).len(), 1);
         assert_eq!(fds_per_viewer(&PvpVariant::ALL), 3);
     }
 }
