@@ -141,9 +141,10 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Folder of scenario files to list.
-    #[arg(long, default_value = "scenarios")]
-    pub scenarios: PathBuf,
+    /// Folder of scenario files to list [default: ./scenarios, else the scenarios of the
+    /// source tree this binary was built from].
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer};
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 use crate::args::ServeArgs;
 use crate::exit;
 
 /// Turns the flags into a validated config, or a usage message.
-fn config(a: &ServeArgs) -> Result<(Target, ServerConfig), String> {
-    let target = Target::from_name(&a.target).ok_or_else(|| {
-        let names: Vec<_> = Target::ALL.iter().map(|t| t.name()).collect();
+fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
+    let target = RustServer::from_name(&a.target).ok_or_else(|| {
+        let names: Vec<_> = RustServer::ALL.iter().map(|t| t.name()).collect();
         format!(
             "unknown target {:?}; `serve` runs one of: {}",
             a.target,
@@ -41,7 +41,7 @@ fn config(a: &ServeArgs) -> Result<(Target, ServerConfig), String> {
     if a.fault_drop_every == Some(0) {
         return Err("--fault-drop-every must be at least 1".into());
     }
-    if a.echo && !matches!(target, Target::WsTungstenite | Target::WsFastwebsockets) {
+    if a.echo && !target.is_raw_websocket() {
         return Err("--echo applies to ws-tungstenite and ws-fastwebsockets only".into());
     }
     let cfg = ServerConfig {
@@ -116,7 +116,8 @@ pub fn main(a: ServeArgs) -> u8 {
             return exit::RUN_ERROR;
         }
         drop(out);
-        let result = serve(target, listener, cfg, shutdown).await;
+        let stats = Default::default();
+        let result = wsbench_servers::serve(target, listener, cfg, stats, shutdown).await;
         match result {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -149,24 +150,6 @@ async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     Err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
 }
 
-async fn serve(
-    target: Target,
-    listener: TcpListener,
-    cfg: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), wsbench_servers::error::ServerError> {
-    match target {
-        Target::Tcp => wsbench_servers::tcp::run(listener, cfg, shutdown).await,
-        Target::WsTungstenite => {
-            wsbench_servers::ws_tungstenite::run(listener, cfg, shutdown).await
-        }
-        Target::WsFastwebsockets => {
-            wsbench_servers::ws_fastwebsockets::run(listener, cfg, shutdown).await
-        }
-        Target::SioSocketioxide => wsbench_servers::sio::run(listener, cfg, shutdown).await,
-    }
-}
-
 /// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them.
 fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -197,7 +180,7 @@ mod tests {
     #[test]
     fn defaults_match_server_defaults() {
         let (t, cfg) = config(&parse(&["ws-tungstenite"])).unwrap();
-        assert_eq!(t, Target::WsTungstenite);
+        assert_eq!(t, RustServer::WsTungstenite);
         let d = ServerConfig::default();
         assert_eq!(cfg.max_message_bytes, d.max_message_bytes);
         assert_eq!(cfg.max_connections, d.max_connections);

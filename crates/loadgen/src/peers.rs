@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
+pub use wsbench_scenario::NodePeer;
+
 use crate::supervise::ServerCommand;
 
 /// Environment variable naming the peers' folder.
@@ -28,25 +30,6 @@ const PEERS_DIR_BUILT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../script
 const NPM_CI_TIMEOUT: Duration = Duration::from_secs(600);
 /// Lines of `npm ci`'s error output kept for an error message.
 const NPM_TAIL_LINES: usize = 15;
-
-/// The two Node servers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeServer {
-    /// `ws-server.js`: http + `ws`, the raw protocol on `/ws`.
-    Ws,
-    /// `socketio-server.js`: socket.io 4.8, polling + websocket.
-    SocketIo,
-}
-
-impl NodeServer {
-    /// The script in the peers' folder.
-    pub fn script(self) -> &'static str {
-        match self {
-            NodeServer::Ws => "ws-server.js",
-            NodeServer::SocketIo => "socketio-server.js",
-        }
-    }
-}
 
 /// Why a Node peer cannot be started.
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +230,7 @@ impl NodePeers {
     }
 
     /// `node <dir>/<script> --bind 127.0.0.1:0 <args…>`, run in the peers' folder.
-    pub fn command(&self, server: NodeServer, args: &[String]) -> ServerCommand {
+    pub fn command(&self, server: NodePeer, args: &[String]) -> ServerCommand {
         let mut all = vec![
             self.dir.join(server.script()).display().to_string(),
             "--bind".to_owned(),
@@ -376,7 +359,7 @@ mod tests {
             node: PathBuf::from("/usr/bin/node"),
             dir: PathBuf::from("/p"),
         };
-        let cmd = peers.command(NodeServer::SocketIo, &args(&["--database", "sqlite"]));
+        let cmd = peers.command(NodePeer::SocketIo, &args(&["--database", "sqlite"]));
         assert_eq!(
             cmd.display(),
             "/usr/bin/node /p/socketio-server.js --bind 127.0.0.1:0 --database sqlite"

@@ -16,7 +16,7 @@ use run_support::{scenario, spec, start};
 use wsbench_loadgen::RunOutcome;
 use wsbench_loadgen::peers::{PEERS_DIR_ENV, find_on_path};
 use wsbench_scenario::{BroadcastOp, Scenario, Workload};
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 /// Runs `targets` (a small broadcast) on a fresh runtime; `ws-inproc` is an in-process
 /// ws-tungstenite server reached as an external target.
@@ -27,13 +27,13 @@ fn run(targets: &[&str], serve_args: &[&str]) -> RunOutcome {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = start(Target::WsTungstenite, ServerConfig::default()).await;
+        let server = start(RustServer::WsTungstenite, ServerConfig::default()).await;
         let dir = tempfile::tempdir().unwrap();
         let s = Scenario {
             targets: targets
                 .iter()
                 .map(|t| match *t {
-                    "ws-inproc" => spec(Target::WsTungstenite, server.addr, ""),
+                    "ws-inproc" => spec(RustServer::WsTungstenite, server.addr, ""),
                     t => t.to_owned(),
                 })
                 .collect(),

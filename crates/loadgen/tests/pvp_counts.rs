@@ -24,7 +24,7 @@ use run_support::start;
 use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{Phases, Polling, PvpVariant, Scenario, Workload};
 use wsbench_servers::config::DatabaseConfig;
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 const N: u32 = 20;
 const P_MS: u64 = 100;
@@ -55,11 +55,11 @@ async fn run_all(database: DatabaseConfig) -> Vec<SummaryRow> {
         database,
         ..ServerConfig::default()
     };
-    let raw = start(Target::WsTungstenite, cfg.clone()).await;
-    let sio = start(Target::SioSocketioxide, cfg).await;
+    let raw = start(RustServer::WsTungstenite, cfg.clone()).await;
+    let sio = start(RustServer::SioSocketioxide, cfg).await;
     let targets = vec![
-        run_support::spec(Target::WsTungstenite, raw.addr, ""),
-        run_support::spec(Target::SioSocketioxide, sio.addr, "sio"),
+        run_support::spec(RustServer::WsTungstenite, raw.addr, ""),
+        run_support::spec(RustServer::SioSocketioxide, sio.addr, "sio"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let out = run_support::run(vec![scenario(targets)], dir.path()).await;

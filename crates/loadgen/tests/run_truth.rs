@@ -16,7 +16,7 @@ use std::time::Duration;
 use run_support::{run, scenario, spec, start};
 use wsbench_scenario::{BroadcastOp, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::config::Faults;
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 fn with_faults(faults: Faults) -> ServerConfig {
     ServerConfig {
@@ -34,7 +34,7 @@ fn no_warmup() -> Phases {
     }
 }
 
-async fn delay_shows_in_p50(target: Target, sio_kind: &str) {
+async fn delay_shows_in_p50(target: RustServer, sio_kind: &str) {
     let server = start(
         target,
         with_faults(Faults {
@@ -68,20 +68,20 @@ async fn delay_shows_in_p50(target: Target, sio_kind: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_delay_tcp() {
-    delay_shows_in_p50(Target::Tcp, "").await;
+    delay_shows_in_p50(RustServer::Tcp, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_delay_ws_fastwebsockets() {
-    delay_shows_in_p50(Target::WsFastwebsockets, "").await;
+    delay_shows_in_p50(RustServer::WsFastwebsockets, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_delay_sio() {
-    delay_shows_in_p50(Target::SioSocketioxide, "sio").await;
+    delay_shows_in_p50(RustServer::SioSocketioxide, "sio").await;
 }
 
-async fn drops_are_counted_as_lost(target: Target, sio_kind: &str) {
+async fn drops_are_counted_as_lost(target: RustServer, sio_kind: &str) {
     let k = 7;
     let server = start(
         target,
@@ -123,24 +123,24 @@ async fn drops_are_counted_as_lost(target: Target, sio_kind: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_every_kth_tcp() {
-    drops_are_counted_as_lost(Target::Tcp, "").await;
+    drops_are_counted_as_lost(RustServer::Tcp, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_every_kth_ws_tungstenite() {
-    drops_are_counted_as_lost(Target::WsTungstenite, "").await;
+    drops_are_counted_as_lost(RustServer::WsTungstenite, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_every_kth_sio() {
-    drops_are_counted_as_lost(Target::SioSocketioxide, "sio").await;
+    drops_are_counted_as_lost(RustServer::SioSocketioxide, "sio").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_stall_shows_in_corrected_p99() {
     let stall = Duration::from_millis(300);
     let server = start(
-        Target::WsTungstenite,
+        RustServer::WsTungstenite,
         with_faults(Faults {
             stall_once: Some(stall),
             ..Faults::default()
@@ -159,7 +159,7 @@ async fn server_stall_shows_in_corrected_p99() {
             Workload::Echo {
                 mode: LoopMode::Open,
             },
-            &spec(Target::WsTungstenite, server.addr, ""),
+            &spec(RustServer::WsTungstenite, server.addr, ""),
         )
     };
     let out = run(vec![s], dir.path()).await;
@@ -180,7 +180,7 @@ async fn server_stall_shows_in_corrected_p99() {
 /// 1 %) the stall catches; 30 each (15 %) are intended during the 300 ms stall and leave
 /// late, back to back once the stalled reply is in. Corrected latency counts those from
 /// their intended times; uncorrected latency sees one slow request per publisher.
-async fn closed_loop_stall_raises_corrected_not_uncorrected(target: Target, sio_kind: &str) {
+async fn closed_loop_stall_raises_corrected_not_uncorrected(target: RustServer, sio_kind: &str) {
     let stall = Duration::from_millis(300);
     let server = start(
         target,
@@ -233,12 +233,12 @@ async fn closed_loop_stall_raises_corrected_not_uncorrected(target: Target, sio_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_stall_ws_tungstenite() {
-    closed_loop_stall_raises_corrected_not_uncorrected(Target::WsTungstenite, "").await;
+    closed_loop_stall_raises_corrected_not_uncorrected(RustServer::WsTungstenite, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_stall_sio() {
-    closed_loop_stall_raises_corrected_not_uncorrected(Target::SioSocketioxide, "sio").await;
+    closed_loop_stall_raises_corrected_not_uncorrected(RustServer::SioSocketioxide, "sio").await;
 }
 
 /// The load generator on this test's single thread; the server on its own runtime thread.
@@ -253,7 +253,7 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let srv = start(Target::Tcp, ServerConfig::default()).await;
+            let srv = start(RustServer::Tcp, ServerConfig::default()).await;
             addr_tx.send(srv.addr).unwrap();
             let _ = stop_rx.await;
             drop(srv);
@@ -280,7 +280,7 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
                 Workload::Echo {
                     mode: LoopMode::Open,
                 },
-                &spec(Target::Tcp, addr, ""),
+                &spec(RustServer::Tcp, addr, ""),
             )
         };
         // The fault under test: block the load generator's only thread for 300 ms, placed

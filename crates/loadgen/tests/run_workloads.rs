@@ -6,7 +6,7 @@ mod run_support;
 
 use run_support::{all_workloads, run, spec, start};
 use wsbench_report::row::SummaryRow;
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 fn check(rows: &[SummaryRow], failures: &[wsbench_loadgen::RowFailure]) {
     assert!(failures.is_empty(), "failures: {failures:#?}");
@@ -50,7 +50,7 @@ fn check(rows: &[SummaryRow], failures: &[wsbench_loadgen::RowFailure]) {
     assert_eq!(by("connect").clients, 20);
 }
 
-async fn every_workload(target: Target, sio_kind: &str) {
+async fn every_workload(target: RustServer, sio_kind: &str) {
     let server = start(target, ServerConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(
@@ -83,30 +83,30 @@ async fn every_workload(target: Target, sio_kind: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_every_workload() {
-    every_workload(Target::Tcp, "").await;
+    every_workload(RustServer::Tcp, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_tungstenite_every_workload() {
-    every_workload(Target::WsTungstenite, "").await;
+    every_workload(RustServer::WsTungstenite, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_fastwebsockets_every_workload() {
-    every_workload(Target::WsFastwebsockets, "").await;
+    every_workload(RustServer::WsFastwebsockets, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sio_websocket_every_workload() {
-    every_workload(Target::SioSocketioxide, "sio").await;
+    every_workload(RustServer::SioSocketioxide, "sio").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sio_polling_every_workload() {
-    every_workload(Target::SioSocketioxide, "sio-polling").await;
+    every_workload(RustServer::SioSocketioxide, "sio-polling").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sio_upgrade_every_workload() {
-    every_workload(Target::SioSocketioxide, "sio-upgrade").await;
+    every_workload(RustServer::SioSocketioxide, "sio-upgrade").await;
 }

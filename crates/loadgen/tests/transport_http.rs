@@ -5,11 +5,11 @@ mod transport_support;
 
 use transport_support::{T, connect, recv, req, send, start};
 use wsbench_loadgen::transport::{HttpClient, Incoming, OpKind, Outgoing, SioTransport, Transport};
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 #[tokio::test]
 async fn rest_round_trips_on_one_connection() {
-    let server = start(Target::SioSocketioxide, ServerConfig::default()).await;
+    let server = start(RustServer::SioSocketioxide, ServerConfig::default()).await;
     let host = server.addr.to_string();
     let mut http = tokio::time::timeout(T, HttpClient::connect(server.addr, &host))
         .await

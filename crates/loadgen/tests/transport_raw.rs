@@ -1,30 +1,5 @@
-//! The raw-target clients (tcp, WebSocket) against the real wsbench servers on loopback.
-
-mod transport_support;
-
-use transport_support::{exercise, start};
-use wsbench_servers::{ServerConfig, Target};
-
-async fn full_round(target: Target) {
-    let server = start(target, ServerConfig::default()).await;
-    exercise(&server.raw_endpoint(target), true).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn tcp_client_speaks_the_app_protocol() {
-    full_round(Target::Tcp).await;
-}
-
-#[tokio::test]
-async fn ws_client_against_tungstenite_server() {
-    full_round(Target::WsTungstenite).await;
-}
-
-#[tokio::test]
-async fn ws_client_against_fastwebsockets_server() {
-    full_round(Target::WsFastwebsockets).await;
-}
+//! The raw-target clients (tcp, WebSocket) where no server answers. (The clients against
+//! every real server are the protocol contract test, `protocol_contract.rs`.)
 
 #[tokio::test]
 async fn a_silent_server_is_a_handshake_timeout() {

@@ -1,36 +1,16 @@
 //! The Socket.IO clients (WebSocket, long-polling, polling → upgrade) against the real
-//! socketioxide server on loopback.
+//! socketioxide server on loopback: heartbeats and what the protocol contract test
+//! (`protocol_contract.rs`, every op on every target) does not cover.
 
 mod transport_support;
 
 use std::time::Duration;
 
-use transport_support::{T, connect, exercise, recv, req, send, start};
+use transport_support::{T, connect, recv, req, send, start};
 use wsbench_loadgen::transport::{
     AnyTransport, Incoming, OpKind, Outgoing, SioTransport, Transport,
 };
-use wsbench_servers::{ServerConfig, Target};
-
-async fn full_round(transport: SioTransport) {
-    let server = start(Target::SioSocketioxide, ServerConfig::default()).await;
-    exercise(&server.sio_endpoint(transport), false).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn sio_over_websocket() {
-    full_round(SioTransport::WebSocket).await;
-}
-
-#[tokio::test]
-async fn sio_over_long_polling() {
-    full_round(SioTransport::Polling).await;
-}
-
-#[tokio::test]
-async fn sio_polling_then_upgrade() {
-    full_round(SioTransport::PollingThenUpgrade).await;
-}
+use wsbench_servers::{RustServer, ServerConfig};
 
 fn fast_pings() -> ServerConfig {
     ServerConfig {
@@ -42,7 +22,7 @@ fn fast_pings() -> ServerConfig {
 
 /// The connection outlives several ping intervals only if every ping got its pong in time.
 async fn survives_pings(transport: SioTransport) {
-    let server = start(Target::SioSocketioxide, fast_pings()).await;
+    let server = start(RustServer::SioSocketioxide, fast_pings()).await;
     let mut t = connect(&server.sio_endpoint(transport)).await;
     let mut pings = t.ping_watch().expect("a Socket.IO transport counts pings");
     tokio::select! {
@@ -95,7 +75,7 @@ async fn upgraded_answers_pings() {
 /// Concurrent sends on the polling transport queue up and go out batched; all arrive.
 #[tokio::test]
 async fn polling_sends_in_bursts_all_arrive() {
-    let server = start(Target::SioSocketioxide, ServerConfig::default()).await;
+    let server = start(RustServer::SioSocketioxide, ServerConfig::default()).await;
     let mut t = connect(&server.sio_endpoint(SioTransport::Polling)).await;
     let bodies: Vec<String> = (0..200).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
     for (i, d) in bodies.iter().enumerate() {

@@ -263,7 +263,7 @@ fn targets(
         (None, None) => {
             let defaults = DEFAULT_TARGETS
                 .iter()
-                .map(|t| TargetSpec::Builtin(t.to_string()));
+                .filter_map(|t| TargetSpec::parse(t).ok());
             return Ok(defaults
                 .filter(|t| t.supports(workload))
                 .map(|t| t.to_string())

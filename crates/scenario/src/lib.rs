@@ -2,7 +2,8 @@
 //!
 //! - [`model`]: the validated types every other crate reads.
 //! - [`load`] / [`parse`]: file or text + CLI [`Overrides`] → `Vec<Scenario>`.
-//! - [`target`]: built-in target names, `all`, and external `kind=url` targets.
+//! - [`target`]: the one table of built-in targets ([`target::table`]), `all`, external
+//!   `kind=url` targets, and [`TargetSpec`], the one parsed form of a target.
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -27,7 +28,7 @@ pub use load::{load, parse};
 pub use model::*;
 pub use overrides::{Overrides, QUICK_PHASES};
 pub use target::{
-    ALL_TARGETS, BUILTIN_TARGETS, DEFAULT_TARGETS, ExternalKind, TargetError, TargetSpec,
-    expand_targets,
+    ALL_TARGETS, BUILTIN_TARGETS, BuiltinTarget, DEFAULT_TARGETS, NodePeer, Protocol, RustServer,
+    ServerKind, SioTransport, TARGETS, TargetError, TargetSpec, expand_targets,
 };
 pub use validate::DEFAULT_PAYLOAD_BYTES;

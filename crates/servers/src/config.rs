@@ -3,47 +3,6 @@
 
 use std::time::Duration;
 
-/// The Rust targets `wsbench serve` can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// Length-prefixed JSON over plain TCP: the floor.
-    Tcp,
-    /// axum `extract::ws` (tokio-tungstenite).
-    WsTungstenite,
-    /// hyper 1 (through axum) + fastwebsockets.
-    WsFastwebsockets,
-    /// axum + socketioxide; serves both Engine.IO transports.
-    SioSocketioxide,
-}
-
-impl Target {
-    pub const ALL: [Target; 4] = [
-        Target::Tcp,
-        Target::WsTungstenite,
-        Target::WsFastwebsockets,
-        Target::SioSocketioxide,
-    ];
-
-    /// The name used on the command line and in results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Tcp => "tcp",
-            Target::WsTungstenite => "ws-tungstenite",
-            Target::WsFastwebsockets => "ws-fastwebsockets",
-            Target::SioSocketioxide => "sio-socketioxide",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Target> {
-        Target::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// Whether the target speaks HTTP (and so serves the REST routes).
-    pub fn serves_http(self) -> bool {
-        !matches!(self, Target::Tcp)
-    }
-}
-
 /// What a server does with a connection whose bounded outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
@@ -149,14 +108,6 @@ impl Default for ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn target_names_round_trip() {
-        for t in Target::ALL {
-            assert_eq!(Target::from_name(t.name()), Some(t));
-        }
-        assert_eq!(Target::from_name("nope"), None);
-    }
 
     #[test]
     fn database_urls() {

@@ -1,6 +1,7 @@
-//! Every Rust target wsbench measures, behind one entry point per target:
-//! `run(listener, cfg, shutdown)`. The caller binds (tests bind `127.0.0.1:0`) and owns
-//! shutdown.
+//! Every Rust target wsbench measures, behind one entry point: [`serve`]`(server,
+//! listener, cfg, stats, shutdown)`. The caller binds (tests bind `127.0.0.1:0`) and owns
+//! shutdown; `wsbench serve` and every test harness start servers through it. Which
+//! servers exist is the target table's [`RustServer`] (crate `wsbench-scenario`).
 //!
 //! - [`config`]: limits, slow-consumer policy, database choice, fault injection.
 //! - [`hub`] / [`session`]: the room hub the three raw targets share and the per-connection
@@ -21,4 +22,39 @@ pub mod tcp;
 pub mod ws_fastwebsockets;
 pub mod ws_tungstenite;
 
-pub use config::{ServerConfig, Target};
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+use error::ServerError;
+use hub::HubStats;
+pub use wsbench_scenario::RustServer;
+
+/// Serves `server` on `listener` until `shutdown` resolves, then closes every connection
+/// (after flushing what is queued) and returns.
+///
+/// The raw targets (`tcp`, `ws-*`) count hub deliveries and drops into `stats`; the
+/// Socket.IO target uses socketioxide's own rooms, not the hub, and leaves `stats` at zero.
+pub async fn serve(
+    server: RustServer,
+    listener: TcpListener,
+    cfg: ServerConfig,
+    stats: Arc<HubStats>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    match server {
+        RustServer::Tcp => tcp::run(listener, cfg, stats, shutdown).await,
+        RustServer::WsTungstenite => ws_tungstenite::run(listener, cfg, stats, shutdown).await,
+        RustServer::WsFastwebsockets => {
+            ws_fastwebsockets::run(listener, cfg, stats, shutdown).await
+        }
+        RustServer::SioSocketioxide => sio::run(listener, cfg, shutdown).await,
+    }
+}
+
+/// Whether `server` counts into the `stats` given to [`serve`] (the raw targets' hub).
+pub fn counts_hub_stats(server: RustServer) -> bool {
+    server != RustServer::SioSocketioxide
+}

@@ -68,7 +68,7 @@ const NO_ARGS: [(); 0] = [];
 
 /// Serves the target on `listener` until `shutdown` completes, then closes every socket
 /// and returns.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     cfg: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -29,16 +29,7 @@ use crate::session::{
 
 /// Serves the `tcp` target on `listener` until `shutdown` resolves, then closes every
 /// connection (after flushing what is queued) and returns.
-pub async fn run(
-    listener: TcpListener,
-    cfg: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    run_with_stats(listener, cfg, Arc::default(), shutdown).await
-}
-
-/// [`run`], counting hub deliveries and drops into `stats` (read by tests and harnesses).
-pub async fn run_with_stats(
+pub(crate) async fn run(
     listener: TcpListener,
     cfg: ServerConfig,
     stats: Arc<HubStats>,

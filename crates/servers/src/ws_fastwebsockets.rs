@@ -51,16 +51,7 @@ type Io = TokioIo<Upgraded>;
 
 /// Serves the `ws-fastwebsockets` target (`/ws` + REST) until `shutdown` resolves; then
 /// open WebSockets get close 1001 after their queued frames, and the call returns.
-pub async fn run(
-    listener: TcpListener,
-    cfg: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    run_with_stats(listener, cfg, Arc::default(), shutdown).await
-}
-
-/// [`run`], counting hub deliveries and drops into `stats`.
-pub async fn run_with_stats(
+pub(crate) async fn run(
     listener: TcpListener,
     cfg: ServerConfig,
     stats: Arc<HubStats>,

@@ -1,5 +1,6 @@
-//! The raw protocol (docs/design.md §3) on every raw target: welcome, every op, acks, echo+ack,
-//! room isolation, closed sockets leaving rooms, and error replies.
+//! The raw protocol (docs/design.md §3) on every raw target, beyond the contract test that
+//! every target passes (crates/loadgen/tests/protocol_contract.rs: every op reaches exactly
+//! its recipients): closed sockets leaving their rooms, error replies, injected faults.
 //!
 //! "Never receives" is checked with [`RawClient::barrier`], not with a sleep: the test
 //! first waits for the sender's ack (the server queues every recipient's copy before that
@@ -14,95 +15,9 @@ use wsbench_servers::config::ServerConfig;
 
 per_target!(
     injected_faults_drop_and_delay_deliveries,
-    every_op_reaches_exactly_its_recipients,
     closed_socket_leaves_its_rooms,
     bad_requests_get_an_error_and_the_connection_stays
 );
-
-async fn every_op_reaches_exactly_its_recipients(t: Raw) {
-    let server = Server::start(t, ServerConfig::default()).await;
-    let (mut a, ida) = server.connect().await;
-    let (mut b, idb) = server.connect().await;
-    let (mut c, idc) = server.connect().await;
-    for id in [&ida, &idb, &idc] {
-        assert!(id.parse::<u64>().is_ok(), "decimal socket id, got {id:?}");
-    }
-    assert!(ida != idb && idb != idc && ida != idc);
-
-    a.acked(json!({"op":"join","room":"r"}), 1).await;
-    c.acked(json!({"op":"join","room":"r"}), 2).await;
-
-    // to_all: everyone, the sender included (its msg is queued before its ack).
-    a.acked_after(
-        json!({"op":"to_all","data":{"k":1}}),
-        3,
-        &[msg(json!({"k":1}))],
-    )
-    .await;
-    assert_eq!(b.reply().await, msg(json!({"k":1})));
-    assert_eq!(c.reply().await, msg(json!({"k":1})));
-
-    // to_others: everyone but the sender.
-    b.acked(json!({"op":"to_others","data":[2]}), 4).await;
-    b.barrier().await;
-    assert_eq!(a.reply().await, msg(json!([2])));
-    assert_eq!(c.reply().await, msg(json!([2])));
-
-    // to_room from a non-member: members only, not the sender.
-    b.acked(json!({"op":"to_room","room":"r","data":"x"}), 5)
-        .await;
-    b.barrier().await;
-    assert_eq!(a.reply().await, msg(json!("x")));
-    assert_eq!(c.reply().await, msg(json!("x")));
-
-    // to_room from a member: the sender too; the non-member never.
-    a.acked_after(
-        json!({"op":"to_room","room":"r","data":null}),
-        6,
-        &[msg(json!(null))],
-    )
-    .await;
-    assert_eq!(c.reply().await, msg(json!(null)));
-    b.barrier().await;
-
-    // to_room to a room nobody is in.
-    a.acked(json!({"op":"to_room","room":"empty","data":1}), 7)
-        .await;
-
-    // to_id: exactly one socket.
-    a.acked(json!({"op":"to_id","id":idc,"data":{"to":"c"}}), 8)
-        .await;
-    assert_eq!(c.reply().await, msg(json!({"to":"c"})));
-    a.barrier().await;
-    b.barrier().await;
-    c.barrier().await;
-    a.acked(json!({"op":"to_id","id":"424242","data":1}), 9)
-        .await;
-
-    // echo without ack: a msg; with ack: the data rides on the ack instead of a msg.
-    a.send(&json!({"op":"echo","data":{"e":1}}).to_string())
-        .await;
-    assert_eq!(a.reply().await, msg(json!({"e":1})));
-    a.send(&json!({"op":"echo","data":{"e":2},"ack":10}).to_string())
-        .await;
-    assert_eq!(a.reply().await, json!({"op":"ack","ack":10,"data":{"e":2}}));
-    a.barrier().await;
-
-    // leave: no more room traffic.
-    a.acked(json!({"op":"leave","room":"r"}), 11).await;
-    c.acked_after(
-        json!({"op":"to_room","room":"r","data":5}),
-        12,
-        &[msg(json!(5))],
-    )
-    .await;
-    a.barrier().await;
-    b.barrier().await;
-
-    assert_eq!(server.stats.dropped(), 0);
-    drop((a, b, c));
-    server.stop().await.expect("clean shutdown");
-}
 
 async fn closed_socket_leaves_its_rooms(t: Raw) {
     let server = Server::start(t, ServerConfig::default()).await;

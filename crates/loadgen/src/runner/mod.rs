@@ -34,7 +34,7 @@ pub use table::format_table;
 
 use self::point::{PointCtx, PointFailure, run_point};
 use self::progress::Progress;
-use self::target::{TargetSpec, parse_target, resolve};
+use self::target::{ServerKind, TargetSpec, resolve};
 use crate::workload::connect::Connector;
 use crate::workload::{Plan, PlanError, plan};
 
@@ -159,11 +159,11 @@ pub async fn run_with<C: Connector>(
         let parsed = s
             .targets
             .iter()
-            .map(|t| parse_target(t).map(|p| (t.clone(), p)))
+            .map(|t| TargetSpec::parse(t).map(|p| (t.clone(), p)))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|message| RunError::Target {
+            .map_err(|e| RunError::Target {
                 scenario: s.name.clone(),
-                message,
+                message: e.to_string(),
             })?;
         if parsed.is_empty() {
             return Err(RunError::Target {
@@ -205,8 +205,7 @@ pub async fn run_with<C: Connector>(
             Workload::PollingVsPush(p) => crate::workload::pvp::fds_per_viewer(&p.variants),
             _ => targets
                 .iter()
-                .filter_map(|(_, t)| t.protocol())
-                .map(|p| p.fds_per_client())
+                .map(|(_, t)| t.protocol().fds_per_client())
                 .max()
                 .unwrap_or(1),
         };
@@ -264,7 +263,7 @@ pub async fn run_with<C: Connector>(
     if specs
         .iter()
         .flatten()
-        .any(|(_, t)| matches!(t, TargetSpec::Node(_)))
+        .any(|(_, t)| matches!(t.server(), Some(ServerKind::Node(_))))
         && let Ok(dir) = crate::peers::peers_dir()
     {
         meta.node_packages = Some(crate::peers::node_versions(&dir));

@@ -98,16 +98,8 @@ pub enum Endpoint {
     },
 }
 
-/// The Engine.IO transport a Socket.IO client uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SioTransport {
-    /// Connect straight over WebSocket (`transport=websocket`).
-    WebSocket,
-    /// HTTP long-polling only.
-    Polling,
-    /// Start with polling, then upgrade to WebSocket (the browser client's default).
-    PollingThenUpgrade,
-}
+/// The Engine.IO transport a Socket.IO client uses (defined with the target table).
+pub use wsbench_scenario::SioTransport;
 
 /// Bytes a connection moved on its socket, handshakes included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use wsbench_scenario::{Arrival, BroadcastOp, Encoding, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::hub::HubStats;
-use wsbench_servers::{ServerConfig, Target};
+use wsbench_servers::{RustServer, ServerConfig};
 
 /// A server target running in this process until dropped.
 pub struct InProc {
@@ -32,7 +32,7 @@ impl Drop for InProc {
 }
 
 /// Starts `target` with `cfg` on 127.0.0.1:0 on the current runtime.
-pub async fn start(target: Target, cfg: ServerConfig) -> InProc {
+pub async fn start(target: RustServer, cfg: ServerConfig) -> InProc {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -40,28 +40,14 @@ pub async fn start(target: Target, cfg: ServerConfig) -> InProc {
         let _ = rx.await;
     };
     let stats = Arc::new(HubStats::default());
-    let s = stats.clone();
-    match target {
-        Target::Tcp => {
-            tokio::spawn(wsbench_servers::tcp::run_with_stats(
-                listener, cfg, s, shutdown,
-            ));
-        }
-        Target::WsTungstenite => {
-            tokio::spawn(wsbench_servers::ws_tungstenite::run_with_stats(
-                listener, cfg, s, shutdown,
-            ));
-        }
-        Target::WsFastwebsockets => {
-            tokio::spawn(wsbench_servers::ws_fastwebsockets::run_with_stats(
-                listener, cfg, s, shutdown,
-            ));
-        }
-        Target::SioSocketioxide => {
-            tokio::spawn(wsbench_servers::sio::run(listener, cfg, shutdown));
-        }
-    }
-    let stats = (target != Target::SioSocketioxide).then_some(stats);
+    tokio::spawn(wsbench_servers::serve(
+        target,
+        listener,
+        cfg,
+        stats.clone(),
+        shutdown,
+    ));
+    let stats = wsbench_servers::counts_hub_stats(target).then_some(stats);
     InProc {
         addr,
         stats,
@@ -70,11 +56,11 @@ pub async fn start(target: Target, cfg: ServerConfig) -> InProc {
 }
 
 /// The external spec that reaches `target` at `addr` (`sio_kind`: `sio`, `sio-polling`, …).
-pub fn spec(target: Target, addr: SocketAddr, sio_kind: &str) -> String {
+pub fn spec(target: RustServer, addr: SocketAddr, sio_kind: &str) -> String {
     match target {
-        Target::Tcp => format!("tcp={addr}"),
-        Target::WsTungstenite | Target::WsFastwebsockets => format!("ws=ws://{addr}/ws"),
-        Target::SioSocketioxide => format!("{sio_kind}=http://{addr}"),
+        RustServer::Tcp => format!("tcp={addr}"),
+        RustServer::WsTungstenite | RustServer::WsFastwebsockets => format!("ws=ws://{addr}/ws"),
+        RustServer::SioSocketioxide => format!("{sio_kind}=http://{addr}"),
     }
 }
 

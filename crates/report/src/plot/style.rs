@@ -4,6 +4,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use wsbench_scenario::TARGETS;
 
 use crate::ReportError;
 
@@ -13,41 +14,43 @@ pub use super::legend::{LegendEntry, draw_legend, with_legend_column};
 /// Canvas size of every plot, pixels.
 pub const SIZE: (u32, u32) = (1000, 620);
 
-/// Tableau-10, reordered so the fixed targets below get well-separated hues.
-const PALETTE: [RGBColor; 10] = [
+/// One colour per built-in target, in the order of the target table (the array's length is
+/// the table's, so a new target cannot be added without its colour). Tableau-10 hues, with
+/// two from Tableau-20 for the transport variants.
+const BUILTIN_COLOURS: [RGBColor; TARGETS.len()] = [
     RGBColor(127, 127, 127), // grey: tcp, the floor
-    RGBColor(31, 119, 180),  // blue
-    RGBColor(44, 160, 44),   // green
-    RGBColor(255, 127, 14),  // orange
-    RGBColor(140, 86, 75),   // brown
-    RGBColor(148, 103, 189), // purple
-    RGBColor(214, 39, 40),   // red
+    RGBColor(31, 119, 180),  // blue: ws-tungstenite
+    RGBColor(44, 160, 44),   // green: ws-fastwebsockets
+    RGBColor(255, 127, 14),  // orange: sio-socketioxide
+    RGBColor(140, 86, 75),   // brown: sio-socketioxide-polling
+    RGBColor(255, 187, 120), // light orange: sio-socketioxide-upgrade
+    RGBColor(148, 103, 189), // purple: node-ws
+    RGBColor(214, 39, 40),   // red: node-socketio
+    RGBColor(255, 152, 150), // light red: node-socketio-polling
+];
+
+/// Colours for any other target (external servers), picked by a hash of the name.
+const OTHER_COLOURS: [RGBColor; 3] = [
     RGBColor(23, 190, 207),  // cyan
     RGBColor(188, 189, 34),  // olive
     RGBColor(227, 119, 194), // pink
 ];
 
-/// Built-in targets keep their palette slot; any other name hashes into the last three.
-const FIXED: [(&str, usize); 7] = [
-    ("tcp", 0),
-    ("ws-tungstenite", 1),
-    ("ws-fastwebsockets", 2),
-    ("sio-socketioxide", 3),
-    ("sio-socketioxide-polling", 4),
-    ("node-ws", 5),
-    ("node-socketio", 6),
-];
+/// Position of a built-in target in the target table.
+fn builtin_index(target: &str) -> Option<usize> {
+    TARGETS.iter().position(|t| t.name == target)
+}
 
 /// The colour of a target in every plot: fixed for built-in targets, a stable FNV-1a hash
 /// of the name otherwise.
 pub fn target_colour(target: &str) -> RGBColor {
-    if let Some((_, i)) = FIXED.iter().find(|(n, _)| *n == target) {
-        return PALETTE[*i];
+    if let Some(i) = builtin_index(target) {
+        return BUILTIN_COLOURS[i];
     }
     let h = target.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    PALETTE[7 + (h % 3) as usize]
+    OTHER_COLOURS[(h % 3) as usize]
 }
 
 /// Marker drawn at each data point; distinguishes variants of one target.
@@ -82,13 +85,10 @@ pub struct Series {
     pub whiskers: Vec<(f64, f64, f64)>,
 }
 
-/// Sort key that lists targets from the floor up (built-ins in their fixed order, then
-/// others by name), so legends read the same in every plot.
+/// Sort key that lists targets from the floor up (built-ins in table order, then others by
+/// name), so legends read the same in every plot.
 pub fn target_order(target: &str) -> (usize, String) {
-    let i = FIXED
-        .iter()
-        .position(|(n, _)| *n == target)
-        .unwrap_or(FIXED.len());
+    let i = builtin_index(target).unwrap_or(TARGETS.len());
     (i, target.to_owned())
 }
 
@@ -213,11 +213,17 @@ mod tests {
 
     #[test]
     fn target_colours_are_fixed_and_stable() {
-        assert_eq!(target_colour("tcp"), PALETTE[0]);
-        assert_eq!(target_colour("node-socketio"), PALETTE[6]);
+        assert_eq!(target_colour("tcp"), RGBColor(127, 127, 127));
+        assert_eq!(target_colour("node-socketio"), RGBColor(214, 39, 40));
         let c = target_colour("sio=http://10.0.0.1:3000");
         assert_eq!(c, target_colour("sio=http://10.0.0.1:3000"));
-        assert!(PALETTE[7..].contains(&c));
+        assert!(OTHER_COLOURS.contains(&c));
+        // every built-in target has a colour of its own, none shared with other targets
+        for (i, t) in TARGETS.iter().enumerate() {
+            let c = target_colour(t.name);
+            assert!(!OTHER_COLOURS.contains(&c), "{}", t.name);
+            assert!(BUILTIN_COLOURS[..i].iter().all(|o| *o != c), "{}", t.name);
+        }
     }
 
     #[test]

@@ -21,10 +21,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use wsbench_servers::RustServer;
 use wsbench_servers::config::ServerConfig;
 use wsbench_servers::error::ServerError;
 use wsbench_servers::hub::HubStats;
-use wsbench_servers::{tcp, ws_fastwebsockets, ws_tungstenite};
 
 /// Upper bound of any single wait on the network.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -40,6 +40,15 @@ pub enum Raw {
 impl Raw {
     pub fn is_ws(self) -> bool {
         self != Raw::Tcp
+    }
+
+    /// The server of the target table this is.
+    pub fn server(self) -> RustServer {
+        match self {
+            Raw::Tcp => RustServer::Tcp,
+            Raw::Tungstenite => RustServer::WsTungstenite,
+            Raw::Fastwebsockets => RustServer::WsFastwebsockets,
+        }
     }
 }
 
@@ -79,16 +88,13 @@ impl Server {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let s = stats.clone();
-        let task = match target {
-            Raw::Tcp => tokio::spawn(tcp::run_with_stats(listener, cfg, s, shutdown)),
-            Raw::Tungstenite => {
-                tokio::spawn(ws_tungstenite::run_with_stats(listener, cfg, s, shutdown))
-            }
-            Raw::Fastwebsockets => tokio::spawn(ws_fastwebsockets::run_with_stats(
-                listener, cfg, s, shutdown,
-            )),
-        };
+        let task = tokio::spawn(wsbench_servers::serve(
+            target.server(),
+            listener,
+            cfg,
+            stats.clone(),
+            shutdown,
+        ));
         Server {
             target,
             addr,
@@ -138,6 +144,7 @@ impl RawClient {
                     .as_str()
                     .expect("welcome id is a JSON string")
                     .to_owned();
+                assert!(id.parse::<u64>().is_ok(), "decimal socket id, got {id:?}");
                 (c, id)
             }
             other => panic!("expected a welcome, got {other:?}"),

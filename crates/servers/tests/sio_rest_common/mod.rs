@@ -46,16 +46,22 @@ pub fn sio_config() -> ServerConfig {
     }
 }
 
-/// Starts `sio::run` on 127.0.0.1:0.
+/// Starts the `sio-socketioxide` server on 127.0.0.1:0.
 pub async fn start_sio(cfg: ServerConfig) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(wsbench_servers::sio::run(listener, cfg, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(wsbench_servers::serve(
+        wsbench_servers::RustServer::SioSocketioxide,
+        listener,
+        cfg,
+        Default::default(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     TestServer {
         addr,
         shutdown: tx,

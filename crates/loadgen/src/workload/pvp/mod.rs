@@ -28,35 +28,18 @@ use crate::transport::{Endpoint, SioTransport};
 
 /// Whether `spec` is a Socket.IO server (`None`: it cannot serve polling-vs-push at all).
 fn socket_io(spec: &TargetSpec) -> Option<bool> {
-    match spec {
-        TargetSpec::BuiltIn { protocol, .. } | TargetSpec::External { protocol, .. } => {
-            match protocol {
-                Protocol::Tcp => None,
-                Protocol::Ws => Some(false),
-                Protocol::Sio(_) => Some(true),
-            }
-        }
-        TargetSpec::Node(name) => Some(name.starts_with("node-socketio")),
-    }
+    spec.has_http().then(|| spec.is_socket_io())
 }
 
 /// Which server a spec reaches, ignoring the client transport its name implies.
 fn server_key(spec: &TargetSpec) -> String {
     match spec {
-        TargetSpec::BuiltIn { server, .. } => format!("builtin:{server}"),
+        TargetSpec::Builtin(t) => format!("builtin:{:?}", t.server),
         TargetSpec::External {
             protocol,
             host_port,
             ..
         } => format!("{}:{host_port}", matches!(protocol, Protocol::Sio(_))),
-        TargetSpec::Node(name) => format!(
-            "node:{}",
-            if name.starts_with("node-socketio") {
-                "node-socketio"
-            } else {
-                name.as_str()
-            }
-        ),
     }
 }
 
@@ -146,7 +129,6 @@ pub fn fds_per_viewer(variants: &[PvpVariant]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::target::parse_target;
 
     #[test]
     fn variants_pair_with_targets_of_their_kind() {
@@ -155,7 +137,7 @@ mod tests {
             update_rate: 10.0,
             variants: PvpVariant::ALL.to_vec(),
         };
-        let t = |n: &str| (n.to_owned(), parse_target(n).unwrap());
+        let t = |n: &str| (n.to_owned(), TargetSpec::parse(n).unwrap());
         let targets = [
             t("ws-tungstenite"),
             t("sio-socketioxide"),

@@ -1,71 +1,40 @@
-//! Target names: the built-in targets `wsbench serve` / the Node peers provide, the word
-//! `all`, and external servers written `kind=url`.
+//! Targets as written in scenarios and `--targets`: a built-in name from the one
+//! [`table`] of targets, the word `all`, or a server someone else runs written `kind=url`.
+//! [`TargetSpec::parse`] is the only parser of target strings; the load generator's runner
+//! resolves the spec it returns.
+
+pub mod table;
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::model::WorkloadKind;
 
-/// Every built-in target, in the order `all` expands to (Rust first, then the Node peers).
-pub const BUILTIN_TARGETS: &[&str] = &[
-    "tcp",
-    "ws-tungstenite",
-    "ws-fastwebsockets",
-    "sio-socketioxide",
-    "sio-socketioxide-polling",
-    "sio-socketioxide-upgrade",
-    "node-ws",
-    "node-socketio",
-    "node-socketio-polling",
-];
-
-/// The targets a scenario runs when it names none: the Rust ones (minus those that cannot
-/// run the workload, see [`TargetSpec::supports`]).
-pub const DEFAULT_TARGETS: &[&str] = &[
-    "tcp",
-    "ws-tungstenite",
-    "ws-fastwebsockets",
-    "sio-socketioxide",
-    "sio-socketioxide-polling",
-];
+pub use table::{
+    BUILTIN_TARGETS, BuiltinTarget, DEFAULT_TARGETS, EXTERNAL_FORMS, NodePeer, Protocol,
+    RustServer, ServerKind, SioTransport, TARGETS, builtin,
+};
 
 /// The word that stands for every built-in target.
 pub const ALL_TARGETS: &str = "all";
 
-/// What protocol an external server speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExternalKind {
-    /// Socket.IO v5 server over WebSocket: `sio=http://host:port`.
-    Sio,
-    /// The same server, client on Engine.IO long-polling only: `sio-polling=http://host:port`.
-    SioPolling,
-    /// The same server, client starts on polling and upgrades: `sio-upgrade=http://host:port`.
-    SioUpgrade,
-    /// Raw WebSocket server speaking the app protocol: `ws=ws://host:port/ws`.
-    Ws,
-    /// Length-prefixed TCP server speaking the app protocol: `tcp=host:port`.
-    Tcp,
-}
-
-impl ExternalKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ExternalKind::Sio => "sio",
-            ExternalKind::SioPolling => "sio-polling",
-            ExternalKind::SioUpgrade => "sio-upgrade",
-            ExternalKind::Ws => "ws",
-            ExternalKind::Tcp => "tcp",
-        }
-    }
-}
-
 /// One parsed target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
-    /// One of [`BUILTIN_TARGETS`].
-    Builtin(String),
+    /// A row of [`TARGETS`]: the run starts its server.
+    Builtin(&'static BuiltinTarget),
     /// A server the user runs; the harness only connects to it.
-    External { kind: ExternalKind, url: String },
+    External {
+        /// How it is spoken to (the `kind` of `kind=url`).
+        protocol: Protocol,
+        /// The url as written after `kind=` (printed back as it was given).
+        url: String,
+        /// `host:port` to connect to.
+        host_port: String,
+        /// The WebSocket path of a raw WebSocket server (`/ws` if the url has none); empty
+        /// for the other protocols.
+        path: String,
+    },
 }
 
 /// Why a target string is not a target.
@@ -86,36 +55,27 @@ impl TargetSpec {
     /// ([`expand_targets`]).
     pub fn parse(s: &str) -> Result<TargetSpec, TargetError> {
         let Some((kind, url)) = s.split_once('=') else {
-            return match BUILTIN_TARGETS.contains(&s) {
-                true => Ok(TargetSpec::Builtin(s.to_string())),
-                false => Err(TargetError::Unknown(s.to_string())),
-            };
+            return builtin(s)
+                .map(TargetSpec::Builtin)
+                .ok_or_else(|| TargetError::Unknown(s.to_string()));
         };
         let bad = |reason| TargetError::BadAddress {
             spec: s.to_string(),
             reason,
         };
-        let kind = match kind {
-            "sio" => ExternalKind::Sio,
-            "sio-polling" => ExternalKind::SioPolling,
-            "sio-upgrade" => ExternalKind::SioUpgrade,
-            "ws" => ExternalKind::Ws,
-            "tcp" => ExternalKind::Tcp,
-            _ => return Err(TargetError::Unknown(s.to_string())),
-        };
-        let host_port = match kind {
-            ExternalKind::Sio | ExternalKind::SioPolling | ExternalKind::SioUpgrade => {
-                url.strip_prefix("http://").ok_or_else(|| {
-                    bad("a Socket.IO server is given as sio=http://HOST:PORT (no TLS)")
-                })?
-            }
-            ExternalKind::Ws => url.strip_prefix("ws://").ok_or_else(|| {
+        let protocol = Protocol::from_external_kind(kind)
+            .ok_or_else(|| TargetError::Unknown(s.to_string()))?;
+        let rest = match protocol {
+            Protocol::Sio(_) => url.strip_prefix("http://").ok_or_else(|| {
+                bad("a Socket.IO server is given as sio=http://HOST:PORT (no TLS)")
+            })?,
+            Protocol::Ws => url.strip_prefix("ws://").ok_or_else(|| {
                 bad("a WebSocket server is given as ws=ws://HOST:PORT/PATH (no TLS)")
             })?,
-            ExternalKind::Tcp => url,
+            Protocol::Tcp => url,
         };
-        let authority = host_port.split('/').next().unwrap_or_default();
-        if kind == ExternalKind::Tcp && authority != host_port {
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if protocol == Protocol::Tcp && !path.is_empty() {
             return Err(bad(
                 "a TCP server is given as tcp=HOST:PORT, without a path",
             ));
@@ -128,33 +88,50 @@ impl TargetSpec {
                 "the address needs a host and a numeric port (HOST:PORT)",
             ));
         }
+        let path = match protocol {
+            Protocol::Ws if path.is_empty() => "/ws",
+            Protocol::Ws => path,
+            _ => "",
+        };
         Ok(TargetSpec::External {
-            kind,
+            protocol,
             url: url.to_string(),
+            host_port: authority.to_string(),
+            path: path.to_string(),
         })
+    }
+
+    /// How the load generator speaks to the target.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            TargetSpec::Builtin(t) => t.protocol,
+            TargetSpec::External { protocol, .. } => *protocol,
+        }
+    }
+
+    /// The server the run starts for it (`None`: an external server).
+    pub fn server(&self) -> Option<ServerKind> {
+        match self {
+            TargetSpec::Builtin(t) => Some(t.server),
+            TargetSpec::External { .. } => None,
+        }
+    }
+
+    /// Whether the run starts this target's server (and so pins servers to their own core).
+    pub fn spawns_server(&self) -> bool {
+        self.server().is_some()
     }
 
     /// Whether the target serves HTTP (the REST routes polling-vs-push needs): all but tcp.
     pub fn has_http(&self) -> bool {
-        match self {
-            TargetSpec::Builtin(name) => name != "tcp",
-            TargetSpec::External { kind, .. } => *kind != ExternalKind::Tcp,
-        }
+        self.protocol().has_http()
     }
 
     /// Whether the target is a Socket.IO server (built-in `sio-*` / `node-socketio*`, or
     /// `sio*=http://…`); the polling-vs-push variants `poll-sio`, `push-sio` and
     /// `push-sio-polling` run on these, `poll` and `push-ws` on the raw WebSocket ones.
     pub fn is_socket_io(&self) -> bool {
-        match self {
-            TargetSpec::Builtin(name) => {
-                name.starts_with("sio-") || name.starts_with("node-socketio")
-            }
-            TargetSpec::External { kind, .. } => matches!(
-                kind,
-                ExternalKind::Sio | ExternalKind::SioPolling | ExternalKind::SioUpgrade
-            ),
-        }
+        self.protocol().is_socket_io()
     }
 
     /// Whether the target can run `workload` (tcp has no HTTP, so no polling-vs-push).
@@ -173,8 +150,10 @@ impl FromStr for TargetSpec {
 impl fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TargetSpec::Builtin(name) => f.write_str(name),
-            TargetSpec::External { kind, url } => write!(f, "{}={url}", kind.name()),
+            TargetSpec::Builtin(t) => f.write_str(t.name),
+            TargetSpec::External { protocol, url, .. } => {
+                write!(f, "{}={url}", protocol.external_kind())
+            }
         }
     }
 }
@@ -202,49 +181,69 @@ mod tests {
 
     #[test]
     fn builtins_parse_and_print_back() {
-        for name in BUILTIN_TARGETS {
-            let t = TargetSpec::parse(name).unwrap();
-            assert_eq!(t, TargetSpec::Builtin(name.to_string()));
-            assert_eq!(t.to_string(), *name);
+        for row in TARGETS {
+            let t = TargetSpec::parse(row.name).unwrap();
+            assert_eq!(t, TargetSpec::Builtin(row));
+            assert_eq!(t.to_string(), row.name);
+            assert_eq!(t.to_string().parse::<TargetSpec>().unwrap(), t);
+            assert_eq!(t.protocol(), row.protocol);
+            assert!(t.spawns_server() && t.server() == Some(row.server));
         }
         assert!(DEFAULT_TARGETS.iter().all(|t| BUILTIN_TARGETS.contains(t)));
     }
 
     #[test]
     fn externals_parse() {
+        use SioTransport::*;
         let cases = [
             (
                 "sio=http://127.0.0.1:3000",
-                ExternalKind::Sio,
-                "http://127.0.0.1:3000",
+                Protocol::Sio(WebSocket),
+                "127.0.0.1:3000",
+                "",
             ),
             (
                 "ws=ws://localhost:8080/ws",
-                ExternalKind::Ws,
-                "ws://localhost:8080/ws",
+                Protocol::Ws,
+                "localhost:8080",
+                "/ws",
             ),
-            ("tcp=127.0.0.1:9000", ExternalKind::Tcp, "127.0.0.1:9000"),
             (
-                "sio-polling=http://h:1",
-                ExternalKind::SioPolling,
-                "http://h:1",
+                "ws=ws://127.0.0.1:9000",
+                Protocol::Ws,
+                "127.0.0.1:9000",
+                "/ws",
             ),
+            ("ws=ws://h:1/other", Protocol::Ws, "h:1", "/other"),
+            ("tcp=127.0.0.1:9000", Protocol::Tcp, "127.0.0.1:9000", ""),
+            ("sio-polling=http://h:1", Protocol::Sio(Polling), "h:1", ""),
             (
                 "sio-upgrade=http://h:1",
-                ExternalKind::SioUpgrade,
-                "http://h:1",
+                Protocol::Sio(PollingThenUpgrade),
+                "h:1",
+                "",
+            ),
+            (
+                "sio=http://localhost:3000/",
+                Protocol::Sio(WebSocket),
+                "localhost:3000",
+                "",
             ),
         ];
-        for (s, kind, url) in cases {
+        for (s, protocol, host_port, path) in cases {
             let t: TargetSpec = s.parse().unwrap();
             assert_eq!(
                 t,
                 TargetSpec::External {
-                    kind,
-                    url: url.to_string()
-                }
+                    protocol,
+                    url: s.split_once('=').unwrap().1.to_string(),
+                    host_port: host_port.to_string(),
+                    path: path.to_string(),
+                },
+                "{s}"
             );
             assert_eq!(t.to_string(), s);
+            assert!(!t.spawns_server() && t.server().is_none());
         }
     }
 
