@@ -34,8 +34,15 @@ pub enum Command {
     /// List the built-in targets and the scenario files.
     List(ListArgs),
     /// Render plots (SVG) and report.md from a run directory's files.
+    ///
+    /// Exits 2 when the directory does not exist or holds no readable summary.csv.
     Report(ReportArgs),
     /// Compare two run directories metric by metric (ratios b/a); optional thresholds.
+    ///
+    /// Exits 0 when the runs were compared and no threshold failed; 1 when no point is
+    /// present in both runs (nothing was compared); 2 when a path does not exist or holds no
+    /// readable summary.csv, or a --fail-if is malformed; 3 when a threshold failed or
+    /// checked nothing.
     Compare(CompareArgs),
 }
 
@@ -160,7 +167,9 @@ pub struct CompareArgs {
     /// Run directory compared with the baseline (ratios are b / a).
     pub b: PathBuf,
     /// Fail (exit 3) when a ratio crosses a threshold, e.g. `lat_p99_us>1.10` (p99 more than
-    /// 10 % worse) or `deliveries_per_s<0.95`. Repeatable.
+    /// 10 % worse) or `deliveries_per_s<0.95`. Repeatable. A threshold that checks nothing
+    /// also exits 3: when no point is present in both runs, or no point has its metric in
+    /// both runs. (Without --fail-if, no point in common exits 1.)
     #[arg(long = "fail-if", value_name = "METRIC>RATIO")]
     pub fail_if: Vec<String>,
 }

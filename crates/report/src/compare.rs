@@ -1,7 +1,8 @@
 //! `wsbench compare <a> <b>`: match the rows of two runs by (scenario, variant, sweep,
 //! target), summarise repeated trials by their median (with min–max), report b/a ratios per
 //! metric, and check ratio thresholds such as `lat_p99_us>1.10` (the CLI exits 3 on a
-//! violation).
+//! violation, and on a threshold that no point could check: a gate that compares nothing
+//! must not pass).
 
 use std::fmt;
 
@@ -222,6 +223,21 @@ impl Comparison {
         out
     }
 
+    /// The thresholds that no point could check: no point of both runs has their metric
+    /// (every threshold, when no point is present in both runs).
+    pub fn unchecked(&self, thresholds: &[Threshold]) -> Vec<Threshold> {
+        thresholds
+            .iter()
+            .filter(|t| {
+                !self
+                    .points
+                    .iter()
+                    .any(|p| p.metrics.iter().any(|m| m.metric == t.metric))
+            })
+            .copied()
+            .collect()
+    }
+
     /// A plain-text table: per point, one line per metric with a and b (median, and
     /// [min–max] over trials when there are several) and b/a.
     pub fn render_table(&self) -> String {
@@ -421,6 +437,31 @@ mod tests {
                 && text.contains("1000 -> 1200"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_threshold_no_point_has_is_unchecked() {
+        let a = vec![row("tcp", 1, 1000, 100.0)];
+        let c = compare(&a, &[row("tcp", 1, 1000, 100.0)]);
+        let p99 = parse_threshold("lat_p99_us>1.1").unwrap();
+        let stale = parse_threshold("staleness_p99_ms>1.1").unwrap();
+        assert_eq!(c.unchecked(&[p99, stale]), vec![stale]);
+        // present in a only: still nothing to compare it with
+        let mut with_rss = row("tcp", 1, 1000, 100.0);
+        with_rss.server_rss_peak_kb = Some(1000);
+        let c = compare(&[with_rss], &a);
+        let rss = parse_threshold("server_rss_peak_kb>1.1").unwrap();
+        assert_eq!(c.unchecked(&[rss]), vec![rss]);
+    }
+
+    #[test]
+    fn with_no_common_point_every_threshold_is_unchecked() {
+        let mut r = row("tcp", 1, 1000, 1.0);
+        r.sweep = "clients=200".into();
+        let c = compare(&[row("tcp", 1, 1000, 1.0)], &[r]);
+        let p99 = parse_threshold("lat_p99_us>1.1").unwrap();
+        assert_eq!(c.unchecked(&[p99]), vec![p99]);
+        assert!(c.check(&[p99]).is_empty());
     }
 
     #[test]

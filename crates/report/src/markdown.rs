@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use crate::compare::ratio;
 use crate::meta::Meta;
 use crate::metric::{Metric, RowKey, Spread, group_by_key, human};
+use crate::plot::target_order;
 use crate::row::SummaryRow;
 
 /// One measurement point and its trials.
@@ -62,13 +63,14 @@ pub fn render(
         md.push_str("No rows in summary.csv.\n\n");
     }
     for (scenario, mut points) in scenarios {
-        // Run order: sweep points, variants and targets as the run met them.
-        let order = |k: &RowKey| {
+        // Sweep points and variants in run order; within one, targets from the `tcp` floor
+        // up (built-ins in their fixed order, then others by name).
+        let first = |k: &RowKey| {
             rows.iter()
-                .position(|r| RowKey::of(r) == *k)
+                .position(|r| r.sweep == k.sweep && r.variant == k.variant)
                 .unwrap_or(usize::MAX)
         };
-        points.sort_by_key(|(k, _)| order(k));
+        points.sort_by_key(|(k, _)| (first(k), target_order(&k.target)));
         let _ = writeln!(md, "## {scenario}\n");
         results_table(&mut md, &points);
         ratio_table(&mut md, &points);
@@ -447,6 +449,19 @@ mod tests {
         );
         assert!(md.contains("| ws-tungstenite | 2.00 | 2.00 | 0.50 | 2.00 | 1.00 | 2.00 | 2.00 | 0.50 | 2.00 | 1.00 |"), "{md}");
         assert!(md.contains("No meta.json"));
+    }
+
+    #[test]
+    fn the_tcp_floor_is_listed_first_whatever_the_run_order() {
+        let rows = vec![
+            row("sio-socketioxide", 1, 400, 250.0),
+            row("ws-tungstenite", 1, 200, 500.0),
+            row("tcp", 1, 100, 1000.0),
+        ];
+        let md = render(&rows, None, &[], &[]);
+        let at = |t: &str| md.find(&format!("| {t} |")).unwrap();
+        assert!(at("tcp") < at("ws-tungstenite"), "{md}");
+        assert!(at("ws-tungstenite") < at("sio-socketioxide"), "{md}");
     }
 
     #[test]

@@ -1,11 +1,28 @@
 //! The paired table printed at the end of a run: one line per row with the key columns, so
-//! targets measured under the same point sit next to each other.
+//! targets measured under the same point sit next to each other, the `tcp` floor first, and
+//! rows where the load generator was the limit marked [`BOUND_MARK`].
 
 use wsbench_report::row::SummaryRow;
+use wsbench_scenario::target::BUILTIN_TARGETS;
+
+/// Marks a row whose load generator, not its server, was the limit.
+pub const BOUND_MARK: char = '⚑';
+
+/// Where a target sorts within a group: built-in targets in their fixed order (the `tcp`
+/// floor first), then any other (external) target by name.
+fn target_rank(target: &str) -> (usize, &str) {
+    let i = BUILTIN_TARGETS
+        .iter()
+        .position(|t| *t == target)
+        .unwrap_or(BUILTIN_TARGETS.len());
+    (i, target)
+}
 
 /// One line per row: target, delivered/expected, lost, p50, p99, p99.9, deliveries/s,
 /// server CPU, server RSS. Rows are grouped by scenario and sweep point in run order, so the
-/// interleaved repeats of one point (A B C A B C) print together.
+/// interleaved repeats of one point (A B C A B C) print together; within a group targets
+/// follow [`target_rank`]. A load-generator-bound row carries [`BOUND_MARK`] after its
+/// target, explained by a legend line.
 pub fn format_table(rows: &[SummaryRow]) -> String {
     let header = [
         "scenario",
@@ -34,7 +51,11 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
             .iter()
             .filter(|r| (r.scenario.as_str(), r.sweep.as_str()) == *k)
             .collect();
-        group.sort_by(|a, b| a.target.cmp(&b.target).then(a.repeat.cmp(&b.repeat)));
+        group.sort_by(|a, b| {
+            target_rank(&a.target)
+                .cmp(&target_rank(&b.target))
+                .then(a.repeat.cmp(&b.repeat))
+        });
         order.extend(group);
     }
     let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
@@ -49,7 +70,11 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
                     r.sweep.clone()
                 },
                 format!("{}{}", r.repeat, if r.partial { "*" } else { "" }),
-                r.target.clone(),
+                if r.loadgen_bound {
+                    format!("{} {BOUND_MARK}", r.target)
+                } else {
+                    r.target.clone()
+                },
                 format!("{}/{}", r.delivered, r.expected),
                 r.lost.to_string(),
                 ms(r.lat_p50_us),
@@ -65,7 +90,7 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
+            *w = (*w).max(c.chars().count());
         }
     }
     let line = |cols: Vec<String>| {
@@ -89,6 +114,12 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
     }
     if rows.iter().any(|r| r.partial) {
         out.push_str("* partial row (interrupted)\n");
+    }
+    if rows.iter().any(|r| r.loadgen_bound) {
+        out.push_str(&format!(
+            "{BOUND_MARK} load-generator bound: the load generator, not the server, was the \
+             limit (a lower bound of the server's capacity)\n"
+        ));
     }
     out
 }
@@ -144,5 +175,72 @@ mod tests {
             t.contains("1*") && t.contains("partial") && t.contains(" - "),
             "{t}"
         );
+        assert!(!t.contains(BOUND_MARK), "{t}");
+    }
+
+    #[test]
+    fn the_tcp_floor_comes_first_and_externals_last() {
+        let row = |target: &str, sweep: &str| SummaryRow {
+            scenario: "broadcast".into(),
+            sweep: sweep.into(),
+            target: target.into(),
+            repeat: 1,
+            ..SummaryRow::default()
+        };
+        let rows = [
+            row("ws-tungstenite", "clients=10"),
+            row("sio=http://10.0.0.1:3000", "clients=10"),
+            row("node-ws", "clients=10"),
+            row("tcp", "clients=10"),
+            row("sio-socketioxide", "clients=100"),
+            row("tcp", "clients=100"),
+        ];
+        let t = format_table(&rows);
+        let targets: Vec<&str> = t
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().nth(3).unwrap())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "tcp",
+                "ws-tungstenite",
+                "node-ws",
+                "sio=http://10.0.0.1:3000",
+                "tcp",
+                "sio-socketioxide"
+            ],
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_loadgen_bound_row_is_marked_with_a_legend() {
+        let row = |target: &str, bound| SummaryRow {
+            scenario: "broadcast".into(),
+            target: target.into(),
+            repeat: 1,
+            loadgen_bound: bound,
+            ..SummaryRow::default()
+        };
+        let t = format_table(&[row("sio-socketioxide", true), row("tcp", false)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(
+            lines[1].contains(" tcp ") && !lines[1].contains(BOUND_MARK),
+            "{t}"
+        );
+        assert!(
+            lines[2].contains(&format!("sio-socketioxide {BOUND_MARK}")),
+            "{t}"
+        );
+        assert!(
+            lines[3].starts_with(BOUND_MARK) && lines[3].contains("load-generator bound"),
+            "{t}"
+        );
+        // columns stay aligned: the marker counts as one character
+        let col = |l: &str| l.find("0/0").map(|b| l[..b].chars().count());
+        assert_eq!(col(lines[1]), col(lines[2]), "{t}");
     }
 }

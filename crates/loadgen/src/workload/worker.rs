@@ -20,7 +20,7 @@ use wsbench_wire::payload::Stamp;
 use crate::accounting::{Delivery, ReceiverLedger, Tally, Violation};
 use crate::recorder::{LiveStats, Recorder, SendLog};
 use crate::schedule::{Pacing, ns_since_epoch};
-use crate::transport::{ByteCounts, Incoming, OpKind, Outgoing, Transport};
+use crate::transport::{ByteCounts, Incoming, OpKind, Outgoing, Transport, TransportError};
 
 /// How long deliveries are still taken after a cancellation.
 pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
@@ -107,150 +107,266 @@ impl WorkerReport {
     }
 }
 
+/// What the select loop does after an arm ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing more: wait for the next event.
+    Idle,
+    /// The next send is due at this instant: reset the send timer to it.
+    Rearm(Instant),
+    /// The connection is unusable: leave the loop.
+    Stop,
+}
+
+/// One worker's state between events of its select loop: what it publishes, its sequence
+/// and closed-loop bookkeeping, and what it has recorded so far.
+struct WorkerState<'r> {
+    /// What it publishes, to whom, and its accounting.
+    spec: WorkerSpec,
+    row: &'r RowShared,
+    report: WorkerReport,
+    /// The seq of the next send.
+    seq: u64,
+    /// Closed loop (paced or not): the seq whose reply it waits for.
+    awaiting: Option<u64>,
+    /// False once the schedule has passed `measure_end`, a send failed or the row was cancelled.
+    sending: bool,
+    cancelled: bool,
+    /// Live latencies (µs) not yet handed to the progress line.
+    live_batch: Vec<u64>,
+    last_flush: Instant,
+}
+
+impl<'r> WorkerState<'r> {
+    fn new(spec: WorkerSpec, row: &'r RowShared) -> WorkerState<'r> {
+        WorkerState {
+            sending: spec.publish.is_some(),
+            spec,
+            row,
+            report: WorkerReport::default(),
+            seq: 0,
+            awaiting: None,
+            cancelled: false,
+            live_batch: Vec::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// When the first send is due: the schedule's first instant, else warmup start.
+    fn first_due(&self) -> Instant {
+        self.spec
+            .publish
+            .as_ref()
+            .and_then(|(_, p)| p.schedule())
+            .map_or(self.row.phases.start, |s| s.peek())
+    }
+
+    /// A send may go out: still sending and not waiting for a closed-loop reply.
+    fn can_send(&self) -> bool {
+        self.sending && self.awaiting.is_none()
+    }
+
+    /// Ctrl-C: stop sending; returns the cut drain deadline.
+    fn on_cancel(&mut self) -> Instant {
+        self.cancelled = true;
+        self.sending = false;
+        (Instant::now() + CANCEL_GRACE).min(self.row.phases.drain_end)
+    }
+
+    /// The send timer fired: sends the next message, logs and times it, and says when the
+    /// next one is due (open schedule) or starts waiting for its reply (closed loop).
+    async fn on_send_due<T: Transport>(&mut self, conn: &mut T) -> Step {
+        let phases = self.row.phases;
+        let Some((op, pacing)) = self.spec.publish.as_mut() else {
+            return Step::Idle;
+        };
+        // paced closed loop: due at its intended time even when it leaves late
+        // because the previous reply was late (wrk2)
+        let intended = match pacing {
+            Pacing::Open(s) | Pacing::ClosedPaced(s) => s.advance(),
+            Pacing::Closed => Instant::now(),
+        };
+        if intended >= phases.measure_end {
+            self.sending = false;
+            return Step::Idle;
+        }
+        let t_ns = ns_since_epoch(intended);
+        let this = self.seq;
+        self.seq += 1;
+        let data = Stamp {
+            from: self.spec.index,
+            seq: this,
+            t: t_ns,
+        }
+        .encode(self.spec.payload_bytes);
+        let lag = Instant::now().saturating_duration_since(intended);
+        self.row.send_log.record(self.spec.index, this, lag);
+        let req = Outgoing {
+            op: *op,
+            room: self.spec.room.as_deref(),
+            id: self.spec.to_id.as_deref(),
+            data: Some(&data),
+            ack: self.spec.acked.then_some(this),
+        };
+        if let Err(e) = conn.send(req).await {
+            let index = self.spec.index;
+            self.report
+                .error(format!("client {index}: send failed: {e}"));
+            return Step::Stop;
+        }
+        if phases.in_measure(t_ns) {
+            self.report.sent += 1;
+            self.report.recorder.record_send_lag(lag);
+        }
+        let Pacing::Open(s) = pacing else {
+            self.awaiting = Some(this);
+            return Step::Idle;
+        };
+        let next = s.peek();
+        if next >= phases.measure_end {
+            self.sending = false;
+            return Step::Idle;
+        }
+        Step::Rearm(next)
+    }
+
+    /// A frame (or the connection's end) arrived: accounts and times a delivery, and when it
+    /// is the awaited closed-loop reply says when the next send is due.
+    fn on_frame(&mut self, got: Result<Incoming, TransportError>) -> Step {
+        let data = match got {
+            Ok(incoming) => self.timed_payload(incoming),
+            Err(e) => {
+                if !self.cancelled {
+                    let index = self.spec.index;
+                    self.report
+                        .error(format!("client {index}: connection lost: {e}"));
+                }
+                return Step::Stop;
+            }
+        };
+        let Some(data) = data else {
+            return Step::Idle;
+        };
+        let now = Instant::now();
+        let mut step = Step::Idle;
+        if let Some(reply_seq) = self.on_delivery(&data, now)
+            && self.awaiting == Some(reply_seq)
+        {
+            self.awaiting = None;
+            // paced: the next intended time, or now if it has passed
+            let next = self
+                .spec
+                .publish
+                .as_ref()
+                .and_then(|(_, p)| p.schedule())
+                .map_or(now, |s| s.peek());
+            step = Step::Rearm(next);
+        }
+        if self.live_batch.len() >= 256 || now.duration_since(self.last_flush) >= LIVE_FLUSH {
+            self.row.live.push(&mut self.live_batch);
+            self.last_flush = now;
+        }
+        step
+    }
+
+    /// The payload to account and time, if `incoming` carries one: a delivery, or the echo
+    /// in the ack of one of its own acked requests.
+    fn timed_payload(&mut self, incoming: Incoming) -> Option<Bytes> {
+        let index = self.spec.index;
+        match incoming {
+            Incoming::Msg(d) => Some(d),
+            Incoming::Ack { ack, data }
+                if self.spec.acked && ack < crate::workload::CONTROL_ACK_BASE =>
+            {
+                if data.is_none() {
+                    self.report
+                        .error(format!("client {index}: ack {ack} carried no data"));
+                }
+                data
+            }
+            // control acks (join barrier) and other events are not timed
+            Incoming::Ack { .. } | Incoming::Event { .. } => None,
+            Incoming::Error(reason) => {
+                self.report
+                    .error(format!("client {index}: server error: {reason}"));
+                None
+            }
+        }
+    }
+
+    /// Accounts and times one delivery; returns its seq when it is this client's own message
+    /// (the closed-loop reply).
+    fn on_delivery(&mut self, data: &Bytes, received: Instant) -> Option<u64> {
+        let me = self.spec.index;
+        let stamp = match Stamp::decode(data) {
+            Ok(s) => s,
+            Err(e) => {
+                self.report.error(format!(
+                    "client {me}: undecodable delivery ({e}): {}",
+                    String::from_utf8_lossy(&data[..data.len().min(80)])
+                ));
+                return None;
+            }
+        };
+        if self.row.phases.in_measure(stamp.t)
+            && let Delivery::First { .. } = self.spec.ledger.record(stamp.from, stamp.seq)
+        {
+            let received_ns = ns_since_epoch(received);
+            let actual = self
+                .row
+                .send_log
+                .actual_send_ns(stamp.from, stamp.seq, stamp.t);
+            self.report
+                .recorder
+                .record_delivery(stamp.t, actual, received_ns);
+            self.live_batch
+                .push(received_ns.saturating_sub(stamp.t) / 1_000);
+        }
+        (stamp.from == me).then_some(stamp.seq)
+    }
+
+    /// The report, with the connection's byte counts and the ledger's tally.
+    fn finish(self, bytes: ByteCounts) -> WorkerReport {
+        let mut report = self.report;
+        report.bytes = bytes;
+        report.tally = self.spec.ledger.tally;
+        report.first_violation = self.spec.ledger.first_violation;
+        report
+    }
+}
+
 /// Runs one connection through the row's phases and returns what it recorded.
 pub async fn run_worker<T: Transport>(
     mut conn: T,
     spec: WorkerSpec,
     row: Arc<RowShared>,
 ) -> WorkerReport {
-    let WorkerSpec {
-        index,
-        publish,
-        room,
-        to_id,
-        acked,
-        payload_bytes,
-        mut ledger,
-    } = spec;
-    let (op, mut pacing) = match publish {
-        Some((op, p)) => (Some(op), Some(p)),
-        None => (None, None),
-    };
-    let phases = row.phases;
-    let mut report = WorkerReport::default();
-    let mut seq: u64 = 0;
-    // closed loop (paced or not): the seq whose reply we wait for
-    let mut awaiting: Option<u64> = None;
-    let mut sending = pacing.is_some();
-    let mut cancelled = false;
-    let mut live_batch: Vec<u64> = Vec::new();
-    let mut last_flush = Instant::now();
-
-    let first_due = pacing
-        .as_ref()
-        .and_then(Pacing::schedule)
-        .map_or(phases.start, |s| s.peek());
-    let send_timer = sleep_until(first_due.into());
-    let deadline = sleep_until(phases.drain_end.into());
+    let mut state = WorkerState::new(spec, &row);
+    let send_timer = sleep_until(state.first_due().into());
+    let deadline = sleep_until(row.phases.drain_end.into());
     tokio::pin!(send_timer, deadline);
 
     loop {
-        let can_send = sending && awaiting.is_none();
-        tokio::select! {
-            _ = row.cancel.cancelled(), if !cancelled => {
-                cancelled = true;
-                sending = false;
-                let cut = (Instant::now() + CANCEL_GRACE).min(phases.drain_end);
-                deadline.as_mut().reset(cut.into());
+        let step = tokio::select! {
+            _ = row.cancel.cancelled(), if !state.cancelled => {
+                deadline.as_mut().reset(state.on_cancel().into());
+                Step::Idle
             }
             _ = &mut deadline => break,
-            _ = due_or_sleep(send_timer.as_mut()), if can_send => {
-                let Some(p) = pacing.as_mut() else { continue };
-                // paced closed loop: due at its intended time even when it leaves late
-                // because the previous reply was late (wrk2)
-                let intended = match p {
-                    Pacing::Open(s) | Pacing::ClosedPaced(s) => s.advance(),
-                    Pacing::Closed => Instant::now(),
-                };
-                if intended >= phases.measure_end {
-                    sending = false;
-                    continue;
-                }
-                let t_ns = ns_since_epoch(intended);
-                let this = seq;
-                seq += 1;
-                let data = Stamp { from: index, seq: this, t: t_ns }.encode(payload_bytes);
-                let lag = Instant::now().saturating_duration_since(intended);
-                row.send_log.record(index, this, lag);
-                let req = Outgoing {
-                    op: op.expect("publishers have an op"),
-                    room: room.as_deref(),
-                    id: to_id.as_deref(),
-                    data: Some(&data),
-                    ack: acked.then_some(this),
-                };
-                if let Err(e) = conn.send(req).await {
-                    report.error(format!("client {index}: send failed: {e}"));
-                    break;
-                }
-                if phases.in_measure(t_ns) {
-                    report.sent += 1;
-                    report.recorder.record_send_lag(lag);
-                }
-                match p {
-                    Pacing::Open(s) => {
-                        let next = s.peek();
-                        if next >= phases.measure_end {
-                            sending = false;
-                        } else {
-                            send_timer.as_mut().reset(next.into());
-                        }
-                    }
-                    Pacing::ClosedPaced(_) | Pacing::Closed => awaiting = Some(this),
-                }
+            _ = due_or_sleep(send_timer.as_mut()), if state.can_send() => {
+                state.on_send_due(&mut conn).await
             }
-            got = conn.recv() => {
-                let data = match got {
-                    Ok(Incoming::Msg(d)) => Some(d),
-                    Ok(Incoming::Ack { ack, data }) if acked && ack < crate::workload::CONTROL_ACK_BASE => {
-                        match data {
-                            Some(d) => Some(d),
-                            None => {
-                                report.error(format!("client {index}: ack {ack} carried no data"));
-                                None
-                            }
-                        }
-                    }
-                    // control acks (join barrier) and other events are not timed
-                    Ok(Incoming::Ack { .. } | Incoming::Event { .. }) => None,
-                    Ok(Incoming::Error(reason)) => {
-                        report.error(format!("client {index}: server error: {reason}"));
-                        None
-                    }
-                    Err(e) => {
-                        if !cancelled {
-                            report.error(format!("client {index}: connection lost: {e}"));
-                        }
-                        break;
-                    }
-                };
-                let Some(data) = data else { continue };
-                let now = Instant::now();
-                match on_delivery(&data, now, index, &phases, &row.send_log, &mut ledger, &mut report, &mut live_batch) {
-                    Some(reply_seq) if awaiting == Some(reply_seq) => {
-                        awaiting = None;
-                        // paced: the next intended time, or now if it has passed
-                        let next = pacing
-                            .as_ref()
-                            .and_then(Pacing::schedule)
-                            .map_or(now, |s| s.peek());
-                        send_timer.as_mut().reset(next.into());
-                    }
-                    _ => {}
-                }
-                if live_batch.len() >= 256 || now.duration_since(last_flush) >= LIVE_FLUSH {
-                    row.live.push(&mut live_batch);
-                    last_flush = now;
-                }
-            }
+            got = conn.recv() => state.on_frame(got),
+        };
+        match step {
+            Step::Idle => {}
+            Step::Rearm(next) => send_timer.as_mut().reset(next.into()),
+            Step::Stop => break,
         }
     }
-    row.live.push(&mut live_batch);
+    state.row.live.push(&mut state.live_batch);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
-    report.bytes = conn.bytes();
-    report.tally = ledger.tally;
-    report.first_violation = ledger.first_violation;
-    report
+    state.finish(conn.bytes())
 }
 
 /// Resolves at the timer's deadline, or at once when the deadline has passed. A tokio
@@ -261,42 +377,6 @@ async fn due_or_sleep(timer: std::pin::Pin<&mut tokio::time::Sleep>) {
     if timer.deadline() > tokio::time::Instant::now() {
         timer.await;
     }
-}
-
-/// Accounts and times one delivery; returns its seq when it is this client's own message
-/// (the closed-loop reply).
-#[allow(clippy::too_many_arguments)]
-fn on_delivery(
-    data: &Bytes,
-    received: Instant,
-    me: u32,
-    phases: &PhaseTimes,
-    send_log: &SendLog,
-    ledger: &mut ReceiverLedger,
-    report: &mut WorkerReport,
-    live: &mut Vec<u64>,
-) -> Option<u64> {
-    let stamp = match Stamp::decode(data) {
-        Ok(s) => s,
-        Err(e) => {
-            report.error(format!(
-                "client {me}: undecodable delivery ({e}): {}",
-                String::from_utf8_lossy(&data[..data.len().min(80)])
-            ));
-            return None;
-        }
-    };
-    if phases.in_measure(stamp.t)
-        && let Delivery::First { .. } = ledger.record(stamp.from, stamp.seq)
-    {
-        let received_ns = ns_since_epoch(received);
-        let actual = send_log.actual_send_ns(stamp.from, stamp.seq, stamp.t);
-        report
-            .recorder
-            .record_delivery(stamp.t, actual, received_ns);
-        live.push(received_ns.saturating_sub(stamp.t) / 1_000);
-    }
-    (stamp.from == me).then_some(stamp.seq)
 }
 
 #[cfg(test)]

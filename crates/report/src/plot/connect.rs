@@ -1,6 +1,7 @@
 //! Connect-time bars: per sweep point, one bar per target — a wide light bar for p99 with a
 //! narrow solid bar for p50 inside it — so handshake costs (TCP vs WebSocket upgrade vs
-//! Engine.IO open + Socket.IO CONNECT) can be read side by side.
+//! Engine.IO open + Socket.IO CONNECT) can be read side by side. Where some trial was
+//! load-generator bound the p50 bar is outlined, not solid.
 
 use std::collections::BTreeMap;
 
@@ -31,9 +32,19 @@ pub fn connect_svg(title: &str, rows: &[&SummaryRow]) -> Result<String, ReportEr
     let slot_of = |t: usize| order.iter().position(|&i| i == t).unwrap_or(t);
     let ms =
         |rows: &[&SummaryRow], m| Spread::of_metric(rows, m).map_or(0.0, |s| s.median / 1000.0);
-    let bars: Vec<(usize, usize, f64, f64)> = cells
+    // (sweep point, target, p50, p99, load-generator bound)
+    let bars: Vec<(usize, usize, f64, f64, bool)> = cells
         .iter()
-        .map(|(&(c, t), rs)| (c, t, ms(rs, Metric::ConnectP50), ms(rs, Metric::ConnectP99)))
+        .map(|(&(c, t), rs)| {
+            let bound = rs.iter().any(|r| r.loadgen_bound);
+            (
+                c,
+                t,
+                ms(rs, Metric::ConnectP50),
+                ms(rs, Metric::ConnectP99),
+                bound,
+            )
+        })
         .collect();
     let ys: Vec<f64> = bars.iter().map(|b| b.3.max(b.2)).collect();
     let y = Axis::linear(&ys, "connect time (ms)");
@@ -63,6 +74,9 @@ pub fn connect_svg(title: &str, rows: &[&SummaryRow]) -> Result<String, ReportEr
             swatch: true,
             ..LegendEntry::style("p50 (narrow, solid)", false, Marker::None)
         });
+        if bars.iter().any(|b| b.4) {
+            legend.push(LegendEntry::bound("outlined p50", Marker::None, true));
+        }
         let (root, legend_area) = with_legend_column(&titled, &legend);
         let cat_labels = cats.clone();
         let mut chart = ChartBuilder::on(&root)
@@ -121,7 +135,11 @@ pub fn connect_svg(title: &str, rows: &[&SummaryRow]) -> Result<String, ReportEr
                 .draw_series(mine.iter().map(|b| {
                     Rectangle::new(
                         [(left(b.0) + slot * 0.3, 0.0), (left(b.0) + slot * 0.7, b.2)],
-                        colour.filled(),
+                        if b.4 {
+                            colour.stroke_width(2)
+                        } else {
+                            colour.filled()
+                        },
                     )
                 }))
                 .map_err(|e| err(e.to_string()))?;

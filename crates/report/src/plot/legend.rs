@@ -1,9 +1,11 @@
 //! Legends drawn in a column beside the chart, never over the data: a line sample (solid
-//! or dashed) with the series marker, or a filled box for bars, then the label.
+//! or dashed) with the series marker, or a filled box for bars, then the label. A hollow
+//! sample explains the marking of load-generator-bound rows.
 
 use plotters::prelude::*;
 
-use super::style::{Area, Marker, target_colour, triangle};
+use super::marker::{BOUND_NOTE, Glyph};
+use super::style::{Area, Marker, target_colour};
 
 /// One legend line: a sample of the line style and marker (or a filled box), and text.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +16,8 @@ pub struct LegendEntry {
     pub marker: Marker,
     /// Draw a filled box (bars) instead of a line sample.
     pub swatch: bool,
+    /// Draw the marker (or box) hollow: the marking of load-generator-bound rows.
+    pub hollow: bool,
 }
 
 impl LegendEntry {
@@ -25,6 +29,17 @@ impl LegendEntry {
             dashed: false,
             marker,
             swatch: false,
+            hollow: false,
+        }
+    }
+
+    /// The note that explains hollow `marker`s (or outlined boxes, for bars): "⚑
+    /// load-generator bound", prefixed with how it is drawn.
+    pub fn bound(how: &str, marker: Marker, swatch: bool) -> LegendEntry {
+        LegendEntry {
+            hollow: true,
+            swatch,
+            ..LegendEntry::style(&format!("{how}: {BOUND_NOTE}"), false, marker)
         }
     }
 
@@ -36,6 +51,7 @@ impl LegendEntry {
             dashed,
             marker,
             swatch: false,
+            hollow: false,
         }
     }
 }
@@ -72,9 +88,13 @@ pub fn draw_legend(area: &Area<'_>, entries: &[LegendEntry]) -> Result<(), Strin
     for (i, en) in entries.iter().enumerate() {
         let y = top + row_h * i as i32;
         let st = ShapeStyle::from(&en.colour).stroke_width(if en.dashed { 2 } else { 3 });
-        let fill = ShapeStyle::from(&en.colour).filled();
         if en.swatch {
-            area.draw(&Rectangle::new([(8, y - 7), (34, y + 7)], fill))
+            let style = if en.hollow {
+                ShapeStyle::from(&en.colour).stroke_width(2)
+            } else {
+                ShapeStyle::from(&en.colour).filled()
+            };
+            area.draw(&Rectangle::new([(8, y - 7), (34, y + 7)], style))
                 .map_err(|er| e(&er))?;
         } else if en.dashed {
             for (a, b) in [(4, 12), (17, 25), (30, 38)] {
@@ -85,24 +105,13 @@ pub fn draw_legend(area: &Area<'_>, entries: &[LegendEntry]) -> Result<(), Strin
             area.draw(&PathElement::new(vec![(4, y), (38, y)], st))
                 .map_err(|er| e(&er))?;
         }
-        match en.marker {
-            Marker::None => {}
-            Marker::Circle => area
-                .draw(&Circle::new((21, y), 4, fill))
-                .map_err(|er| e(&er))?,
-            Marker::Triangle => area
-                .draw(&Polygon::new(triangle((21, y)), fill))
-                .map_err(|er| e(&er))?,
-            Marker::Square => area
-                .draw(&Rectangle::new([(17, y - 4), (25, y + 4)], fill))
-                .map_err(|er| e(&er))?,
-            Marker::Cross => {
-                area.draw(&PathElement::new(vec![(16, y - 5), (26, y + 5)], st))
-                    .map_err(|er| e(&er))?;
-                area.draw(&PathElement::new(vec![(16, y + 5), (26, y - 5)], st))
-                    .map_err(|er| e(&er))?;
-            }
-        }
+        let glyph = Glyph {
+            at: (21, y),
+            marker: en.marker,
+            colour: en.colour,
+            hollow: en.hollow,
+        };
+        area.draw(&glyph).map_err(|er| e(&er))?;
         area.draw(&Text::new(
             en.label.clone(),
             (46, y - 8),

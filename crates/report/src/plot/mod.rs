@@ -1,10 +1,12 @@
 //! SVG plots of a run (plotters, SVG backend; text needs no font files). Every function
 //! here is pure: rows and parsed `.hgrm` curves in, SVG text out. [`plots_for_run`] picks
-//! the plots a run's rows call for; `run_dir` writes them under `plots/`.
+//! the plots a run's rows call for; `run_dir` writes them under `plots/`. Every plot marks
+//! the rows where the load generator, not the server, was the limit ([`BOUND_NOTE`]).
 
 mod axis;
 mod connect;
 mod legend;
+mod marker;
 mod polling;
 mod spectrum;
 mod style;
@@ -13,9 +15,10 @@ mod sweep;
 use std::collections::BTreeMap;
 
 pub use connect::connect_svg;
+pub use marker::BOUND_NOTE;
 pub use polling::polling_svg;
 pub use spectrum::{SpectrumCurve, spectrum_svg};
-pub use style::target_colour;
+pub use style::{target_colour, target_order};
 pub use sweep::{SweepSlice, latency_svg, rate_svg, sweep_slices};
 
 use crate::ReportError;
@@ -64,6 +67,7 @@ pub fn plots_for_run(
                 Some(SpectrumCurve {
                     target: r.target.clone(),
                     repeat: r.repeat,
+                    bound: r.loadgen_bound,
                     points: pts.clone(),
                 })
             })
@@ -214,6 +218,60 @@ mod tests {
         let c = target_colour("sio-socketioxide");
         let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
         assert!(svg.contains(&hex), "{hex} not in svg");
+    }
+
+    #[test]
+    fn bound_rows_are_marked_in_every_plot_and_others_are_not() {
+        let sweep_rows = |bound: bool| {
+            let mut rows = vec![row("tcp", "clients=1"), row("tcp", "clients=2")];
+            for r in &mut rows {
+                r.lat_p50_us = 100;
+                r.lat_p99_us = 300;
+                r.deliveries_per_s = 1000.0;
+                r.connect_p50_us = 500;
+                r.connect_p99_us = 900;
+            }
+            rows[1].loadgen_bound = bound;
+            rows
+        };
+        let curves = BTreeMap::from([
+            (0usize, vec![(0.1, 0.0), (0.3, 0.99)]),
+            (1usize, vec![(0.2, 0.0), (0.5, 0.99)]),
+        ]);
+        let bound = plots_for_run(&sweep_rows(true), &curves).unwrap();
+        let plain = plots_for_run(&sweep_rows(false), &curves).unwrap();
+        assert_eq!(bound.files.len(), plain.files.len());
+        let names: Vec<&str> = bound.files.iter().map(|f| f.file_name.as_str()).collect();
+        for prefix in ["spectrum-", "sweep-", "connect-"] {
+            assert!(names.iter().any(|n| n.starts_with(prefix)), "{names:?}");
+        }
+        for f in &bound.files {
+            if f.file_name.contains("clients_1") {
+                // the spectrum of the unbound point has nothing to mark
+                assert!(!f.svg.contains(BOUND_NOTE), "{}", f.file_name);
+            } else {
+                assert!(f.svg.contains(BOUND_NOTE), "{} is not marked", f.file_name);
+            }
+        }
+        for f in &plain.files {
+            assert!(!f.svg.contains('⚑'), "{} is marked", f.file_name);
+        }
+        // the bound sweep point's marker is hollow: an outlined circle in the target's colour
+        let latency = |set: &PlotSet| {
+            let f = set
+                .files
+                .iter()
+                .find(|f| f.file_name.ends_with("-latency.svg"));
+            f.unwrap().svg.clone()
+        };
+        let hollow = r##"fill="none" stroke="#7F7F7F""##;
+        let hollow_circles = |svg: &str| {
+            svg.lines()
+                .filter(|l| l.starts_with("<circle") && l.contains(hollow))
+                .count()
+        };
+        assert_eq!(hollow_circles(&latency(&bound)), 1);
+        assert_eq!(hollow_circles(&latency(&plain)), 0);
     }
 
     #[test]

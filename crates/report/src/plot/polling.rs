@@ -1,6 +1,7 @@
 //! Polling versus push: database queries per second (left) and staleness p50 (dashed) /
 //! p99 (solid) (right) against the number of viewers, one line per target and variant
-//! (colour = target, marker = variant).
+//! (colour = target, marker = variant). A point where some trial was load-generator bound
+//! has a hollow marker.
 
 use std::collections::BTreeMap;
 
@@ -74,6 +75,9 @@ pub fn polling_svg(title: &str, rows: &[&SummaryRow]) -> Result<String, ReportEr
     });
     legend.push(LegendEntry::style("staleness p99", false, Marker::None));
     legend.push(LegendEntry::style("staleness p50", true, Marker::None));
+    if rows.iter().any(|r| r.loadgen_bound) {
+        legend.push(LegendEntry::bound("hollow marker", Marker::Circle, false));
+    }
     let make = |metric: Metric, scale: f64, dashed: bool| -> Vec<Series> {
         groups
             .iter()
@@ -95,6 +99,11 @@ pub fn polling_svg(title: &str, rows: &[&SummaryRow]) -> Result<String, ReportEr
                         .iter()
                         .filter(|(_, s)| s.n > 1 && s.min < s.max)
                         .map(|(x, s)| (*x, s.min * scale, s.max * scale))
+                        .collect(),
+                    bound_x: by_n
+                        .iter()
+                        .filter(|(_, rs)| rs.iter().any(|r| r.loadgen_bound))
+                        .map(|(n, _)| *n as f64)
                         .collect(),
                 })
             })

@@ -1,5 +1,6 @@
 //! The latency percentile spectrum (HdrHistogram style): every target's `.hgrm` overlaid,
 //! x = percentile on a log scale of 1/(1−p) labelled 0%, 90%, 99%, 99.9%…, y = latency in ms.
+//! The curve of a load-generator-bound row is dashed, and its target's legend line says ⚑.
 
 use plotters::prelude::*;
 
@@ -15,6 +16,8 @@ pub struct SpectrumCurve {
     pub target: String,
     /// Trial number (curves of one target share its colour and one legend entry).
     pub repeat: u32,
+    /// The row was load-generator bound: the curve is dashed.
+    pub bound: bool,
     pub points: Vec<(f64, f64)>,
 }
 
@@ -50,7 +53,7 @@ pub fn spectrum_svg(title: &str, curves: &[SpectrumCurve]) -> Result<String, Rep
         .filter(|c| !c.points.is_empty())
         .map(|c| Series {
             colour: target_colour(&c.target),
-            dashed: false,
+            dashed: c.bound,
             marker: Marker::None,
             points: c
                 .points
@@ -58,24 +61,39 @@ pub fn spectrum_svg(title: &str, curves: &[SpectrumCurve]) -> Result<String, Rep
                 .map(|&(v, p)| (inv(p).min(edge), v))
                 .collect(),
             whiskers: vec![],
+            bound_x: vec![],
         })
         .collect();
     let mut legend: Vec<LegendEntry> = Vec::new();
-    let mut seen: Vec<(&str, usize)> = Vec::new();
+    // per target: trials drawn, and whether any of them was bound
+    let mut seen: Vec<(&str, usize, bool)> = Vec::new();
     for c in curves.iter().filter(|c| !c.points.is_empty()) {
-        match seen.iter_mut().find(|(t, _)| *t == c.target) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((c.target.as_str(), 1)),
+        match seen.iter_mut().find(|(t, _, _)| *t == c.target) {
+            Some((_, n, bound)) => {
+                *n += 1;
+                *bound |= c.bound;
+            }
+            None => seen.push((c.target.as_str(), 1, c.bound)),
         }
     }
-    seen.sort_by_key(|(t, _)| target_order(t));
-    for (t, n) in seen {
-        let label = if n > 1 {
+    seen.sort_by_key(|(t, _, _)| target_order(t));
+    let any_bound = seen.iter().any(|(_, _, bound)| *bound);
+    for (t, n, bound) in seen {
+        let mut label = if n > 1 {
             format!("{t} ({n} trials)")
         } else {
             t.to_owned()
         };
+        if bound {
+            label.push_str(" ⚑");
+        }
         legend.push(LegendEntry::target(t, label, Marker::None));
+    }
+    if any_bound {
+        legend.push(LegendEntry {
+            dashed: true,
+            ..LegendEntry::bound("dashed", Marker::None, false)
+        });
     }
     let mut svg = String::new();
     {

@@ -1,5 +1,5 @@
 //! What every plot shares: one fixed colour per target name (the same in every SVG),
-//! marker shapes per variant, axes (linear or log10, with tick positions and labels chosen
+//! marker shapes per variant (hollow for load-generator-bound rows), axes (linear or log10, with tick positions and labels chosen
 //! here), and the line chart that the spectrum, sweep and polling plots draw with.
 
 use plotters::coord::Shift;
@@ -10,6 +10,7 @@ use crate::ReportError;
 
 pub use super::axis::{Axis, Scale, Ticked};
 pub use super::legend::{LegendEntry, draw_legend, with_legend_column};
+pub use super::marker::Glyph;
 
 /// Canvas size of every plot, pixels.
 pub const SIZE: (u32, u32) = (1000, 620);
@@ -83,6 +84,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Vertical min–max bars at x: (x, low, high), drawn thin.
     pub whiskers: Vec<(f64, f64, f64)>,
+    /// The x of every point that comes from a load-generator-bound row: its marker is
+    /// drawn hollow.
+    pub bound_x: Vec<f64>,
 }
 
 /// Sort key that lists targets from the floor up (built-ins in table order, then others by
@@ -137,7 +141,8 @@ pub fn line_chart(
         .draw()
         .map_err(|er| e(&er))?;
     for s in series {
-        let pts: Vec<(f64, f64)> = s
+        // (drawn point, from a load-generator-bound row)
+        let pts: Vec<((f64, f64), bool)> = s
             .points
             .iter()
             .filter(|(a, b)| a.is_finite() && b.is_finite())
@@ -146,16 +151,17 @@ pub fn line_chart(
             .filter(|(a, b)| {
                 (x.scale == Scale::Linear || *a > 0.0) && (y.scale == Scale::Linear || *b > 0.0)
             })
-            .map(|&(a, b)| (x.to_draw(a), y.to_draw(b)))
+            .map(|&(a, b)| ((x.to_draw(a), y.to_draw(b)), s.bound_x.contains(&a)))
             .collect();
+        let line: Vec<(f64, f64)> = pts.iter().map(|&(p, _)| p).collect();
         let style = ShapeStyle::from(&s.colour).stroke_width(if s.dashed { 2 } else { 3 });
         if s.dashed {
             chart
-                .draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))
+                .draw_series(DashedLineSeries::new(line, 8, 5, style))
                 .map_err(|er| e(&er))?;
         } else {
             chart
-                .draw_series(LineSeries::new(pts.clone(), style))
+                .draw_series(LineSeries::new(line, style))
                 .map_err(|er| e(&er))?;
         }
         for &(wx, wlo, whi) in &s.whiskers {
@@ -167,44 +173,21 @@ pub fn line_chart(
                 )))
                 .map_err(|er| e(&er))?;
         }
-        let fill = ShapeStyle::from(&s.colour).filled();
-        let line = ShapeStyle::from(&s.colour).stroke_width(2);
-        let drawn = match s.marker {
-            Marker::None => Ok(()),
-            Marker::Circle => chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, fill)))
-                .map(|_| ()),
-            Marker::Triangle => chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&p| EmptyElement::at(p) + Polygon::new(triangle((0, 0)), fill)),
-                )
-                .map(|_| ()),
-            Marker::Square => chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], fill)),
-                )
-                .map(|_| ()),
-            Marker::Cross => chart
-                .draw_series(pts.iter().map(|&p| {
-                    EmptyElement::at(p)
-                        + PathElement::new(vec![(-5, -5), (5, 5)], line)
-                        + PathElement::new(vec![(-5, 5), (5, -5)], line)
+        if s.marker != Marker::None {
+            chart
+                .draw_series(pts.iter().map(|&(at, hollow)| Glyph {
+                    at,
+                    marker: s.marker,
+                    colour: s.colour,
+                    hollow,
                 }))
-                .map(|_| ()),
-        };
-        drawn.map_err(|er| e(&er))?;
+                .map_err(|er| e(&er))?;
+        }
     }
     if let Some(la) = legend_area {
         draw_legend(&la, legend)?;
     }
     Ok(())
-}
-
-/// A triangle marker's corners around `c` (pixels).
-pub(crate) fn triangle((x, y): (i32, i32)) -> Vec<(i32, i32)> {
-    vec![(x, y - 5), (x - 5, y + 4), (x + 5, y + 4)]
 }
 
 #[cfg(test)]

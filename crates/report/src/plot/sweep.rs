@@ -1,5 +1,6 @@
 //! Sweep plots: latency (p50 dashed, p99 solid) and delivered rate against each numeric
-//! sweep variable, one line per target, medians over trials with min–max bars.
+//! sweep variable, one line per target, medians over trials with min–max bars; a point
+//! where some trial was load-generator bound has a hollow marker.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,14 @@ use plotters::prelude::*;
 use super::style::{
     Axis, LegendEntry, Marker, SIZE, Series, line_chart, plot_err, target_colour, target_order,
 };
+
+/// One target's line: (x, spread of the metric) sorted by x, and the x of every point where
+/// some trial was load-generator bound.
+struct Curve {
+    target: String,
+    points: Vec<(f64, Spread)>,
+    bound_x: Vec<f64>,
+}
 use crate::ReportError;
 use crate::metric::{Metric, Spread, sweep_pairs};
 use crate::row::SummaryRow;
@@ -86,8 +95,8 @@ impl SweepSlice<'_> {
         t
     }
 
-    /// Per target (floor first): (x, spread of metric) sorted by x.
-    fn curves(&self, metric: Metric) -> Vec<(String, Vec<(f64, Spread)>)> {
+    /// Per target (floor first): its curve of `metric`.
+    fn curves(&self, metric: Metric) -> Vec<Curve> {
         let mut pts: BTreeMap<String, BTreeMap<u64, Vec<&SummaryRow>>> = BTreeMap::new();
         for r in &self.rows {
             let Some(x) = sweep_pairs(&r.sweep)
@@ -103,42 +112,59 @@ impl SweepSlice<'_> {
                 .or_default()
                 .push(r);
         }
-        let mut curves: Vec<(String, Vec<(f64, Spread)>)> = pts
+        let mut curves: Vec<Curve> = pts
             .into_iter()
-            .map(|(t, by_x)| {
-                let mut v: Vec<(f64, Spread)> = by_x
+            .map(|(target, by_x)| {
+                let bound_x = by_x
+                    .iter()
+                    .filter(|(_, rows)| rows.iter().any(|r| r.loadgen_bound))
+                    .map(|(xb, _)| f64::from_bits(*xb))
+                    .collect();
+                let mut points: Vec<(f64, Spread)> = by_x
                     .into_iter()
                     .filter_map(|(xb, rows)| {
                         Some((f64::from_bits(xb), Spread::of_metric(&rows, metric)?))
                     })
                     .collect();
-                v.sort_by(|a, b| a.0.total_cmp(&b.0));
-                (t, v)
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Curve {
+                    target,
+                    points,
+                    bound_x,
+                }
             })
             .collect();
-        curves.sort_by_key(|(t, _)| target_order(t));
+        curves.sort_by_key(|c| target_order(&c.target));
         curves
     }
 }
 
-fn series_of(
-    target: &str,
-    dashed: bool,
-    marker: Marker,
-    pts: &[(f64, Spread)],
-    scale: f64,
-) -> Series {
+fn series_of(c: &Curve, dashed: bool, marker: Marker, scale: f64) -> Series {
     Series {
-        colour: target_colour(target),
+        colour: target_colour(&c.target),
         dashed,
         marker,
-        points: pts.iter().map(|(x, s)| (*x, s.median * scale)).collect(),
-        whiskers: pts
+        points: c
+            .points
+            .iter()
+            .map(|(x, s)| (*x, s.median * scale))
+            .collect(),
+        whiskers: c
+            .points
             .iter()
             .filter(|(_, s)| s.n > 1 && s.min < s.max)
             .map(|(x, s)| (*x, s.min * scale, s.max * scale))
             .collect(),
+        bound_x: c.bound_x.clone(),
     }
+}
+
+/// The legend note for hollow markers, when some point of `curves` is bound.
+fn bound_note(curves: &[Curve]) -> Option<LegendEntry> {
+    curves
+        .iter()
+        .any(|c| !c.bound_x.is_empty())
+        .then(|| LegendEntry::bound("hollow marker", Marker::Circle, false))
 }
 
 fn render(
@@ -165,15 +191,20 @@ pub fn latency_svg(slice: &SweepSlice<'_>) -> Result<String, ReportError> {
     let p99 = slice.curves(Metric::LatP99);
     let mut series = Vec::new();
     let mut legend = Vec::new();
-    for (t, pts) in &p99 {
-        series.push(series_of(t, false, Marker::Circle, pts, 1e-3));
-        legend.push(LegendEntry::target(t, t.clone(), Marker::None));
+    for c in &p99 {
+        series.push(series_of(c, false, Marker::Circle, 1e-3));
+        legend.push(LegendEntry::target(
+            &c.target,
+            c.target.clone(),
+            Marker::None,
+        ));
     }
-    for (t, pts) in &p50 {
-        series.push(series_of(t, true, Marker::Triangle, pts, 1e-3));
+    for c in &p50 {
+        series.push(series_of(c, true, Marker::Triangle, 1e-3));
     }
     legend.push(LegendEntry::style("p99", false, Marker::Circle));
     legend.push(LegendEntry::style("p50", true, Marker::Triangle));
+    legend.extend(bound_note(&p99));
     let xs: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -203,12 +234,13 @@ pub fn rate_svg(slice: &SweepSlice<'_>) -> Result<String, ReportError> {
     let curves = slice.curves(Metric::DeliveriesPerS);
     let series: Vec<Series> = curves
         .iter()
-        .map(|(t, pts)| series_of(t, false, Marker::Circle, pts, 1.0))
+        .map(|c| series_of(c, false, Marker::Circle, 1.0))
         .collect();
-    let legend: Vec<LegendEntry> = curves
+    let mut legend: Vec<LegendEntry> = curves
         .iter()
-        .map(|(t, _)| LegendEntry::target(t, t.clone(), Marker::Circle))
+        .map(|c| LegendEntry::target(&c.target, c.target.clone(), Marker::Circle))
         .collect();
+    legend.extend(bound_note(&curves));
     let xs: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
