@@ -8,8 +8,14 @@
 //! answer. Shared by the servers' and the load generator's tests.
 
 /// The PostgreSQL URL from `DATABASE_URL`, or `None` (after printing why) when the test is
-/// to be skipped. Panics when `WSBENCH_REQUIRE_SERVICES` is set and there is no URL.
+/// to be skipped. Panics when `WSBENCH_REQUIRE_SERVICES` is set and there is no URL, and
+/// when `test` (the calling test's name) lacks `postgres`.
 pub fn postgres_url(test: &str) -> Option<String> {
+    assert!(
+        test.contains("postgres"),
+        "{test}: a test that needs PostgreSQL must have `postgres` in its name \
+         (scripts/test.sh leaves such tests out by name without DATABASE_URL)"
+    );
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if services_required() => panic!(
