@@ -8,7 +8,8 @@
 #
 # Environment:
 #   WSBENCH_BIN            wsbench binary to use (default: cargo build --release -p wsbench-cli)
-#   WSBENCH_CACHE          cache dir for the Python 2.7 virtualenv (default ~/.cache/wsbench)
+#   WSBENCH_CACHE          where install.sh puts the Python 2.7 virtualenv and pip's cache
+#                          (default target/autobahn/cache)
 #   AUTOBAHN_TIMEOUT       overall limit in seconds, install and build included (default 1800)
 #   AUTOBAHN_MAX_MESSAGE_BYTES  --max-message-bytes given to the servers (default 64 MiB;
 #                          the 9.* cases send messages of up to 16 MiB)

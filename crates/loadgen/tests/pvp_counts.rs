@@ -16,6 +16,9 @@
 //! - staleness p50 of each push variant < that of polling; P > 1 / U, so polling viewers
 //!   miss versions (`versions_missed > 0`) and push viewers miss none.
 
+// The PostgreSQL skip/require rule, shared with the servers' PostgreSQL tests.
+#[path = "../../servers/tests/postgres_env/mod.rs"]
+mod postgres_env;
 mod run_support;
 
 use std::time::Duration;
@@ -146,12 +149,8 @@ async fn polling_vs_push_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_vs_push_on_postgres() {
-    let url = match std::env::var("DATABASE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            println!("skipped: DATABASE_URL not set (set it to run on PostgreSQL)");
-            return;
-        }
+    let Some(url) = postgres_env::postgres_url("polling_vs_push_on_postgres") else {
+        return;
     };
     let rows = run_all(DatabaseConfig::Postgres(url)).await;
     check(&rows);

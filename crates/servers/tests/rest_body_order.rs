@@ -3,6 +3,7 @@
 //! docs/design.md §4 key order, with the writer's value as sent (key order kept, whitespace
 //! dropped). On SQLite, and on PostgreSQL when `DATABASE_URL` is set.
 
+mod postgres_env;
 mod sio_rest_common;
 
 use serde_json::json;
@@ -66,9 +67,10 @@ async fn sqlite_get_post_and_push_bodies_are_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_get_post_and_push_bodies_are_byte_exact() {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => bodies_are_byte_exact(&DatabaseConfig::Postgres(url)).await,
-        _ => println!("skipped: DATABASE_URL not set"),
+    if let Some(url) =
+        postgres_env::postgres_url("postgres_get_post_and_push_bodies_are_byte_exact")
+    {
+        bodies_are_byte_exact(&DatabaseConfig::Postgres(url)).await;
     }
 }
 

@@ -3,8 +3,10 @@
 //! reads `GET /api/stats` and calls `POST /api/stats/reset` over and over, mid-load. Every
 //! stats reply must have `db_queries_app == db_queries_engine == http_requests` and no
 //! failed statement. On SQLite, and on PostgreSQL when `DATABASE_URL` is set (otherwise
-//! the PostgreSQL test prints "skipped: DATABASE_URL not set").
+//! the PostgreSQL test prints "skipped: …: DATABASE_URL not set", or fails when
+//! `WSBENCH_REQUIRE_SERVICES` is set).
 
+mod postgres_env;
 mod sio_rest_common;
 
 use std::collections::BTreeSet;
@@ -188,8 +190,7 @@ async fn sqlite_counts_agree_under_concurrent_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_counts_agree_under_concurrent_load() {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => counts_agree_under_load(&DatabaseConfig::Postgres(url)).await,
-        _ => println!("skipped: DATABASE_URL not set"),
+    if let Some(url) = postgres_env::postgres_url("postgres_counts_agree_under_concurrent_load") {
+        counts_agree_under_load(&DatabaseConfig::Postgres(url)).await;
     }
 }

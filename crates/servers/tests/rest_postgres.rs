@@ -1,8 +1,9 @@
 //! REST routes on PostgreSQL (`DATABASE_URL`): counts (app == engine == requests) on a
 //! table unique to the server instance, dropped afterwards. Without `DATABASE_URL` the tests
-//! print "skipped: DATABASE_URL not set" and return; with it set, an unreachable server
-//! fails them.
+//! print "skipped: … DATABASE_URL not set" and return (they fail instead when
+//! `WSBENCH_REQUIRE_SERVICES` is set); with it set, an unreachable server fails them.
 
+mod postgres_env;
 mod sio_rest_common;
 
 use std::time::Duration;
@@ -14,14 +15,8 @@ use wsbench_servers::db::Db;
 use sio_rest_common::RestServer;
 use sio_rest_common::http::{get_json, request};
 
-fn database() -> Option<DatabaseConfig> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(DatabaseConfig::Postgres(url)),
-        _ => {
-            println!("skipped: DATABASE_URL not set");
-            None
-        }
-    }
+fn database(test: &str) -> Option<DatabaseConfig> {
+    postgres_env::postgres_url(test).map(DatabaseConfig::Postgres)
 }
 
 /// Which of `tables` exist right now (through a separate connection).
@@ -49,7 +44,9 @@ fn table_of(server: &RestServer) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_counts_every_statement_twice() {
-    let Some(db) = database() else { return };
+    let Some(db) = database("postgres_counts_every_statement_twice") else {
+        return;
+    };
     let mut server = RestServer::start(&db).await;
     let stats = get_json(server.addr, "/api/stats").await;
     let source = stats["engine_count_source"]
@@ -79,7 +76,9 @@ async fn postgres_counts_every_statement_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_servers_never_mix_counts() {
-    let Some(db) = database() else { return };
+    let Some(db) = database("postgres_concurrent_servers_never_mix_counts") else {
+        return;
+    };
     let DatabaseConfig::Postgres(url) = db.clone() else {
         unreachable!()
     };
