@@ -26,7 +26,8 @@ fn overrides(a: &RunArgs) -> Overrides {
     }
 }
 
-/// `results/<name>-<UTC yyyymmdd-hhmmss>`
+/// `results/<name>-<UTC yyyymmdd-hhmmss>` (git-ignored by that shape, unlike the committed
+/// result directories; see `.gitignore`)
 fn default_out_dir(scenario_name: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let compact: String = stamp
@@ -119,7 +120,19 @@ pub fn main(a: RunArgs) -> u8 {
             f.target, f.repeat, f.message
         );
     }
-    if !outcome.rows.is_empty() {
+    if !outcome.failures.is_empty() {
+        eprintln!(
+            "wsbench run: the rows not measured and why are recorded in {}",
+            outcome.meta_json.display()
+        );
+    }
+    if outcome.rows.is_empty() {
+        println!(
+            "results: {} (no row measured; see {})",
+            out_dir.display(),
+            outcome.meta_json.display()
+        );
+    } else {
         match wsbench_report::report_dir(&out_dir) {
             Ok(r) => {
                 for n in &r.notes {

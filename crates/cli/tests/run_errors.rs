@@ -59,3 +59,83 @@ fn a_missing_file_is_a_usage_error() {
     assert_eq!(code, Some(2));
     assert!(err.contains("/nonexistent/x.toml"), "{err}");
 }
+
+/// A port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_run_whose_rows_all_fail_says_why_in_meta_json_and_where_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("refused.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "name = \"refused\"\nworkload = \"echo\"\nclients = 2\nrate = 10\n\
+             targets = [\"tcp=127.0.0.1:{}\"]\n\
+             [phases]\nwarmup_s = 0.1\nmeasure_s = 1\ndrain_s = 0.5\n",
+            closed_port()
+        ),
+    )
+    .unwrap();
+    // no --out: the default results/<scenario>-<stamp> under the working directory
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&f)
+        .arg("--no-progress")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let meta_path = runs[0].join("meta.json");
+    assert!(
+        err.contains(&meta_path.display().to_string()) || err.contains("meta.json"),
+        "the terminal says where: {err}"
+    );
+    let meta = wsbench_report::meta::Meta::read(&meta_path).unwrap();
+    assert_eq!(meta.failures.len(), 1, "{meta:?}");
+    assert!(meta.failures[0].row.contains("refused"), "{meta:?}");
+    assert!(
+        meta.failures[0].message.contains("failed to connect"),
+        "{meta:?}"
+    );
+    assert!(meta.finished_at.is_some(), "{meta:?}");
+
+    // that directory's name is git-ignored in the repository; committed results are not
+    let name = runs[0].file_name().unwrap().to_string_lossy().into_owned();
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let ignored = |path: &str| {
+        Command::new("git")
+            .args(["check-ignore", "-q", path])
+            .current_dir(repo)
+            .status()
+            .map(|s| s.code())
+    };
+    match ignored("results/broadcast") {
+        Err(e) => {
+            println!("skipped the .gitignore check: cannot run git: {e}");
+            return;
+        }
+        Ok(Some(128)) => {
+            println!("skipped the .gitignore check: {repo} is not a git checkout");
+            return;
+        }
+        Ok(code) => assert_eq!(code, Some(1), "results/broadcast stays tracked"),
+    }
+    for committed in ["results/pingpong-1", "results/polling-vs-push"] {
+        assert_eq!(ignored(committed).unwrap(), Some(1), "{committed}");
+    }
+    assert_eq!(
+        ignored(&format!("results/{name}")).unwrap(),
+        Some(0),
+        "a run's own directory results/{name} is git-ignored"
+    );
+}

@@ -5,6 +5,8 @@
 //! - [`recorder`]: latency histograms and the send-lag log for uncorrected latency.
 //! - [`accounting`]: delivered / lost / duplicated / reordered per receiver.
 //! - [`workload`]: each workload's semantics, the one worker loop, connect and join phases.
+//! - [`row`]: the seam between the runner and the row drivers (row context, result,
+//!   failure); both import it, neither imports the other.
 //! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
 //! - [`supervise`]: server child processes and their /proc figures.
 //! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
@@ -13,6 +15,7 @@
 pub mod accounting;
 pub mod peers;
 pub mod recorder;
+pub mod row;
 pub mod runner;
 pub mod schedule;
 pub mod supervise;
@@ -20,4 +23,5 @@ pub mod system;
 pub mod transport;
 pub mod workload;
 
-pub use runner::{RowFailure, RunError, RunOptions, RunOutcome, format_table, run, run_with};
+pub use row::RowFailure;
+pub use runner::{RunError, RunOptions, RunOutcome, format_table, run, run_with};

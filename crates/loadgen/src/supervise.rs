@@ -8,6 +8,10 @@
 //! `kill_on_drop` SIGKILLs it and the runtime reaps it; and the child gets
 //! `PR_SET_PDEATHSIG = SIGKILL`, so even a load generator killed by SIGKILL takes its server
 //! down with it.
+//!
+//! Every child leads its own process group: a terminal's Ctrl-C signals the foreground
+//! process group, which then holds the runner but not its servers, so a server keeps serving
+//! through the interrupted row's drain and is stopped by the runner afterwards.
 
 use std::collections::VecDeque;
 use std::io;
@@ -135,7 +139,10 @@ impl ServerChild {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // its own process group: a terminal's Ctrl-C (SIGINT to the foreground group)
+            // reaches the runner only, which drains the row and then stops the server
+            .process_group(0);
         let set = cpus.as_deref().map(crate::system::cpu_set);
         // SAFETY: the closure only makes async-signal-safe syscalls (prctl, sched_setaffinity)
         // on data prepared before fork.
@@ -375,6 +382,17 @@ mod tests {
         }
     }
 
+    /// A child that prints its ready line and then waits.
+    async fn ready_sleeper() -> ServerChild {
+        ServerChild::spawn_command(
+            &sh("echo 'listening on 127.0.0.1:9'; exec sleep 30"),
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn any_command_with_the_ready_line_contract_is_supervised() {
         // a usage error: the stderr tail and the exit status name what went wrong
@@ -395,13 +413,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, SuperviseError::BadReadyLine { .. }), "{err}");
         // a child that prints its line and then waits is ready, measured, and stopped
-        let child = ServerChild::spawn_command(
-            &sh("echo 'listening on 127.0.0.1:9'; exec sleep 30"),
-            None,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let child = ready_sleeper().await;
         assert_eq!(child.addr(), "127.0.0.1:9".parse().unwrap());
         assert!(child.peak_rss_kb().unwrap() > 0);
         let pid = child.pid();
@@ -409,5 +421,19 @@ mod tests {
             .await
             .expect("stopped in time");
         assert!(!Path::new(&format!("/proc/{pid}")).exists(), "reaped");
+    }
+
+    #[tokio::test]
+    async fn a_server_child_leads_its_own_process_group() {
+        let child = ready_sleeper().await;
+        let pid = child.pid() as libc::pid_t;
+        // SAFETY: getpgid(2) on our own unreaped child; getpgrp(2) takes nothing.
+        let (group, ours) = unsafe { (libc::getpgid(pid), libc::getpgrp()) };
+        assert_eq!(group, pid, "the child leads a group of its own");
+        assert_ne!(
+            group, ours,
+            "not the runner's (the terminal's foreground) group"
+        );
+        child.stop(Duration::from_secs(2)).await;
     }
 }

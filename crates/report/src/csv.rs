@@ -1,120 +1,128 @@
-//! `summary.csv`: serialise rows (header = [`SummaryRow`] field names in struct order), parse
-//! them back by header name (unknown columns ignored, missing ones defaulted, so files from
-//! older or newer wsbench versions load), and replace the file atomically.
+//! `summary.csv` through the `csv` crate and [`SummaryRow`]'s serde form: serialise rows
+//! (header = [`columns`], the field names in struct order), parse them back by header name
+//! (unknown columns ignored, missing ones defaulted, so files from older or newer wsbench
+//! versions load), and replace the file atomically. Cell formatting (floats with at most six
+//! decimals, `None` as an empty cell, bools as words) lives in [`crate::row`]'s serde
+//! attributes, so a file read and written back is byte for byte the same.
 
 use std::path::Path;
 
 use crate::ReportError;
 use crate::atomic_file;
-use crate::csv_cell::{Cell, quote, records};
 use crate::row::SummaryRow;
 
-/// Lists every field of [`SummaryRow`] once, in struct order, and hands the list to `$m`.
-/// The generated writer destructures the row without `..`, so a new field that is not
-/// listed here is a compile error rather than a silently missing column.
-macro_rules! with_summary_fields {
-    ($m:ident) => {
-        $m! {
-            run_id, scenario, target, transport, clients, publishers, rooms, rate,
-            payload_bytes, measure_s, sent, expected, delivered, lost, duplicated, reordered,
-            deliveries_per_s, lat_p50_us, lat_p90_us, lat_p99_us, lat_p999_us, lat_max_us,
-            lat_mean_us, lat_uncorrected_p99_us, connect_p50_us, connect_p99_us,
-            connect_errors, server_cpu_s, server_rss_peak_kb, loadgen_cpu_s, loadgen_bound,
-            db_queries_app, db_queries_engine, http_requests, staleness_p50_ms,
-            staleness_p99_ms, bytes_out, bytes_in, errors, repeat, sweep, variant, partial,
-            versions_missed, db_counts_agree, send_lag_p99_us, notes
-        }
-    };
+/// Column names of `summary.csv`, in order: docs/design.md §7's 39, then wsbench's additions
+/// — [`SummaryRow`]'s fields in declaration order, as serde names them.
+pub fn columns() -> Vec<String> {
+    let header = serialize(&[]);
+    String::from_utf8_lossy(&header)
+        .trim_end()
+        .split(',')
+        .map(str::to_owned)
+        .collect()
 }
-
-macro_rules! define_codec {
-    ($($f:ident),* $(,)?) => {
-        /// Column names of `summary.csv`, in order: docs/design.md §7's 39, then wsbench's additions.
-        pub const COLUMNS: &[&str] = &[$(stringify!($f)),*];
-
-        fn cells(row: &SummaryRow) -> Vec<String> {
-            let SummaryRow { $($f),* } = row;
-            vec![$(Cell::to_cell($f)),*]
-        }
-
-        /// `at[i]` is the file column holding `COLUMNS[i]`, if the file has it.
-        fn from_cells(at: &[Option<usize>], cells: &[String]) -> Result<SummaryRow, String> {
-            let mut row = SummaryRow::default();
-            let mut i = 0usize;
-            $(
-                if let Some(ix) = at[i] {
-                    let text = cells.get(ix).map(String::as_str).unwrap_or("");
-                    row.$f = Cell::from_cell(text)
-                        .map_err(|e| format!("column {}: {e}", stringify!($f)))?;
-                }
-                i += 1;
-            )*
-            let _ = i;
-            Ok(row)
-        }
-    };
-}
-with_summary_fields!(define_codec);
 
 /// Serialises rows as `summary.csv` text: a header line, then one line per row, LF ends.
 pub fn serialize(rows: &[SummaryRow]) -> Vec<u8> {
-    let mut out = String::new();
-    out.push_str(&COLUMNS.join(","));
-    out.push('\n');
-    for row in rows {
-        let line: Vec<String> = cells(row).iter().map(|c| quote(c)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // the header comes from the first row serialised: with no rows, a default row's
+    let placeholder = [SummaryRow::default()];
+    let header_only = rows.is_empty();
+    for row in if header_only { &placeholder[..] } else { rows } {
+        w.serialize(row)
+            .expect("a SummaryRow serialises to one record");
     }
-    out.into_bytes()
+    let mut bytes = w.into_inner().expect("flushing to memory");
+    if header_only {
+        let end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        bytes.truncate(end);
+    }
+    bytes
 }
 
 /// Parses `summary.csv` text by header name. Unknown columns are ignored; columns this
 /// version knows but the file lacks take their default (0, empty, false, None).
 pub fn parse(bytes: &[u8]) -> Result<Vec<SummaryRow>, ReportError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ReportError::Csv {
-        line: 1,
-        message: format!("not UTF-8: {e}"),
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let recs = records(text).map_err(|(line, message)| ReportError::Csv { line, message })?;
-    let Some((header, body)) = recs.split_first() else {
-        return Err(ReportError::Csv {
-            line: 1,
-            message: "empty file: no header line".to_owned(),
-        });
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let err = |line: u64, message: String| ReportError::Csv {
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+        message,
     };
-    let names: Vec<&str> = header.cells.iter().map(|c| c.trim()).collect();
+    let mut r = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(::csv::Trim::Headers)
+        .from_reader(bytes);
+    let header = r
+        .headers()
+        .map_err(|e| err(line_of(&e), e.to_string()))?
+        .clone();
+    if header.iter().all(str::is_empty) {
+        return Err(err(1, "empty file: no header line".to_owned()));
+    }
     for required in ["scenario", "target"] {
-        if !names.contains(&required) {
-            return Err(ReportError::Csv {
-                line: 1,
-                message: format!("header has no {required:?} column; is this a summary.csv?"),
-            });
+        if !header.iter().any(|n| n == required) {
+            return Err(err(
+                1,
+                format!("header has no {required:?} column; is this a summary.csv?"),
+            ));
         }
     }
-    let at: Vec<Option<usize>> = COLUMNS
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| err(line_of(&e), e.to_string()))?;
+        let line = rec.position().map_or(0, ::csv::Position::line);
+        if rec.len() > header.len() {
+            return Err(err(
+                line,
+                format!(
+                    "{} cells but the header has {} columns",
+                    rec.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let row = rec
+            .deserialize(Some(&header))
+            .map_err(|e: ::csv::Error| match e.kind() {
+                ::csv::ErrorKind::Deserialize { err: de, .. } => {
+                    let column = de
+                        .field()
+                        .and_then(|i| header.get(usize::try_from(i).ok()?))
+                        .map(str::to_owned)
+                        .or_else(|| failing_column(&header, &rec))
+                        .unwrap_or_else(|| "?".to_owned());
+                    err(line, format!("column {column}: {}", de.kind()))
+                }
+                _ => err(line, e.to_string()),
+            })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The column whose cell does not parse, found one cell at a time (a field's own
+/// `deserialize_with` error does not say which field it was).
+fn failing_column(header: &::csv::StringRecord, rec: &::csv::StringRecord) -> Option<String> {
+    header
         .iter()
-        .map(|c| names.iter().position(|n| n == c))
-        .collect();
-    body.iter()
-        .map(|rec| {
-            if rec.cells.len() > names.len() {
-                return Err(ReportError::Csv {
-                    line: rec.line,
-                    message: format!(
-                        "{} cells but the header has {} columns",
-                        rec.cells.len(),
-                        names.len()
-                    ),
-                });
-            }
-            from_cells(&at, &rec.cells).map_err(|message| ReportError::Csv {
-                line: rec.line,
-                message,
-            })
+        .zip(rec.iter())
+        .find(|(name, cell)| {
+            let one = ::csv::StringRecord::from(vec![*name]);
+            ::csv::StringRecord::from(vec![*cell])
+                .deserialize::<SummaryRow>(Some(&one))
+                .is_err()
         })
-        .collect()
+        .map(|(name, _)| name.to_owned())
+}
+
+/// The 1-based line a csv error points at (1 when it names none).
+fn line_of(e: &::csv::Error) -> u64 {
+    e.position().map_or(1, ::csv::Position::line)
 }
 
 /// Writes `rows` to `path` as `summary.csv` (temp file in the same directory, fsync,
@@ -253,7 +261,7 @@ mod tests {
             .filter(|w| w[1].starts_with(':'))
             .map(|w| w[0])
             .collect();
-        assert_eq!(keys, COLUMNS);
+        assert_eq!(keys, columns());
     }
 
     #[test]
@@ -303,6 +311,81 @@ mod tests {
         let e = parse(b"a,b\n1,2\n").unwrap_err().to_string();
         assert!(e.contains("scenario"), "{e}");
         assert!(parse(b"").is_err());
+    }
+
+    #[test]
+    fn quoted_cells_keep_commas_quotes_and_newlines() {
+        let text = "scenario,target,notes\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\n\necho,,6";
+        let rows = parse(text.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].scenario, "x,1");
+        assert_eq!(rows[0].target, "say \"hi\"");
+        assert_eq!(rows[0].notes, "two\nlines");
+        assert_eq!(rows[1].notes, "6");
+    }
+
+    #[test]
+    fn float_cells_are_short_and_exact_to_six_decimals() {
+        let cell = |v: f64| {
+            let row = SummaryRow {
+                rate: v,
+                ..SummaryRow::default()
+            };
+            let text = String::from_utf8(serialize(&[row])).unwrap();
+            let line = text.lines().nth(1).unwrap().to_owned();
+            line.split(',').nth(7).unwrap().to_owned()
+        };
+        assert_eq!(cell(12.5), "12.5");
+        assert_eq!(cell(3.0), "3");
+        assert_eq!(cell(0.0004), "0.0004");
+        assert_eq!(cell(1.0 / 3.0), "0.333333");
+        assert_eq!(cell(-0.0000001), "0");
+    }
+
+    #[test]
+    fn bools_read_as_words_digits_or_empty() {
+        let text =
+            "scenario,target,partial,loadgen_bound,db_counts_agree\ne,t,1,,\ne,t,true,0,false\n";
+        let rows = parse(text.as_bytes()).unwrap();
+        assert!(rows[0].partial && !rows[0].loadgen_bound);
+        assert_eq!(rows[0].db_counts_agree, None);
+        assert!(rows[1].partial);
+        assert_eq!(rows[1].db_counts_agree, Some(false));
+        let e = parse(b"scenario,target,partial\ne,t,maybe\n").unwrap_err();
+        assert!(e.to_string().contains("partial"), "{e}");
+    }
+
+    #[test]
+    fn too_many_cells_name_the_line() {
+        let e = parse(b"scenario,target\ne,t\ne,t,x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("3 cells"), "{e}");
+    }
+
+    #[test]
+    fn committed_results_read_and_write_back_byte_for_byte() {
+        let results = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&results).unwrap() {
+            let p = entry.unwrap().path().join("summary.csv");
+            let Ok(before) = std::fs::read(&p) else {
+                continue;
+            };
+            let rows = parse(&before).unwrap();
+            assert_eq!(
+                String::from_utf8(serialize(&rows)).unwrap(),
+                String::from_utf8(before).unwrap(),
+                "{}",
+                p.display()
+            );
+            checked += 1;
+        }
+        assert!(
+            checked >= 1,
+            "no committed summary.csv under {}",
+            results.display()
+        );
     }
 
     #[test]

@@ -50,6 +50,20 @@ pub struct Meta {
     pub cpu_pinning: CpuPinning,
     /// Free-form remarks (e.g. "pg_stat_statements not preloaded: engine counts from xact_commit").
     pub notes: Vec<String>,
+    /// Rows that could not be measured, and why (written as soon as each one fails).
+    pub failures: Vec<RowFailureRecord>,
+    /// Why the run stopped before its end, when it aborted on an error.
+    pub error: Option<String>,
+}
+
+/// A row that could not be measured, as `meta.json` records it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RowFailureRecord {
+    /// `scenario sweep rN target[ variant]`, as the terminal showed it.
+    pub row: String,
+    /// Why it was not measured.
+    pub message: String,
 }
 
 /// The measuring machine.
@@ -63,7 +77,8 @@ pub struct Machine {
     pub kernel: String,
     /// `model name` from /proc/cpuinfo.
     pub cpu_model: String,
-    /// Logical CPUs available to this process.
+    /// Logical CPUs online on the machine (sysconf `_SC_NPROCESSORS_ONLN`), whatever this
+    /// process's affinity (runs before this was fixed recorded the CPUs they were allowed).
     pub cpu_count: usize,
     /// `MemTotal` from /proc/meminfo.
     pub memory_total_kb: Option<u64>,
@@ -124,6 +139,17 @@ impl Meta {
     }
 }
 
+/// Logical CPUs online on the machine. Unlike `available_parallelism`, this does not shrink
+/// when the run pins its own threads to a subset of them.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf reads a system constant; it takes no pointers.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    match usize::try_from(n) {
+        Ok(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(0, |n| n.get()),
+    }
+}
+
 /// Reads the machine facts from /proc and /etc (empty strings where unavailable).
 pub fn collect_machine() -> Machine {
     let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
@@ -163,7 +189,7 @@ pub fn collect_machine() -> Machine {
         os,
         kernel,
         cpu_model,
-        cpu_count: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_count: online_cpus(),
         memory_total_kb,
         rustc: build_facts::RUSTC_VERSION.to_owned(),
     }
@@ -232,6 +258,43 @@ mod tests {
         assert!(!m.kernel.is_empty());
         assert!(m.memory_total_kb.unwrap_or(0) > 0);
         assert!(m.rustc.starts_with("rustc "), "{}", m.rustc);
+    }
+
+    #[test]
+    fn cpu_count_does_not_change_when_the_thread_is_pinned() {
+        let before = collect_machine().cpu_count;
+        assert_eq!(before, online_cpus());
+        // pin this test's thread to one CPU, as the runner pins the load generator's
+        // SAFETY: cpu_set_t is plain data; CPU_SET with index 0 < CPU_SETSIZE.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::CPU_SET(0, &mut one) };
+        // SAFETY: pid 0 = the calling thread; the set and its size match.
+        let pinned =
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) };
+        assert_eq!(pinned, 0, "{}", std::io::Error::last_os_error());
+        assert_eq!(
+            std::thread::available_parallelism().unwrap().get(),
+            1,
+            "the thread is pinned to one CPU"
+        );
+        assert_eq!(collect_machine().cpu_count, before);
+    }
+
+    #[test]
+    fn failures_and_the_fatal_error_round_trip() {
+        let mut m = Meta::new("r", "");
+        m.failures.push(RowFailureRecord {
+            row: "echo  r1 tcp".into(),
+            message: "connection refused".into(),
+        });
+        m.error = Some("cannot write summary.csv".into());
+        let back = Meta::from_json(&m.to_json(), Path::new("meta.json")).unwrap();
+        assert_eq!(back, m);
+        let text = String::from_utf8(m.to_json()).unwrap();
+        assert!(
+            text.contains("\"failures\"") && text.contains("connection refused"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! One row of `summary.csv`: one target × sweep point × repeat. The first columns are
 //! docs/design.md §7's, in its order and with its names (checked from outside); columns after
 //! `errors` are wsbench's additions.
+//!
+//! The serde form of [`SummaryRow`] is its `summary.csv` form: floats are written with at
+//! most six decimals and no trailing zeros (`12.5`, `3`, `0.0004`: exact for every figure
+//! wsbench records, short to read), `None` is an empty cell, bools are `true`/`false` (read
+//! leniently: `1`, `0` and empty too).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A measured row. Latencies are microseconds from the intended send time (coordinated
 /// omission corrected) unless the name says otherwise. `None` is written as an empty cell
 /// (the metric does not apply to this workload).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryRow {
     /// Identifies the run (directory name); shared by every row of one `wsbench run`.
     pub run_id: String,
@@ -24,10 +30,12 @@ pub struct SummaryRow {
     /// Rooms in use (0 where the workload has none).
     pub rooms: u64,
     /// Intended total publish rate, messages per second (0 for closed loop).
+    #[serde(serialize_with = "float_cell")]
     pub rate: f64,
     /// Serialised size of each message's `data` object.
     pub payload_bytes: u64,
     /// Length of the measure phase, seconds.
+    #[serde(serialize_with = "float_cell")]
     pub measure_s: f64,
     /// Messages published during the measure phase.
     pub sent: u64,
@@ -42,12 +50,14 @@ pub struct SummaryRow {
     /// Deliveries that arrived after a later `seq` from the same sender.
     pub reordered: u64,
     /// delivered / measure_s.
+    #[serde(serialize_with = "float_cell")]
     pub deliveries_per_s: f64,
     pub lat_p50_us: u64,
     pub lat_p90_us: u64,
     pub lat_p99_us: u64,
     pub lat_p999_us: u64,
     pub lat_max_us: u64,
+    #[serde(serialize_with = "float_cell")]
     pub lat_mean_us: f64,
     /// p99 measured from the actual send time (what a closed-loop tool would report).
     pub lat_uncorrected_p99_us: u64,
@@ -55,13 +65,16 @@ pub struct SummaryRow {
     pub connect_p99_us: u64,
     pub connect_errors: u64,
     /// Server CPU time (user + system) during the measure phase; empty for external targets.
+    #[serde(serialize_with = "opt_float_cell")]
     pub server_cpu_s: Option<f64>,
     /// Server peak resident set size (VmHWM); empty for external targets.
     pub server_rss_peak_kb: Option<u64>,
     /// Load generator CPU time during the measure phase.
+    #[serde(serialize_with = "float_cell")]
     pub loadgen_cpu_s: f64,
     /// True when the load generator, not the server, was the limit (CPU saturated or sends
     /// lagging their schedule).
+    #[serde(deserialize_with = "bool_cell")]
     pub loadgen_bound: bool,
     /// Queries counted by the server's DB layer (measure phase).
     pub db_queries_app: Option<u64>,
@@ -69,7 +82,9 @@ pub struct SummaryRow {
     pub db_queries_engine: Option<u64>,
     /// HTTP requests the server handled (measure phase).
     pub http_requests: Option<u64>,
+    #[serde(serialize_with = "opt_float_cell")]
     pub staleness_p50_ms: Option<f64>,
+    #[serde(serialize_with = "opt_float_cell")]
     pub staleness_p99_ms: Option<f64>,
     /// Bytes the load generator wrote / read on its sockets (handshakes included).
     pub bytes_out: u64,
@@ -84,6 +99,7 @@ pub struct SummaryRow {
     /// The workload variant (`to_all`, `poll`, `push-ws`, `closed-loop`, …).
     pub variant: String,
     /// True when the row was cut short (Ctrl-C) and holds what was measured until then.
+    #[serde(deserialize_with = "bool_cell")]
     pub partial: bool,
     /// Versions a viewer never saw (polling-vs-push).
     pub versions_missed: Option<u64>,
@@ -93,4 +109,56 @@ pub struct SummaryRow {
     pub send_lag_p99_us: u64,
     /// Free text: why a row is flagged.
     pub notes: String,
+}
+
+/// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).
+pub(crate) fn format_float(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" || s.is_empty() {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn float_cell<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_float(*v))
+}
+
+fn opt_float_cell<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&format_float(*v)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `true`/`1` and `false`/`0`/empty (older files and hand-edited ones).
+fn bool_cell<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "expected true or false, found {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_short_and_exact_to_six_decimals() {
+        assert_eq!(format_float(12.5), "12.5");
+        assert_eq!(format_float(3.0), "3");
+        assert_eq!(format_float(0.0004), "0.0004");
+        assert_eq!(format_float(1.0 / 3.0), "0.333333");
+        assert_eq!(format_float(-0.0000001), "0");
+        assert_eq!(format_float(f64::INFINITY), "inf");
+    }
 }

@@ -2,19 +2,22 @@
 //! drift in the machine hits every target alike), one row each, written out after every row.
 //!
 //! - [`target`]: target specs → a spawned server child or an external address.
-//! - [`point`]: one row (connect, join barrier, warmup / measure / drain, merge).
+//! - [`point`]: one row: picks the row driver of the workload (`crate::workload`), which
+//!   meets the runner only through [`crate::row`].
+//! - [`lanes`]: which (target, variant) rows a polling-vs-push point runs.
 //! - [`progress`]: the live progress line.
 //! - [`table`]: the paired table printed at the end.
 //!
-//! Files (through `wsbench_report`'s writers): `meta.json` at start (and again at the end
-//! with the finish time), `summary.csv` rewritten atomically after every row (temp file +
-//! rename: a crash loses at most the row in progress), and one `.hgrm` per row named by
-//! [`wsbench_report::hgrm_file_name`] (the name `wsbench report` looks for).
+//! Files: the runner hands every finished row, every failure and the end of the run to
+//! [`wsbench_report::ResultsWriter`], which owns the file names and writes `meta.json`,
+//! `summary.csv` and the row's `.hgrm` at once (atomically: a crash loses at most the row in
+//! progress, and `meta.json` always says which rows failed and why).
 //!
 //! Pinning: when the run spawns servers and the process may use ≥ 2 CPUs, servers are pinned
 //! to the first allowed CPU and the load generator's threads to the others (recorded in
 //! `meta.json`).
 
+pub mod lanes;
 pub mod point;
 pub mod progress;
 pub mod pvp_summary;
@@ -23,18 +26,20 @@ pub mod target;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use wsbench_report::ResultsWriter;
 use wsbench_report::meta::{CpuPinning, Meta};
 use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{PvpVariant, Scenario, Workload};
 
 pub use table::format_table;
 
-use self::point::{PointCtx, PointFailure, run_point};
+use self::point::run_point;
 use self::progress::Progress;
 use self::target::{ServerKind, TargetSpec, resolve};
+use crate::row::{PointCtx, PointFailure, RowFailure};
 use crate::workload::connect::Connector;
 use crate::workload::{Plan, PlanError, plan};
 
@@ -87,16 +92,6 @@ impl RunOptions {
     }
 }
 
-/// A row that could not be measured (target unavailable, clients could not connect, …).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowFailure {
-    pub scenario: String,
-    pub sweep: String,
-    pub target: String,
-    pub repeat: u32,
-    pub message: String,
-}
-
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -107,6 +102,8 @@ pub struct RunOutcome {
     /// Ctrl-C cut the run short (the CLI exits 130); the last row may be `partial`.
     pub interrupted: bool,
     pub summary_csv: PathBuf,
+    /// The run's `meta.json`, which also records the failures and why.
+    pub meta_json: PathBuf,
 }
 
 /// Why a run could not start or write its results.
@@ -135,6 +132,9 @@ pub enum RunError {
     },
     #[error("cannot write results: {0}")]
     Output(#[from] wsbench_report::ReportError),
+    /// The run stopped after its directory was made; `meta` records why.
+    #[error("{message} (recorded in {})", meta.display())]
+    Aborted { message: String, meta: PathBuf },
 }
 
 /// Runs every point × repeat × target with the real transports.
@@ -142,70 +142,129 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     run_with(opts, Arc::new(crate::workload::connect::DefaultConnector)).await
 }
 
-/// [`run`] with a chosen way of opening connections.
+/// [`run`] with a chosen way of opening connections: prepare (refuse what cannot run before
+/// a socket opens), pin, run the rows through the results writer, finish.
 pub async fn run_with<C: Connector>(
     opts: RunOptions,
     connector: Arc<C>,
 ) -> Result<RunOutcome, RunError> {
     let _ = crate::schedule::epoch();
+    let prepared = prepare(&opts)?;
+    let run_id = opts.run_id.clone().unwrap_or_else(|| {
+        opts.out_dir
+            .file_name()
+            .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned())
+    });
+    let meta = start_meta(&opts, &run_id, &prepared);
+    let pinning = pin(prepared.spawns_servers);
+    let mut writer =
+        ResultsWriter::create(&opts.out_dir, pinning.record(meta)).map_err(|e| match e {
+            wsbench_report::ReportError::Write { path, source } if path == opts.out_dir => {
+                RunError::OutDir { path, source }
+            }
+            e => RunError::Output(e),
+        })?;
+    let failures = match run_rows(&opts, &prepared, &pinning, &run_id, &mut writer, connector).await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            let message = format!("cannot write results: {e}");
+            return Err(match writer.abort(&message) {
+                Ok(meta) => RunError::Aborted { message, meta },
+                Err(_) => RunError::Output(e),
+            });
+        }
+    };
+    let interrupted = opts.cancel.is_cancelled();
+    let summary_csv = writer.summary_csv();
+    let meta_json = writer.meta_json();
+    let rows = writer.finish(interrupted)?;
+    Ok(RunOutcome {
+        rows,
+        failures,
+        interrupted,
+        summary_csv,
+        meta_json,
+    })
+}
+
+/// One row's target: its name, spec, and (polling-vs-push) variant.
+#[derive(Debug, Clone)]
+struct Lane {
+    name: String,
+    spec: TargetSpec,
+    variant: Option<PvpVariant>,
+}
+
+/// What [`prepare`] checked and planned.
+#[derive(Debug)]
+struct Prepared {
+    plans: Vec<Plan>,
+    /// `lanes[i]`: the rows of scenario point `i`, per repeat, in run order.
+    lanes: Vec<Vec<Lane>>,
+    spawns_servers: bool,
+    uses_node: bool,
+}
+
+/// Plans every point, parses its targets, picks the polling-vs-push lanes and checks the
+/// open-file limit: everything that can be refused is refused before a socket opens.
+fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     if opts.scenarios.is_empty() {
         return Err(RunError::NoScenarios);
     }
-    // everything that can be refused is refused before a socket opens
     let mut plans: Vec<Plan> = Vec::with_capacity(opts.scenarios.len());
-    let mut specs: Vec<Vec<(String, TargetSpec)>> = Vec::new();
+    let mut all_lanes = Vec::with_capacity(opts.scenarios.len());
     for s in &opts.scenarios {
         plans.push(plan(s)?);
+        let target_err = |message: String| RunError::Target {
+            scenario: s.name.clone(),
+            message,
+        };
         let parsed = s
             .targets
             .iter()
             .map(|t| TargetSpec::parse(t).map(|p| (t.clone(), p)))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RunError::Target {
-                scenario: s.name.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| target_err(e.to_string()))?;
         if parsed.is_empty() {
-            return Err(RunError::Target {
-                scenario: s.name.clone(),
-                message: "no targets".into(),
-            });
+            return Err(target_err("no targets".into()));
         }
-        specs.push(parsed);
-    }
-    // polling-vs-push: one row per (target, variant of the target's kind)
-    let mut lanes: Vec<Vec<(String, TargetSpec, Option<PvpVariant>)>> = Vec::new();
-    for (s, targets) in opts.scenarios.iter().zip(&specs) {
-        let Workload::PollingVsPush(polling) = &s.workload else {
-            lanes.push(
-                targets
-                    .iter()
-                    .map(|(n, t)| (n.clone(), t.clone(), None))
-                    .collect(),
-            );
-            continue;
+        // polling-vs-push: one row per (target, variant of the target's kind)
+        let l: Vec<Lane> = if let Workload::PollingVsPush(polling) = &s.workload {
+            lanes::lanes(polling, &parsed)
+                .into_iter()
+                .map(|(name, spec, v)| Lane {
+                    name,
+                    spec,
+                    variant: Some(v),
+                })
+                .collect()
+        } else {
+            parsed
+                .into_iter()
+                .map(|(name, spec)| Lane {
+                    name,
+                    spec,
+                    variant: None,
+                })
+                .collect()
         };
-        let l: Vec<_> = crate::workload::pvp::lanes(polling, targets)
-            .into_iter()
-            .map(|(n, t, v)| (n, t, Some(v)))
-            .collect();
         if l.is_empty() {
-            return Err(RunError::Target {
-                scenario: s.name.clone(),
-                message: "no target can run the polling-vs-push variants (raw WebSocket \
-                          targets run poll and push-ws; Socket.IO targets the sio variants)"
+            return Err(target_err(
+                "no target can run the polling-vs-push variants (raw WebSocket \
+                 targets run poll and push-ws; Socket.IO targets the sio variants)"
                     .into(),
-            });
+            ));
         }
-        lanes.push(l);
+        all_lanes.push(l);
     }
     let limit = crate::system::raise_nofile_limit().unwrap_or(1024);
-    for (s, targets) in opts.scenarios.iter().zip(&specs) {
+    for (s, lanes) in opts.scenarios.iter().zip(&all_lanes) {
         let per_client = match &s.workload {
             Workload::PollingVsPush(p) => crate::workload::pvp::fds_per_viewer(&p.variants),
-            _ => targets
+            _ => lanes
                 .iter()
-                .map(|(_, t)| t.protocol().fds_per_client())
+                .map(|l| l.spec.protocol().fds_per_client())
                 .max()
                 .unwrap_or(1),
         };
@@ -219,144 +278,159 @@ pub async fn run_with<C: Connector>(
             });
         }
     }
+    let specs = || all_lanes.iter().flatten().map(|l| &l.spec);
+    Ok(Prepared {
+        spawns_servers: specs().any(TargetSpec::spawns_server),
+        uses_node: specs().any(|t| matches!(t.server(), Some(ServerKind::Node(_)))),
+        plans,
+        lanes: all_lanes,
+    })
+}
 
-    std::fs::create_dir_all(&opts.out_dir).map_err(|source| RunError::OutDir {
-        path: opts.out_dir.clone(),
-        source,
-    })?;
-    let run_id = opts.run_id.clone().unwrap_or_else(|| {
-        opts.out_dir
-            .file_name()
-            .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned())
-    });
-
-    // pinning: servers on the first allowed CPU, the load generator on the rest
-    let spawns_servers = specs.iter().flatten().any(|(_, t)| t.spawns_server());
-    let cpus = crate::system::allowed_cpus();
-    let mut loadgen_cores = cpus.len().max(1);
-    let mut server_cpus = None;
-    let mut meta_notes = Vec::new();
-    if spawns_servers && cpus.len() >= 2 {
-        match crate::system::pin_own_threads(&cpus[1..]) {
-            Ok(()) => {
-                server_cpus = Some(vec![cpus[0]]);
-                loadgen_cores = cpus.len() - 1;
-            }
-            Err(e) => meta_notes.push(format!("CPU pinning failed, not pinned: {e}")),
-        }
-    } else if spawns_servers {
-        meta_notes.push("one CPU only: server and load generator share it (not pinned)".to_owned());
-    }
-
-    let meta_path = opts.out_dir.join("meta.json");
+/// The run's `meta.json` before any row: scenario, commit, Node versions.
+fn start_meta(opts: &RunOptions, run_id: &str, prepared: &Prepared) -> Meta {
     let scenario_text = opts
         .scenario_toml
         .clone()
         .unwrap_or_else(|| format!("{:#?}", opts.scenarios));
-    let mut meta = Meta::new(&run_id, &scenario_text);
+    let mut meta = Meta::new(run_id, &scenario_text);
     meta.scenario_file = opts.scenario_file.clone();
     meta.git_commit = wsbench_report::meta::git_commit(Path::new("."));
-    meta.cpu_pinning = CpuPinning {
-        server: server_cpus.as_ref().map(|c| cpu_list(c)),
-        loadgen: server_cpus.as_ref().map(|_| cpu_list(&cpus[1..])),
-    };
-    if specs
-        .iter()
-        .flatten()
-        .any(|(_, t)| matches!(t.server(), Some(ServerKind::Node(_))))
+    if prepared.uses_node
         && let Ok(dir) = crate::peers::peers_dir()
     {
         meta.node_packages = Some(crate::peers::node_versions(&dir));
     }
-    meta.notes = meta_notes;
-    meta.write(&meta_path)?;
+    meta
+}
 
+/// Where the server and the load generator run.
+#[derive(Debug)]
+struct Pinning {
+    /// CPU cores the load generator may run on (for `loadgen_bound`).
+    loadgen_cores: usize,
+    /// The CPUs servers are pinned to, when pinned.
+    server_cpus: Option<Vec<usize>>,
+    loadgen_cpus: Option<Vec<usize>>,
+    notes: Vec<String>,
+}
+
+impl Pinning {
+    /// Records the pinning in `meta`.
+    fn record(&self, mut meta: Meta) -> Meta {
+        meta.cpu_pinning = CpuPinning {
+            server: self.server_cpus.as_deref().map(cpu_list),
+            loadgen: self.loadgen_cpus.as_deref().map(cpu_list),
+        };
+        meta.notes.extend(self.notes.iter().cloned());
+        meta
+    }
+}
+
+/// When the run spawns servers and may use ≥ 2 CPUs: servers on the first allowed CPU, the
+/// load generator's threads on the others.
+fn pin(spawns_servers: bool) -> Pinning {
+    let cpus = crate::system::allowed_cpus();
+    let mut p = Pinning {
+        loadgen_cores: cpus.len().max(1),
+        server_cpus: None,
+        loadgen_cpus: None,
+        notes: Vec::new(),
+    };
+    if spawns_servers && cpus.len() >= 2 {
+        match crate::system::pin_own_threads(&cpus[1..]) {
+            Ok(()) => {
+                p.server_cpus = Some(vec![cpus[0]]);
+                p.loadgen_cpus = Some(cpus[1..].to_vec());
+                p.loadgen_cores = cpus.len() - 1;
+            }
+            Err(e) => p.notes.push(format!("CPU pinning failed, not pinned: {e}")),
+        }
+    } else if spawns_servers {
+        p.notes
+            .push("one CPU only: server and load generator share it (not pinned)".to_owned());
+    }
+    p
+}
+
+/// Every point × repeat × lane, one row each, handed to `writer` as it finishes; failures
+/// are recorded there as they happen. Stops early on Ctrl-C.
+async fn run_rows<C: Connector>(
+    opts: &RunOptions,
+    prepared: &Prepared,
+    pinning: &Pinning,
+    run_id: &str,
+    writer: &mut ResultsWriter,
+    connector: Arc<C>,
+) -> Result<Vec<RowFailure>, wsbench_report::ReportError> {
     let progress = Progress::start(opts.progress);
-    let summary_csv = opts.out_dir.join("summary.csv");
-    let mut rows: Vec<SummaryRow> = Vec::new();
     let mut failures = Vec::new();
-    'points: for (si, (s, plan)) in opts.scenarios.iter().zip(&plans).enumerate() {
+    let points = opts
+        .scenarios
+        .iter()
+        .zip(&prepared.plans)
+        .zip(&prepared.lanes);
+    'points: for (si, ((s, plan), lanes)) in points.enumerate() {
         for repeat in 1..=opts.repeat.max(1) {
-            for (name, spec, pvp_variant) in &lanes[si] {
+            for lane in lanes {
                 if opts.cancel.is_cancelled() {
                     break 'points;
                 }
-                let variant = pvp_variant.map_or(String::new(), |v| format!(" {}", v.name()));
-                let label = format!("{} {} r{repeat} {name}{variant}", s.name, s.sweep_label());
-                progress.row(label.clone());
-                let fail = |message: String| RowFailure {
+                let variant = lane
+                    .variant
+                    .map_or(String::new(), |v| format!(" {}", v.name()));
+                let failure = |message: String| RowFailure {
                     scenario: s.name.clone(),
                     sweep: s.sweep_label(),
-                    target: format!("{name}{variant}"),
+                    target: format!("{}{variant}", lane.name),
                     repeat,
                     message,
                 };
+                let label = failure(String::new()).label();
+                progress.row(label.clone());
                 let resolved = match resolve(
-                    spec,
+                    &lane.spec,
                     &opts.wsbench_exe,
                     &opts.serve_args,
-                    server_cpus.clone(),
+                    pinning.server_cpus.clone(),
                 )
                 .await
                 {
                     Ok(r) => r,
                     Err(m) => {
                         progress.println(&format!("{label}: {m}"));
-                        failures.push(fail(m));
+                        writer.add_failure(&label, &m)?;
+                        failures.push(failure(m));
                         continue;
                     }
                 };
                 let ctx = PointCtx {
-                    run_id: &run_id,
+                    run_id,
                     repeat,
-                    target_name: name,
+                    target_name: &lane.name,
                     cancel: &opts.cancel,
                     progress: &progress,
-                    loadgen_cores,
+                    loadgen_cores: pinning.loadgen_cores,
                     seed: 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(si as u64 + 1) ^ u64::from(repeat),
-                    pvp_variant: *pvp_variant,
+                    pvp_variant: lane.variant,
                 };
                 let result = run_point(&ctx, s, plan, &resolved, connector.clone()).await;
                 if let Some(child) = resolved.child {
                     child.stop(SERVER_STOP_GRACE).await;
                 }
                 match result {
-                    Ok(res) => {
-                        // the report crate's name (scenario, variant, sweep, target, repeat),
-                        // which `wsbench report` looks for
-                        let file = wsbench_report::hgrm_file_name(&res.row);
-                        let text = wsbench_report::hgrm::percentile_distribution(
-                            &res.hgrm,
-                            wsbench_report::hgrm::US_TO_MS,
-                            wsbench_report::hgrm::DEFAULT_TICKS_PER_HALF,
-                        );
-                        rows.push(res.row);
-                        wsbench_report::csv::write_atomic(&summary_csv, &rows)?;
-                        wsbench_report::atomic_file::write_atomic(
-                            &opts.out_dir.join(file),
-                            text.as_bytes(),
-                        )?;
-                    }
+                    Ok(res) => writer.add_row(res.row, &res.hgrm)?,
                     Err(PointFailure::Cancelled) => break 'points,
                     Err(PointFailure::Failed(m)) => {
                         progress.println(&format!("{label}: {m}"));
-                        failures.push(fail(m));
+                        writer.add_failure(&label, &m)?;
+                        failures.push(failure(m));
                     }
                 }
             }
         }
     }
-    drop(progress);
-    let interrupted = opts.cancel.is_cancelled();
-    meta.finished_at = Some(wsbench_report::meta::rfc3339_utc(SystemTime::now()));
-    meta.interrupted = interrupted;
-    meta.write(&meta_path)?;
-    Ok(RunOutcome {
-        rows,
-        failures,
-        interrupted,
-        summary_csv,
-    })
+    Ok(failures)
 }
 
 /// `0,2,3` style CPU list.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::recorder::LiveStats;
+use crate::row::{LiveSource, RowProgress};
 
 /// What the progress task shows; the runner updates it as a row moves through its phases.
 #[derive(Debug, Default)]
@@ -17,17 +17,6 @@ struct State {
     phase: &'static str,
     phase_started: Option<Instant>,
     live: Option<Arc<dyn LiveSource>>,
-}
-
-/// Anything that can hand over live delivery figures (the row's shared worker state).
-pub trait LiveSource: Send + Sync + std::fmt::Debug {
-    fn live(&self) -> &LiveStats;
-}
-
-impl LiveSource for crate::workload::worker::RowShared {
-    fn live(&self) -> &LiveStats {
-        &self.live
-    }
 }
 
 /// The progress reporter of one run; a no-op when disabled.
@@ -132,5 +121,15 @@ impl Progress {
     /// Prints a line without tearing the spinner (or plainly).
     pub fn println(&self, line: &str) {
         eprintln!("{line}");
+    }
+}
+
+impl RowProgress for Progress {
+    fn phase(&self, phase: &'static str) {
+        Progress::phase(self, phase);
+    }
+
+    fn attach(&self, live: Arc<dyn LiveSource>) {
+        Progress::attach(self, live);
     }
 }

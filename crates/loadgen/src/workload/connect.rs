@@ -1,6 +1,8 @@
 //! Opening the clients of a row: paced connects (the `connect` workload's storm is the same
-//! code with its `connect_rate`), each connection's connect time into a histogram, and the
-//! join barrier of the `rooms` workload (every client's join is acked before any send).
+//! code with its `connect_rate`), each connection's connect time into a histogram, the
+//! join barrier of the `rooms` workload (every client's join is acked before any send), and
+//! the row driver of the `connect` workload ([`run_storm_row`]: the storm is the measure
+//! phase).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,9 +13,17 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::recorder::{micros, new_histogram};
-use crate::transport::{Endpoint, Incoming, OpKind, Outgoing, Transport, TransportError};
-use crate::workload::CONTROL_ACK_BASE;
+use wsbench_scenario::{Scenario, Workload};
+
+use crate::recorder::{micros, new_histogram, quantile};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu};
+use crate::transport::{
+    ByteCounts, Endpoint, Incoming, OpKind, Outgoing, Transport, TransportError,
+};
+use crate::workload::{CONTROL_ACK_BASE, Plan};
+
+/// Each connect is bounded by this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections being opened at once, at most (a storm at `connect_rate = 0` is still bounded
 /// so the listen backlog, not our fd table, is what the server sees).
@@ -41,6 +51,63 @@ pub struct Opened<T> {
     pub first_error: Option<String>,
     /// From the first connect started to the last one finished.
     pub elapsed: Duration,
+}
+
+/// Runs one row of the `connect` workload: open every client at `connect_rate` (the storm
+/// is the measure phase), close them, and report connect times as the row's histogram.
+pub async fn run_storm_row<C: Connector>(
+    ctx: &PointCtx<'_>,
+    s: &Scenario,
+    plan: &Plan,
+    target: &RowTarget<'_>,
+    connector: Arc<C>,
+) -> Result<PointResult, PointFailure> {
+    let mut row = plan.base_row(ctx, s, target.transport);
+    ctx.progress.phase("connect");
+    let connect_rate = match s.workload {
+        Workload::Connect { connect_rate } => connect_rate,
+        _ => 0.0,
+    };
+    let before = CpuMark::now(target);
+    let opened = open_clients(
+        connector,
+        target.endpoint,
+        s.clients,
+        connect_rate,
+        CONNECT_TIMEOUT,
+        ctx.cancel,
+    )
+    .await;
+    let after = CpuMark::now(target);
+    row.connect_p50_us = quantile(&opened.connect_us, 0.5);
+    row.connect_p99_us = quantile(&opened.connect_us, 0.99);
+    row.connect_errors = opened.errors;
+    let connected = opened.conns.iter().filter(|c| c.is_some()).count();
+    let mut bytes = ByteCounts::default();
+    let closes = opened.conns.into_iter().flatten().map(|mut c| async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), c.close()).await;
+        c.bytes()
+    });
+    for b in futures_util::future::join_all(closes).await {
+        bytes.out += b.out;
+        bytes.r#in += b.r#in;
+    }
+    row.measure_s = opened.elapsed.as_secs_f64();
+    row.partial = ctx.cancel.is_cancelled();
+    row.bytes_out = bytes.out;
+    row.bytes_in = bytes.r#in;
+    fill_cpu(&mut row, target, before, after);
+    let mut notes = vec![format!(
+        "{connected} of {} connected in {:.3} s",
+        s.clients,
+        opened.elapsed.as_secs_f64()
+    )];
+    notes.extend(opened.first_error);
+    row.notes = notes.join("; ");
+    Ok(PointResult {
+        row,
+        hgrm: opened.connect_us,
+    })
 }
 
 /// Opens `n` connections to `endpoint`, `rate` per second (0 = as fast as allowed), each

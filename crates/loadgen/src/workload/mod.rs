@@ -3,18 +3,26 @@
 //! open or closed loop, and which client joins which room or targets which socket.
 //!
 //! - [`connect`]: opening the clients (paced, with connect-time histogram), the join
-//!   barrier, and the `connect` workload's storm.
+//!   barrier, and the row driver of the `connect` workload's storm.
+//! - [`messages`]: the row driver of the message workloads (echo, broadcast, rooms, direct,
+//!   ack).
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
-//!   time deliveries": a writer, viewers and a stats probe, with its own driver.
+//!   time deliveries": a writer, viewers and a stats probe, with its own row driver.
+//!
+//! The drivers take their context from and hand their rows back through [`crate::row`];
+//! nothing here imports the runner.
 
 pub mod connect;
+pub mod messages;
 pub mod pvp;
 pub mod worker;
 
+use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{BroadcastOp, LoopMode, Scenario, Workload, WorkloadKind};
 
 use crate::accounting::Audience;
+use crate::row::PointCtx;
 use crate::transport::OpKind;
 
 /// Ack ids at or above this are the runner's own (join barrier); message acks use `seq`.
@@ -65,6 +73,28 @@ pub struct Plan {
     pub rooms: u32,
     /// The row's `variant` column.
     pub variant: String,
+}
+
+impl Plan {
+    /// The row's identity and shape columns, before anything is measured.
+    pub fn base_row(&self, ctx: &PointCtx<'_>, s: &Scenario, transport: &str) -> SummaryRow {
+        SummaryRow {
+            run_id: ctx.run_id.to_owned(),
+            scenario: s.name.clone(),
+            target: ctx.target_name.to_owned(),
+            transport: transport.to_owned(),
+            clients: u64::from(s.clients),
+            publishers: u64::from(self.publishers),
+            rooms: u64::from(self.rooms),
+            // closed loop: the pacing rate (0 = ping-pong)
+            rate: if self.op.is_some() { s.rate } else { 0.0 },
+            payload_bytes: s.payload_bytes as u64,
+            repeat: ctx.repeat,
+            sweep: s.sweep_label(),
+            variant: self.variant.clone(),
+            ..SummaryRow::default()
+        }
+    }
 }
 
 /// The room client `i` joins in the `rooms` workload.

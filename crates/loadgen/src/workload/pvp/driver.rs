@@ -27,8 +27,7 @@ use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer
 use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
-use crate::runner::point::{PointCtx, PointFailure, PointResult};
-use crate::runner::target::ResolvedTarget;
+use crate::row::{PointCtx, PointFailure, PointResult, RowTarget};
 use crate::system::own_cpu_seconds;
 use crate::transport::HttpClient;
 
@@ -55,15 +54,15 @@ struct Stats {
 
 /// Runs one polling-vs-push row of `variant` against `target`, with the point's `polling`
 /// settings.
-pub async fn run_point(
+pub async fn run_row(
     ctx: &PointCtx<'_>,
     s: &Scenario,
     polling: &Polling,
     variant: PvpVariant,
-    target: &ResolvedTarget,
+    target: &RowTarget<'_>,
 ) -> Result<PointResult, PointFailure> {
     let failed = |m: String| PointFailure::Failed(m);
-    let (addr, host) = http_of(&target.endpoint)
+    let (addr, host) = http_of(target.endpoint)
         .ok_or_else(|| failed(format!("{} serves no HTTP", ctx.target_name)))?;
     let mut row = base_row(ctx, s, variant, polling.update_rate);
 
@@ -87,7 +86,7 @@ pub async fn run_point(
     let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(1024);
     let (timeline_tx, timeline_rx) = watch::channel::<Option<Timeline>>(None);
     let stop = ctx.cancel.child_token();
-    let push = push_endpoint(variant, &target.endpoint);
+    let push = push_endpoint(variant, target.endpoint);
     let mut viewers = Vec::with_capacity(n as usize);
     for index in 0..n {
         let watch = match &push {
@@ -222,7 +221,18 @@ pub async fn run_point(
     row.expected = st.versions * u64::from(n);
     row.delivered = st.seen;
     row.versions_missed = Some(st.missed);
-    row.lost = if variant.polls() { 0 } else { st.missed };
+    // a push that was cut short may still have had versions in flight: not called lost
+    row.lost = if variant.polls() || row.partial {
+        0
+    } else {
+        st.missed
+    };
+    if row.partial && !variant.polls() && st.missed > 0 {
+        notes.push(format!(
+            "interrupted: {} versions not seen by the cut, not counted as lost",
+            st.missed
+        ));
+    }
     let h = &st.histogram;
     fill_latency_columns(&mut row, h);
     row.lat_uncorrected_p99_us = row.lat_p99_us;
@@ -285,12 +295,12 @@ pub async fn run_point(
         notes.push(format!("{errors} error(s), first: {e}"));
     }
 
-    // CPU and the loadgen-bound rule (see runner::point for the thresholds' reasons)
+    // CPU and the loadgen-bound rule (see workload::messages for the thresholds' reasons)
     row.loadgen_cpu_s = (cpu.1.own - cpu.0.own).max(0.0);
     if let (Some(a), Some(b)) = (cpu.0.server, cpu.1.server) {
         row.server_cpu_s = Some((b - a).max(0.0));
     }
-    row.server_rss_peak_kb = target.child.as_ref().and_then(|c| c.peak_rss_kb().ok());
+    row.server_rss_peak_kb = target.server_peak_rss_kb();
     let cores = ctx.loadgen_cores.max(1) as f64;
     let mut bound = Vec::new();
     if row.measure_s > 0.0 && row.loadgen_cpu_s / row.measure_s >= 0.9 * cores {
@@ -340,10 +350,10 @@ async fn sleep_or_cancel(until: Instant, ctx: &PointCtx<'_>) -> bool {
 async fn measure(
     probe: &mut HttpClient,
     ctx: &PointCtx<'_>,
-    target: &ResolvedTarget,
+    target: &RowTarget<'_>,
     end: Instant,
 ) -> Result<(Window, (CpuMark, CpuMark), Stats), String> {
-    let server_cpu = || target.child.as_ref().and_then(|c| c.cpu_seconds().ok());
+    let server_cpu = || target.server_cpu_seconds();
     let from = CpuMark {
         own: own_cpu_seconds(),
         server: server_cpu(),

@@ -1,0 +1,165 @@
+//! The seam between the runner and the row drivers: what a driver is given to measure one
+//! row ([`PointCtx`], [`RowTarget`]), what it hands back ([`PointResult`], [`PointFailure`]),
+//! and the helpers every driver fills a row with (CPU marks, notes). The runner
+//! (`crate::runner`) and the drivers (`crate::workload`) both import this module; it imports
+//! neither, so the two never import each other.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use wsbench_report::row::SummaryRow;
+
+use crate::recorder::LiveStats;
+use crate::supervise::ServerChild;
+use crate::system::own_cpu_seconds;
+use crate::transport::Endpoint;
+
+/// Anything that can hand over live delivery figures (a row's shared worker state).
+pub trait LiveSource: Send + Sync + std::fmt::Debug {
+    fn live(&self) -> &LiveStats;
+}
+
+/// Where a driver reports its progress (the runner's live progress line).
+pub trait RowProgress: Send + Sync + std::fmt::Debug {
+    /// The row enters `phase` (`connect`, `join`, `warmup`, `measure`, `drain`).
+    fn phase(&self, phase: &'static str);
+    /// Live figures of the current row, shown while it runs.
+    fn attach(&self, live: Arc<dyn LiveSource>);
+}
+
+/// What the row needs besides the scenario and the target.
+#[derive(Debug)]
+pub struct PointCtx<'a> {
+    pub run_id: &'a str,
+    pub repeat: u32,
+    pub target_name: &'a str,
+    pub cancel: &'a CancellationToken,
+    pub progress: &'a dyn RowProgress,
+    /// CPU cores the load generator may run on (for `loadgen_bound`).
+    pub loadgen_cores: usize,
+    /// Seed of the Poisson schedules (per row, reproducible).
+    pub seed: u64,
+    /// polling-vs-push: the variant this row runs (`None` for every other workload).
+    pub pvp_variant: Option<wsbench_scenario::PvpVariant>,
+}
+
+/// The server a row runs against, as a driver sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct RowTarget<'a> {
+    /// Where the clients connect.
+    pub endpoint: &'a Endpoint,
+    /// The row's `transport` column for this target (`tcp`, `websocket`, `polling`, …).
+    pub transport: &'a str,
+    /// The server child, when the runner spawned one (its CPU and RSS go into the row).
+    pub server: Option<&'a ServerChild>,
+}
+
+impl RowTarget<'_> {
+    /// The server child's CPU time so far (`None` for external targets).
+    pub fn server_cpu_seconds(&self) -> Option<f64> {
+        self.server.and_then(|c| c.cpu_seconds().ok())
+    }
+
+    /// The server child's peak RSS (`None` for external targets).
+    pub fn server_peak_rss_kb(&self) -> Option<u64> {
+        self.server.and_then(|c| c.peak_rss_kb().ok())
+    }
+}
+
+/// A finished row and its histograms.
+#[derive(Debug)]
+pub struct PointResult {
+    pub row: SummaryRow,
+    /// The histogram written to the row's `.hgrm` (latency; connect time for `connect`).
+    pub hgrm: hdrhistogram::Histogram<u64>,
+}
+
+/// How a row ended without a result.
+#[derive(Debug)]
+pub enum PointFailure {
+    /// Cancelled before the measure phase started: nothing to report.
+    Cancelled,
+    Failed(String),
+}
+
+/// A row that could not be measured (target unavailable, clients could not connect, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFailure {
+    pub scenario: String,
+    pub sweep: String,
+    pub target: String,
+    pub repeat: u32,
+    pub message: String,
+}
+
+impl RowFailure {
+    /// How the row is named on the terminal and in `meta.json`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} r{} {}",
+            self.scenario, self.sweep, self.repeat, self.target
+        )
+    }
+}
+
+/// CPU readings at a measure boundary.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMark {
+    pub at: Instant,
+    pub own: f64,
+    pub server: Option<f64>,
+}
+
+impl CpuMark {
+    /// Reads the load generator's and the server's CPU time now.
+    pub fn now(target: &RowTarget<'_>) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            own: own_cpu_seconds(),
+            server: target.server_cpu_seconds(),
+        }
+    }
+}
+
+/// Fills the CPU and RSS columns from the marks at the edges of the measure phase.
+pub fn fill_cpu(row: &mut SummaryRow, target: &RowTarget<'_>, from: CpuMark, to: CpuMark) {
+    row.loadgen_cpu_s = (to.own - from.own).max(0.0);
+    if let (Some(a), Some(b)) = (from.server, to.server) {
+        row.server_cpu_s = Some((b - a).max(0.0));
+    }
+    row.server_rss_peak_kb = target.server_peak_rss_kb();
+}
+
+/// Appends `note` to the row's notes (`; `-separated).
+pub fn push_note(row: &mut SummaryRow, note: String) {
+    if !row.notes.is_empty() {
+        row.notes.push_str("; ");
+    }
+    row.notes.push_str(&note);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_joined_with_semicolons() {
+        let mut row = SummaryRow::default();
+        push_note(&mut row, "a".into());
+        push_note(&mut row, "b".into());
+        assert_eq!(row.notes, "a; b");
+    }
+
+    #[test]
+    fn a_failure_label_names_scenario_sweep_repeat_and_target() {
+        let f = RowFailure {
+            scenario: "echo".into(),
+            sweep: "clients=4".into(),
+            target: "tcp".into(),
+            repeat: 2,
+            message: "refused".into(),
+        };
+        assert_eq!(f.label(), "echo clients=4 r2 tcp");
+    }
+}

@@ -1,0 +1,316 @@
+//! The row driver of the message workloads (echo, broadcast, rooms, direct, ack): connect
+//! every client (and pass the join barrier), run warmup → measure → drain with one worker per
+//! connection, sample server and load-generator CPU at the measure boundaries, merge what the
+//! workers hand over, and fill a [`SummaryRow`].
+//!
+//! `loadgen_bound` rule: the row is flagged when, during measure, the load generator used
+//! ≥ 90 % of the CPU cores it may run on, or (open loop) its send-lag p99 exceeded
+//! max(10 % of a publisher's mean send interval, 2 ms) — the 2 ms floor is twice tokio's
+//! 1 ms timer resolution, below which a late send says nothing about saturation.
+//!
+//! Interrupted rows (Ctrl-C): the drain is cut to the worker's grace period, so deliveries
+//! still in flight at the cut are neither delivered nor known lost: `lost` stays 0 and the
+//! notes say how many were not counted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wsbench_report::row::SummaryRow;
+use wsbench_scenario::{LoopMode, Scenario, WorkloadKind};
+
+use super::Plan;
+use super::connect::{CONNECT_TIMEOUT, Connector, join_rooms, open_clients};
+use super::worker::{PhaseTimes, RowShared, WorkerReport, WorkerSpec, run_worker};
+use crate::accounting::{ReceiverLedger, Tally};
+use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
+use crate::schedule::Pacing;
+use crate::transport::Transport;
+
+/// The join barrier is bounded by this.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Workers are spawned before the first send is due; this is their head start.
+const START_LEAD: Duration = Duration::from_millis(50);
+
+impl crate::row::LiveSource for RowShared {
+    fn live(&self) -> &LiveStats {
+        &self.live
+    }
+}
+
+/// Runs one row of a message workload.
+pub async fn run_row<C: Connector>(
+    ctx: &PointCtx<'_>,
+    s: &Scenario,
+    plan: &Plan,
+    target: &RowTarget<'_>,
+    connector: Arc<C>,
+) -> Result<PointResult, PointFailure> {
+    let mut row = plan.base_row(ctx, s, target.transport);
+    ctx.progress.phase("connect");
+    let opened = open_clients(
+        connector,
+        target.endpoint,
+        s.clients,
+        0.0,
+        CONNECT_TIMEOUT,
+        ctx.cancel,
+    )
+    .await;
+    row.connect_p50_us = quantile(&opened.connect_us, 0.5);
+    row.connect_p99_us = quantile(&opened.connect_us, 0.99);
+    row.connect_errors = opened.errors;
+    let connected = opened.conns.iter().filter(|c| c.is_some()).count() as u32;
+    if ctx.cancel.is_cancelled() {
+        return Err(PointFailure::Cancelled);
+    }
+    if connected < s.clients {
+        return Err(PointFailure::Failed(format!(
+            "{} of {} clients failed to connect to {}: {}",
+            s.clients - connected,
+            s.clients,
+            ctx.target_name,
+            opened.first_error.unwrap_or_default()
+        )));
+    }
+    let mut conns: Vec<C::Conn> = opened.conns.into_iter().flatten().collect();
+    let ids: Vec<String> = conns.iter().map(|c| c.socket_id().to_owned()).collect();
+    if plan.workload == WorkloadKind::Rooms {
+        ctx.progress.phase("join");
+        let rooms: Vec<Option<String>> = (0..s.clients).map(|i| plan.room_of(i)).collect();
+        join_rooms(&mut conns, &rooms, JOIN_TIMEOUT)
+            .await
+            .map_err(PointFailure::Failed)?;
+    }
+
+    // phases are absolute instants every worker shares
+    let start = Instant::now() + START_LEAD;
+    let phases = PhaseTimes::new(start, &s.phases);
+    let per_publisher = if plan.publishers > 0 {
+        s.rate / f64::from(plan.publishers)
+    } else {
+        0.0
+    };
+    let shared = Arc::new(RowShared {
+        phases,
+        send_log: SendLog::new(
+            plan.publishers,
+            per_publisher,
+            s.phases.drain + Duration::from_secs(4),
+        ),
+        live: LiveStats::default(),
+        cancel: ctx.cancel.child_token(),
+    });
+    ctx.progress.attach(shared.clone());
+    let mut workers = Vec::with_capacity(conns.len());
+    for (i, conn) in conns.into_iter().enumerate() {
+        let index = i as u32;
+        let publish = plan.op.filter(|_| plan.is_publisher(index)).map(|op| {
+            let pacing = Pacing::new(
+                s.workload.mode(),
+                s.arrival,
+                s.rate,
+                plan.publishers,
+                index,
+                start,
+                ctx.seed,
+            );
+            (op, pacing)
+        });
+        let spec = WorkerSpec {
+            index,
+            publish,
+            room: plan.room_of(index),
+            to_id: plan
+                .direct_target_of(index)
+                .map(|t| ids[t as usize].clone()),
+            acked: plan.acked,
+            payload_bytes: s.payload_bytes,
+            ledger: ReceiverLedger::new(index, plan.audience),
+        };
+        workers.push(tokio::spawn(run_worker(conn, spec, shared.clone())));
+    }
+
+    // phase boundaries: sample CPU; a cancel cuts the measure phase short
+    ctx.progress.phase("warmup");
+    let cancelled_early = tokio::select! {
+        _ = tokio::time::sleep_until(phases.measure_start.into()) => false,
+        _ = ctx.cancel.cancelled() => true,
+    };
+    let measure_from = CpuMark::now(target);
+    ctx.progress.phase("measure");
+    if !cancelled_early {
+        tokio::select! {
+            _ = tokio::time::sleep_until(phases.measure_end.into()) => {}
+            _ = ctx.cancel.cancelled() => {}
+        }
+    }
+    let measure_to = CpuMark::now(target);
+    ctx.progress.phase("drain");
+    let mut reports = Vec::with_capacity(workers.len());
+    let mut panics = 0u64;
+    for w in workers {
+        match w.await {
+            Ok(r) => reports.push(r),
+            Err(_) => {
+                // keep indexes aligned with client numbers
+                panics += 1;
+                reports.push(WorkerReport::default());
+            }
+        }
+    }
+    if cancelled_early {
+        return Err(PointFailure::Cancelled);
+    }
+    row.partial = ctx.cancel.is_cancelled();
+    row.measure_s = measure_to
+        .at
+        .duration_since(phases.measure_start)
+        .as_secs_f64()
+        .min(s.phases.measure.as_secs_f64());
+    fill_cpu(&mut row, target, measure_from, measure_to);
+    let merged = merge(&mut row, plan, &reports, panics);
+    if shared.send_log.misses() > 0 {
+        push_note(
+            &mut row,
+            format!(
+                "{} deliveries older than the send-lag window (uncorrected = corrected)",
+                shared.send_log.misses()
+            ),
+        );
+    }
+    flag_loadgen_bound(&mut row, s, plan, per_publisher, ctx.loadgen_cores);
+    Ok(PointResult {
+        row,
+        hgrm: merged.corrected,
+    })
+}
+
+/// Merges the workers' reports into the row; returns the merged histograms.
+fn merge(row: &mut SummaryRow, plan: &Plan, reports: &[WorkerReport], panics: u64) -> Merged {
+    let mut merged = Merged::default();
+    let mut tally = Tally::default();
+    let mut sent = vec![0u64; plan.publishers as usize];
+    let mut errors = panics;
+    let mut first_error = (panics > 0).then(|| format!("{panics} worker task(s) panicked"));
+    let mut first_violation = None;
+    for (i, r) in reports.iter().enumerate() {
+        merged.add(&r.recorder);
+        tally.add(&r.tally);
+        if let Some(s) = sent.get_mut(i) {
+            *s = r.sent;
+        }
+        errors += r.errors;
+        row.bytes_out += r.bytes.out;
+        row.bytes_in += r.bytes.r#in;
+        if first_error.is_none() {
+            first_error.clone_from(&r.first_error);
+        }
+        first_violation = first_violation.or(r.first_violation);
+    }
+    row.sent = sent.iter().sum();
+    row.expected = plan.audience.expected(&sent);
+    row.delivered = tally.delivered;
+    account_missing(row, row.expected.saturating_sub(tally.delivered));
+    row.duplicated = tally.duplicated;
+    row.reordered = tally.reordered;
+    row.errors = errors + tally.violations;
+    let h = &merged.corrected;
+    fill_latency_columns(row, h);
+    row.lat_uncorrected_p99_us = quantile(&merged.uncorrected, 0.99);
+    row.send_lag_p99_us = quantile(&merged.send_lag, 0.99);
+    if let Some(e) = first_error {
+        push_note(row, format!("{errors} error(s), first: {e}"));
+    }
+    if let Some(v) = first_violation {
+        push_note(
+            row,
+            format!("{} isolation violation(s), first: {v}", tally.violations),
+        );
+    }
+    merged
+}
+
+/// Expected deliveries that did not arrive: `lost` after a full drain; after an interrupted
+/// one (a `partial` row) they may still have been in flight at the cut, so they are not
+/// called lost and the notes say how many were not counted.
+fn account_missing(row: &mut SummaryRow, missing: u64) {
+    if row.partial {
+        row.lost = 0;
+        if missing > 0 {
+            push_note(
+                row,
+                format!(
+                    "interrupted during measure or drain: {missing} expected deliveries \
+                     still in flight at the cut, not counted (neither delivered nor lost)"
+                ),
+            );
+        }
+    } else {
+        row.lost = missing;
+    }
+}
+
+fn flag_loadgen_bound(
+    row: &mut SummaryRow,
+    s: &Scenario,
+    plan: &Plan,
+    per_publisher_rate: f64,
+    cores: usize,
+) {
+    let mut why = Vec::new();
+    if row.measure_s > 0.0 {
+        let util = row.loadgen_cpu_s / row.measure_s;
+        if util >= 0.9 * cores.max(1) as f64 {
+            why.push(format!(
+                "load generator used {:.0} % of its {cores} core(s)",
+                util * 100.0 / cores.max(1) as f64
+            ));
+        }
+    }
+    if s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher_rate > 0.0 {
+        let interval_us = 1e6 / per_publisher_rate;
+        let limit = (0.1 * interval_us).max(2_000.0);
+        if row.send_lag_p99_us as f64 > limit {
+            why.push(format!(
+                "send-lag p99 {} µs > {limit:.0} µs",
+                row.send_lag_p99_us
+            ));
+        }
+    }
+    if !why.is_empty() {
+        row.loadgen_bound = true;
+        push_note(row, format!("loadgen-bound: {}", why.join(", ")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_drain_counts_missing_deliveries_as_lost() {
+        let mut row = SummaryRow::default();
+        account_missing(&mut row, 7);
+        assert_eq!(row.lost, 7);
+        assert!(row.notes.is_empty());
+    }
+
+    #[test]
+    fn an_interrupted_row_does_not_call_in_flight_deliveries_lost() {
+        let mut row = SummaryRow {
+            partial: true,
+            ..SummaryRow::default()
+        };
+        account_missing(&mut row, 7);
+        assert_eq!(row.lost, 0);
+        assert!(row.notes.contains("7 expected deliveries"), "{}", row.notes);
+        assert!(row.notes.contains("not counted"), "{}", row.notes);
+        let mut clean = SummaryRow {
+            partial: true,
+            ..SummaryRow::default()
+        };
+        account_missing(&mut clean, 0);
+        assert!(clean.notes.is_empty());
+    }
+}
