@@ -139,9 +139,72 @@ pub fn push_note(row: &mut SummaryRow, note: String) {
     row.notes.push_str(&note);
 }
 
+/// Marks `row` load-generator bound, with the reasons in its notes, when its figures are the
+/// load generator's limit rather than the server's: the generator used ≥ 90 % of its
+/// `cores`, or its sends left late (send-lag p99 above a tenth of one sender's interval
+/// `send_interval_us`, and at least 2 ms). `send_interval_us` is `None` where nothing is
+/// sent on a schedule. Every row driver applies this one rule.
+pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, send_interval_us: Option<f64>) {
+    let cores = cores.max(1);
+    let mut why = Vec::new();
+    if row.measure_s > 0.0 {
+        let util = row.loadgen_cpu_s / row.measure_s;
+        if util >= 0.9 * cores as f64 {
+            why.push(format!(
+                "load generator used {:.0} % of its {cores} core(s)",
+                util * 100.0 / cores as f64
+            ));
+        }
+    }
+    if let Some(interval_us) = send_interval_us {
+        let limit = (0.1 * interval_us).max(2_000.0);
+        if row.send_lag_p99_us as f64 > limit {
+            why.push(format!(
+                "send-lag p99 {} µs > {limit:.0} µs",
+                row.send_lag_p99_us
+            ));
+        }
+    }
+    if !why.is_empty() {
+        row.loadgen_bound = true;
+        push_note(row, format!("loadgen-bound: {}", why.join(", ")));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loadgen_bound_names_each_reason() {
+        let mut row = SummaryRow {
+            measure_s: 10.0,
+            loadgen_cpu_s: 9.5,
+            send_lag_p99_us: 2_500,
+            notes: "first".into(),
+            ..SummaryRow::default()
+        };
+        flag_loadgen_bound(&mut row, 1, Some(10_000.0));
+        assert!(row.loadgen_bound);
+        assert_eq!(
+            row.notes,
+            "first; loadgen-bound: load generator used 95 % of its 1 core(s), \
+             send-lag p99 2500 µs > 2000 µs"
+        );
+        // below both limits (89 % of 2 cores, lag under a tenth of a 100 ms interval)
+        let mut row = SummaryRow {
+            measure_s: 10.0,
+            loadgen_cpu_s: 17.8,
+            send_lag_p99_us: 9_000,
+            ..SummaryRow::default()
+        };
+        flag_loadgen_bound(&mut row, 2, Some(100_000.0));
+        assert!(!row.loadgen_bound && row.notes.is_empty(), "{}", row.notes);
+        // no timed sends: the lag is not a reason
+        row.send_lag_p99_us = 1_000_000;
+        flag_loadgen_bound(&mut row, 2, None);
+        assert!(!row.loadgen_bound);
+    }
 
     #[test]
     fn notes_are_joined_with_semicolons() {

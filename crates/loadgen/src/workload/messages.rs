@@ -23,7 +23,10 @@ use super::connect::{CONNECT_TIMEOUT, Connector, join_rooms, open_clients};
 use super::worker::{PhaseTimes, RowShared, WorkerReport, WorkerSpec, run_worker};
 use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
-use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
+use crate::row::{
+    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, flag_loadgen_bound,
+    push_note,
+};
 use crate::schedule::Pacing;
 use crate::transport::Transport;
 
@@ -179,7 +182,12 @@ pub async fn run_row<C: Connector>(
             ),
         );
     }
-    flag_loadgen_bound(&mut row, s, plan, per_publisher, ctx.loadgen_cores);
+    let timed = s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher > 0.0;
+    flag_loadgen_bound(
+        &mut row,
+        ctx.loadgen_cores,
+        timed.then(|| 1e6 / per_publisher),
+    );
     Ok(PointResult {
         row,
         hgrm: merged.corrected,
@@ -248,39 +256,6 @@ fn account_missing(row: &mut SummaryRow, missing: u64) {
         }
     } else {
         row.lost = missing;
-    }
-}
-
-fn flag_loadgen_bound(
-    row: &mut SummaryRow,
-    s: &Scenario,
-    plan: &Plan,
-    per_publisher_rate: f64,
-    cores: usize,
-) {
-    let mut why = Vec::new();
-    if row.measure_s > 0.0 {
-        let util = row.loadgen_cpu_s / row.measure_s;
-        if util >= 0.9 * cores.max(1) as f64 {
-            why.push(format!(
-                "load generator used {:.0} % of its {cores} core(s)",
-                util * 100.0 / cores.max(1) as f64
-            ));
-        }
-    }
-    if s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher_rate > 0.0 {
-        let interval_us = 1e6 / per_publisher_rate;
-        let limit = (0.1 * interval_us).max(2_000.0);
-        if row.send_lag_p99_us as f64 > limit {
-            why.push(format!(
-                "send-lag p99 {} µs > {limit:.0} µs",
-                row.send_lag_p99_us
-            ));
-        }
-    }
-    if !why.is_empty() {
-        row.loadgen_bound = true;
-        push_note(row, format!("loadgen-bound: {}", why.join(", ")));
     }
 }
 
