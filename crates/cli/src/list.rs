@@ -47,17 +47,25 @@ pub fn main(a: ListArgs) -> u8 {
                 let s = &points[0];
                 let first_line = s.description.lines().next().unwrap_or("");
                 println!(
-                    "  {:<32} {:<16} {} point(s)  {}",
-                    f.display(),
+                    "  {:<24} {:<16} {} point(s)  {}",
+                    file_name(&f),
                     s.workload.name(),
                     points.len(),
                     first_line
                 );
             }
-            Err(e) => println!("  {:<32} INVALID: {e}", f.display()),
+            Err(e) => println!("  {:<24} INVALID: {e}", file_name(&f)),
         }
     }
     exit::OK
+}
+
+/// A scenario file's name (its folder heads the list).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The `targets:` section: every row of the target table, then the external forms.

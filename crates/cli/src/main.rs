@@ -34,9 +34,29 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Serve(a) => serve::main(a),
         Command::Run(a) => run::main(a),
-        Command::List(a) => list::main(a),
-        Command::Report(a) => results::report(a),
-        Command::Compare(a) => results::compare(a),
+        Command::List(a) => {
+            end_quietly_when_stdout_closes();
+            list::main(a)
+        }
+        Command::Report(a) => {
+            end_quietly_when_stdout_closes();
+            results::report(a)
+        }
+        Command::Compare(a) => {
+            end_quietly_when_stdout_closes();
+            results::compare(a)
+        }
     };
     ExitCode::from(code)
+}
+
+/// The commands that only print (`list`, `report`, `compare`) end quietly when their reader
+/// goes away (`wsbench list | head`), as Unix tools do, instead of panicking on a closed
+/// stdout. Not `run` or `serve`: a peer closing a socket must stay an error they handle,
+/// never a signal that kills them.
+fn end_quietly_when_stdout_closes() {
+    // SAFETY: restores the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

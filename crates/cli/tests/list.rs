@@ -1,6 +1,7 @@
 //! `wsbench list` from outside the repository: with no `./scenarios` it lists the
 //! scenarios of the source tree it was built from; with a scenarios folder that holds no
-//! scenario files it still prints the targets, then an error naming the folder, and exits 2.
+//! scenario files it still prints the targets, then an error naming the folder, and exits 2;
+//! a reader that closes the pipe early ends it quietly.
 
 use std::process::{Command, Output};
 
@@ -57,4 +58,30 @@ fn a_folder_without_scenarios_prints_the_targets_and_exits_2() {
             "{stderr}"
         );
     }
+}
+
+/// `wsbench list | head`: the reader closes the pipe before `list` writes. `list` ends as a
+/// Unix tool does (SIGPIPE), without a panic and backtrace on stderr.
+#[test]
+fn a_closed_stdout_ends_list_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let mut child = Command::new(BIN)
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wsbench list");
+    // close the only read end before the first write can be read
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
 }
