@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 8] = [
+    const ADDED_COLUMNS: [&str; 9] = [
         "repeat",
         "sweep",
         "variant",
@@ -196,6 +196,7 @@ mod tests {
         "db_counts_agree",
         "send_lag_p99_us",
         "notes",
+        "server_throttled_ms",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

@@ -27,8 +27,7 @@ use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer
 use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
-use crate::row::{PointCtx, PointFailure, PointResult, RowTarget};
-use crate::system::own_cpu_seconds;
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu};
 use crate::transport::HttpClient;
 
 /// Viewers setting up at once (bounds the connect storm before warmup).
@@ -296,11 +295,7 @@ pub async fn run_row(
     }
 
     // CPU and the loadgen-bound rule (see workload::messages for the thresholds' reasons)
-    row.loadgen_cpu_s = (cpu.1.own - cpu.0.own).max(0.0);
-    if let (Some(a), Some(b)) = (cpu.0.server, cpu.1.server) {
-        row.server_cpu_s = Some((b - a).max(0.0));
-    }
-    row.server_rss_peak_kb = target.server_peak_rss_kb();
+    fill_cpu(&mut row, target, cpu.0, cpu.1);
     let cores = ctx.loadgen_cores.max(1) as f64;
     let mut bound = Vec::new();
     if row.measure_s > 0.0 && row.loadgen_cpu_s / row.measure_s >= 0.9 * cores {
@@ -331,13 +326,6 @@ pub async fn run_row(
     })
 }
 
-/// CPU readings at a window edge.
-#[derive(Debug, Clone, Copy)]
-struct CpuMark {
-    own: f64,
-    server: Option<f64>,
-}
-
 /// True when cancelled before `until`.
 async fn sleep_or_cancel(until: Instant, ctx: &PointCtx<'_>) -> bool {
     tokio::select! {
@@ -353,11 +341,7 @@ async fn measure(
     target: &RowTarget<'_>,
     end: Instant,
 ) -> Result<(Window, (CpuMark, CpuMark), Stats), String> {
-    let server_cpu = || target.server_cpu_seconds();
-    let from = CpuMark {
-        own: own_cpu_seconds(),
-        server: server_cpu(),
-    };
+    let from = CpuMark::now(target);
     let reset_sent = Instant::now();
     probe_call(
         probe.post_json("/api/stats/reset", "{}"),
@@ -369,10 +353,7 @@ async fn measure(
     let read_sent = Instant::now();
     let body = probe_call(probe.get_json("/api/stats"), "GET /api/stats").await?;
     let read_done = Instant::now();
-    let to = CpuMark {
-        own: own_cpu_seconds(),
-        server: server_cpu(),
-    };
+    let to = CpuMark::now(target);
     let stats: Stats = serde_json::from_slice(&body).map_err(|e| {
         format!(
             "GET /api/stats: unexpected answer ({e}): {}",
