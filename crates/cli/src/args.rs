@@ -138,6 +138,11 @@ pub struct RunArgs {
     /// Override the drain phase, seconds.
     #[arg(long)]
     pub drain_s: Option<f64>,
+    /// CPU budget of every server the run starts, in CPUs (e.g. 0.5): a CFS quota on the
+    /// server's own cgroup with a 10 ms period, overriding the file's `server_cpus`. Needs
+    /// a writable cgroup cpu controller (root); the run fails rather than run unthrottled.
+    #[arg(long, value_name = "F")]
+    pub server_cpus: Option<f64>,
     /// Database for servers the harness starts (same forms as `serve --database`).
     #[arg(long, default_value = "sqlite")]
     pub database: String,

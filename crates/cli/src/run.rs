@@ -23,6 +23,7 @@ fn overrides(a: &RunArgs) -> Overrides {
         measure_s: a.measure_s,
         drain_s: a.drain_s,
         quick: a.quick,
+        server_cpus: a.server_cpus,
     }
 }
 

@@ -9,10 +9,12 @@
 //!   failure); both import it, neither imports the other.
 //! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
 //! - [`supervise`]: server child processes and their /proc figures.
+//! - [`cgroup`]: server CPU budgets (a cgroup with a CFS quota) and their throttling.
 //! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
 //! - [`system`]: our own rlimit, CPU pinning and CPU time.
 
 pub mod accounting;
+pub mod cgroup;
 pub mod peers;
 pub mod recorder;
 pub mod row;

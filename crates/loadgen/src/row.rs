@@ -61,6 +61,12 @@ impl RowTarget<'_> {
         self.server.and_then(|c| c.cpu_seconds().ok())
     }
 
+    /// How long the server child has been throttled under its CPU budget, ns (`None`
+    /// without a budget).
+    pub fn server_throttled_ns(&self) -> Option<u64> {
+        self.server.and_then(ServerChild::throttled_ns)
+    }
+
     /// The server child's peak RSS (`None` for external targets).
     pub fn server_peak_rss_kb(&self) -> Option<u64> {
         self.server.and_then(|c| c.peak_rss_kb().ok())
@@ -109,6 +115,8 @@ pub struct CpuMark {
     pub at: Instant,
     pub own: f64,
     pub server: Option<f64>,
+    /// The server's throttled time under its CPU budget so far, ns.
+    pub server_throttled_ns: Option<u64>,
 }
 
 impl CpuMark {
@@ -118,15 +126,20 @@ impl CpuMark {
             at: Instant::now(),
             own: own_cpu_seconds(),
             server: target.server_cpu_seconds(),
+            server_throttled_ns: target.server_throttled_ns(),
         }
     }
 }
 
-/// Fills the CPU and RSS columns from the marks at the edges of the measure phase.
+/// Fills the CPU, throttling and RSS columns from the marks at the edges of the measure
+/// phase.
 pub fn fill_cpu(row: &mut SummaryRow, target: &RowTarget<'_>, from: CpuMark, to: CpuMark) {
     row.loadgen_cpu_s = (to.own - from.own).max(0.0);
     if let (Some(a), Some(b)) = (from.server, to.server) {
         row.server_cpu_s = Some((b - a).max(0.0));
+    }
+    if let (Some(a), Some(b)) = (from.server_throttled_ns, to.server_throttled_ns) {
+        row.server_throttled_ms = Some(b.saturating_sub(a) as f64 / 1e6);
     }
     row.server_rss_peak_kb = target.server_peak_rss_kb();
 }

@@ -9,6 +9,9 @@
 //! `PR_SET_PDEATHSIG = SIGKILL`, so even a load generator killed by SIGKILL takes its server
 //! down with it.
 //!
+//! With a CPU budget the child joins its own cgroup ([`crate::cgroup`]) before it execs, and
+//! the cgroup is removed once the child is reaped.
+//!
 //! Every child leads its own process group: a terminal's Ctrl-C signals the foreground
 //! process group, which then holds the runner but not its servers, so a server keeps serving
 //! through the interrupted row's drain and is stopped by the runner afterwards.
@@ -23,6 +26,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+use crate::cgroup::ServerCgroup;
 
 /// Why a server child could not be started. `command` is the command line as started.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +108,8 @@ pub struct ServerChild {
     addr: SocketAddr,
     /// The server's last stderr lines (it must not write over our progress line).
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// The cgroup holding its CPU budget, when it has one; removed after the child is reaped.
+    cgroup: Option<ServerCgroup>,
 }
 
 impl ServerChild {
@@ -130,6 +137,16 @@ impl ServerChild {
         cpus: Option<Vec<usize>>,
         timeout: Duration,
     ) -> Result<ServerChild, SuperviseError> {
+        Self::spawn_command_in(command, cpus, None, timeout).await
+    }
+
+    /// [`ServerChild::spawn_command`] inside `cgroup` (a CPU budget), when given.
+    pub async fn spawn_command_in(
+        command: &ServerCommand,
+        cpus: Option<Vec<usize>>,
+        cgroup: Option<ServerCgroup>,
+        timeout: Duration,
+    ) -> Result<ServerChild, SuperviseError> {
         let shown = command.display();
         let mut cmd = Command::new(&command.program);
         cmd.args(&command.args);
@@ -144,8 +161,13 @@ impl ServerChild {
             // reaches the runner only, which drains the row and then stops the server
             .process_group(0);
         let set = cpus.as_deref().map(crate::system::cpu_set);
-        // SAFETY: the closure only makes async-signal-safe syscalls (prctl, sched_setaffinity)
-        // on data prepared before fork.
+        // The child joins its cgroup itself, between fork and exec, rather than being moved
+        // in after spawn: no instruction of the server (or thread it starts) ever runs
+        // outside its budget, and a cgroup it cannot join fails the spawn instead of leaving
+        // it unthrottled.
+        let procs = cgroup.as_ref().map(|c| c.procs_path().to_owned());
+        // SAFETY: the closure only makes async-signal-safe syscalls (prctl, sched_setaffinity,
+        // open/write/close) on data prepared before fork.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
@@ -155,6 +177,9 @@ impl ServerChild {
                     && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
                 {
                     return Err(io::Error::last_os_error());
+                }
+                if let Some(procs) = &procs {
+                    crate::cgroup::join_from_forked_child(procs)?;
                 }
                 Ok(())
             });
@@ -228,6 +253,7 @@ impl ServerChild {
             pid,
             addr,
             stderr_tail,
+            cgroup,
         })
     }
 
@@ -260,8 +286,29 @@ impl ServerChild {
         proc_peak_rss_kb(self.pid)
     }
 
-    /// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps.
+    /// How long the server has waited for CPU under its budget so far, ns (`None` without a
+    /// budget or when `cpu.stat` cannot be read).
+    pub fn throttled_ns(&self) -> Option<u64> {
+        let cgroup = self.cgroup.as_ref()?;
+        cgroup.throttling().ok().map(|t| t.throttled_ns)
+    }
+
+    /// The cgroup of its CPU budget, when it has one.
+    pub fn cgroup(&self) -> Option<&ServerCgroup> {
+        self.cgroup.as_ref()
+    }
+
+    /// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps, then removes its cgroup.
     pub async fn stop(mut self, grace: Duration) {
+        self.end(grace).await;
+        if let Some(cgroup) = self.cgroup.take()
+            && let Err(e) = cgroup.remove()
+        {
+            eprintln!("wsbench: {e}");
+        }
+    }
+
+    async fn end(&mut self, grace: Duration) {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 8] = [
+    const ADDED_COLUMNS: [&str; 9] = [
         "repeat",
         "sweep",
         "variant",
@@ -196,6 +196,7 @@ mod tests {
         "db_counts_agree",
         "send_lag_p99_us",
         "notes",
+        "server_throttled_ms",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {
@@ -373,9 +374,34 @@ mod tests {
                 continue;
             };
             let rows = parse(&before).unwrap();
+            let before = String::from_utf8(before).unwrap();
+            let after = String::from_utf8(serialize(&rows)).unwrap();
+            // a run written before a column was added lacks it: the rewrite is the original
+            // with those columns appended empty, every other cell byte for byte
+            let old_columns = before.lines().next().unwrap().split(',').count();
+            let new_columns = after.lines().next().unwrap().split(',').count();
+            assert!(new_columns >= old_columns, "{}", p.display());
+            let added = new_columns - old_columns;
+            assert!(
+                after
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .starts_with(before.lines().next().unwrap()),
+                "{}: the columns keep their order, new ones last",
+                p.display()
+            );
+            let expected: Vec<String> = before
+                .lines()
+                .enumerate()
+                .map(|(i, l)| match i {
+                    0 => after.lines().next().unwrap().to_owned(),
+                    _ => format!("{l}{}", ",".repeat(added)),
+                })
+                .collect();
             assert_eq!(
-                String::from_utf8(serialize(&rows)).unwrap(),
-                String::from_utf8(before).unwrap(),
+                after.lines().collect::<Vec<_>>(),
+                expected,
                 "{}",
                 p.display()
             );

@@ -48,6 +48,8 @@ pub struct Meta {
     pub scenario_toml: String,
     /// Which CPUs the server and the load generator were pinned to.
     pub cpu_pinning: CpuPinning,
+    /// The CPU budget of the servers the run started (`server_cpus`), when it had one.
+    pub server_cpu_budget: Option<ServerCpuBudget>,
     /// Free-form remarks (e.g. "pg_stat_statements not preloaded: engine counts from xact_commit").
     pub notes: Vec<String>,
     /// Rows that could not be measured, and why (written as soon as each one fails).
@@ -84,6 +86,20 @@ pub struct Machine {
     pub memory_total_kb: Option<u64>,
     /// The compiler that built wsbench (`rustc --version` at build time).
     pub rustc: String,
+}
+
+/// A CFS quota on each server's cgroup: `quota_us` of CPU time every `period_us`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerCpuBudget {
+    /// The budget in CPUs, as given (`server_cpus` / `--server-cpus`).
+    pub server_cpus: f64,
+    /// CFS period, µs (short, so running out of quota costs ms, not tens of ms).
+    pub period_us: u64,
+    /// CFS quota per period, µs (`server_cpus` × `period_us`).
+    pub quota_us: u64,
+    /// Which interface applied it: `cgroup v1 cpu` or `cgroup v2`.
+    pub controller: String,
 }
 
 /// CPU affinity of the two sides (cpu lists as given to the run, e.g. "0" and "1-3").

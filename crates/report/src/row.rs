@@ -109,6 +109,10 @@ pub struct SummaryRow {
     pub send_lag_p99_us: u64,
     /// Free text: why a row is flagged.
     pub notes: String,
+    /// Time the server waited for CPU under its CPU budget (`server_cpus`) during the
+    /// measure phase, ms (CFS throttling); empty without a budget.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub server_throttled_ms: Option<f64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

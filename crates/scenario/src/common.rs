@@ -35,6 +35,8 @@ pub(crate) struct Common {
     pub variants: Vec<PvpVariant>,
     /// Line of `[polling]`, where a missing polling key is reported (else `workload_line`).
     pub polling_line: Option<usize>,
+    /// `server_cpus` / `--server-cpus`, validated ([`crate::budget`]).
+    pub server_cpus: Option<f64>,
 }
 
 pub(crate) fn common(
@@ -128,6 +130,7 @@ pub(crate) fn common(
     };
 
     let phases = phases(text, file, raw, ov, workload_line)?;
+    let server_cpus = crate::budget::server_cpus(text, file, raw, ov, &targets)?;
 
     if let (Some(p), false) = (&raw.polling, workload == WorkloadKind::PollingVsPush) {
         let msg = format!(
@@ -186,6 +189,7 @@ pub(crate) fn common(
         phases,
         variants,
         polling_line: raw.polling.as_ref().map(|p| line_of(text, p.span().start)),
+        server_cpus,
     })
 }
 

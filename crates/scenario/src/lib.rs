@@ -7,11 +7,13 @@
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
+//! `budget` (the servers' CPU budget, `server_cpus`),
 //! `sweep` (the matrix), `validate` (the rules of one point, one validator per concern:
 //! load and rate, payload, each workload's own settings).
 //!
 //! serde only, no tokio: nothing here opens a socket.
 
+mod budget;
 mod common;
 mod error;
 mod load;

@@ -287,6 +287,10 @@ pub struct Scenario {
     pub phases: Phases,
     /// The server limit the payload was validated against (`wsbench serve` default 1 MiB).
     pub max_message_bytes: usize,
+    /// CPU budget of every server the run starts, in CPUs (a CFS quota of this many cores;
+    /// `server_cpus` or `--server-cpus`). Validated: > 0, at most the machine's CPUs, and
+    /// only with targets the run starts. `None`: no budget.
+    pub server_cpus: Option<f64>,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

@@ -29,6 +29,8 @@ pub struct Overrides {
     /// `--quick`: a smoke run; phases shrink to at most [`QUICK_PHASES`] (explicit phase
     /// flags still win).
     pub quick: bool,
+    /// `--server-cpus`: the CPU budget of the servers the run starts (replaces `server_cpus`).
+    pub server_cpus: Option<f64>,
 }
 
 /// The longest phases a `--quick` run keeps: warmup 0.5 s, measure 2 s, drain 1 s.
@@ -48,6 +50,7 @@ pub(crate) mod flag {
     pub const WARMUP_S: &str = "--warmup-s";
     pub const MEASURE_S: &str = "--measure-s";
     pub const DRAIN_S: &str = "--drain-s";
+    pub const SERVER_CPUS: &str = "--server-cpus";
 }
 
 impl Overrides {

@@ -48,6 +48,7 @@ pub(crate) fn build_point(
         encoding: c.encoding,
         phases: c.phases,
         max_message_bytes: c.max_message_bytes.v,
+        server_cpus: c.server_cpus,
         sweep,
     })
 }
@@ -180,6 +181,7 @@ pub(crate) mod fixture {
             },
             variants: PvpVariant::ALL.to_vec(),
             polling_line: None,
+            server_cpus: None,
         }
     }
 

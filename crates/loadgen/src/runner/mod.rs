@@ -1,6 +1,7 @@
 //! The run: every scenario point × repeat × target (targets interleaved A B C A B C, so a
 //! drift in the machine hits every target alike), one row each, written out after every row.
 //!
+//! - [`budget`]: the servers' CPU budget (checked up front, a cgroup per server child).
 //! - [`target`]: target specs → a spawned server child or an external address.
 //! - [`point`]: one row: picks the row driver of the workload (`crate::workload`), which
 //!   meets the runner only through [`crate::row`].
@@ -17,6 +18,7 @@
 //! to the first allowed CPU and the load generator's threads to the others (recorded in
 //! `meta.json`).
 
+pub mod budget;
 pub mod lanes;
 pub mod point;
 pub mod progress;
@@ -38,7 +40,7 @@ pub use table::format_table;
 
 use self::point::run_point;
 use self::progress::Progress;
-use self::target::{ServerKind, TargetSpec, resolve};
+use self::target::{ServerKind, TargetSpec, resolve_in};
 use crate::row::{PointCtx, PointFailure, RowFailure};
 use crate::workload::connect::Connector;
 use crate::workload::{Plan, PlanError, plan};
@@ -132,6 +134,9 @@ pub enum RunError {
     },
     #[error("cannot write results: {0}")]
     Output(#[from] wsbench_report::ReportError),
+    /// A server CPU budget that cannot be applied (no writable cgroup cpu controller).
+    #[error(transparent)]
+    Budget(#[from] crate::cgroup::CgroupError),
     /// The run stopped after its directory was made; `meta` records why.
     #[error("{message} (recorded in {})", meta.display())]
     Aborted { message: String, meta: PathBuf },
@@ -155,8 +160,14 @@ pub async fn run_with<C: Connector>(
             .file_name()
             .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned())
     });
-    let meta = start_meta(&opts, &run_id, &prepared);
+    let mut meta = start_meta(&opts, &run_id, &prepared);
     let pinning = pin(prepared.spawns_servers);
+    budget::record(
+        &mut meta,
+        prepared.cgroup_root.as_ref(),
+        &opts.scenarios,
+        pinning.server_cpus.as_ref().map(Vec::len),
+    );
     let mut writer =
         ResultsWriter::create(&opts.out_dir, pinning.record(meta)).map_err(|e| match e {
             wsbench_report::ReportError::Write { path, source } if path == opts.out_dir => {
@@ -204,10 +215,13 @@ struct Prepared {
     lanes: Vec<Vec<Lane>>,
     spawns_servers: bool,
     uses_node: bool,
+    /// Where server cgroups are made, when a point has a CPU budget.
+    cgroup_root: Option<crate::cgroup::CgroupRoot>,
 }
 
 /// Plans every point, parses its targets, picks the polling-vs-push lanes and checks the
-/// open-file limit: everything that can be refused is refused before a socket opens.
+/// open-file limit and the servers' CPU budget: everything that can be refused is refused
+/// before a socket opens.
 fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     if opts.scenarios.is_empty() {
         return Err(RunError::NoScenarios);
@@ -278,8 +292,10 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
             });
         }
     }
+    let cgroup_root = budget::prepare(&opts.scenarios, &all_lanes)?;
     let specs = || all_lanes.iter().flatten().map(|l| &l.spec);
     Ok(Prepared {
+        cgroup_root,
         spawns_servers: specs().any(TargetSpec::spawns_server),
         uses_node: specs().any(|t| matches!(t.server(), Some(ServerKind::Node(_)))),
         plans,
@@ -388,14 +404,20 @@ async fn run_rows<C: Connector>(
                 };
                 let label = failure(String::new()).label();
                 progress.row(label.clone());
-                let resolved = match resolve(
-                    &lane.spec,
-                    &opts.wsbench_exe,
-                    &opts.serve_args,
-                    pinning.server_cpus.clone(),
-                )
-                .await
-                {
+                let resolved = match budget::cgroup_for(prepared.cgroup_root.as_ref(), s) {
+                    Ok(cgroup) => {
+                        resolve_in(
+                            &lane.spec,
+                            &opts.wsbench_exe,
+                            &opts.serve_args,
+                            pinning.server_cpus.clone(),
+                            cgroup,
+                        )
+                        .await
+                    }
+                    Err(m) => Err(m),
+                };
+                let resolved = match resolved {
                     Ok(r) => r,
                     Err(m) => {
                         progress.println(&format!("{label}: {m}"));

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 pub use wsbench_scenario::{Protocol, ServerKind, TargetSpec};
 
+use crate::cgroup::ServerCgroup;
 use crate::peers::{NodePeers, node_args};
-use crate::supervise::ServerChild;
+use crate::supervise::{ServerChild, ServerCommand};
 use crate::transport::Endpoint;
 
 /// How long a spawned server has to print its ready line.
@@ -60,12 +61,25 @@ pub async fn resolve(
     serve_args: &[String],
     server_cpus: Option<Vec<usize>>,
 ) -> Result<ResolvedTarget, String> {
+    resolve_in(spec, exe, serve_args, server_cpus, None).await
+}
+
+/// [`resolve`], with a server the run starts in `cgroup` (its CPU budget) when given; an
+/// external target cannot have one.
+pub async fn resolve_in(
+    spec: &TargetSpec,
+    exe: &Path,
+    serve_args: &[String],
+    server_cpus: Option<Vec<usize>>,
+    cgroup: Option<ServerCgroup>,
+) -> Result<ResolvedTarget, String> {
     let name = spec.to_string();
     let protocol = spec.protocol();
     let child = match spec {
         TargetSpec::Builtin(t) => match t.server {
             ServerKind::Serve(server) => {
-                ServerChild::spawn(exe, server.name(), serve_args, server_cpus, READY_TIMEOUT)
+                let command = ServerCommand::wsbench_serve(exe, server.name(), serve_args);
+                ServerChild::spawn_command_in(&command, server_cpus, cgroup, READY_TIMEOUT)
                     .await
                     .map_err(|e| e.to_string())?
             }
@@ -74,15 +88,21 @@ pub async fn resolve(
                 let peers = NodePeers::prepare(|m| eprintln!("{m}"))
                     .await
                     .map_err(|e| format!("target {name}: {e}"))?;
-                ServerChild::spawn_command(
+                ServerChild::spawn_command_in(
                     &peers.command(peer, &args),
                     server_cpus,
+                    cgroup,
                     NODE_READY_TIMEOUT,
                 )
                 .await
                 .map_err(|e| format!("target {name}: {e}"))?
             }
         },
+        TargetSpec::External { .. } if cgroup.is_some() => {
+            return Err(format!(
+                "--server-cpus needs a server the run starts, but {name} is run by someone else"
+            ));
+        }
         TargetSpec::External {
             host_port, path, ..
         } => {

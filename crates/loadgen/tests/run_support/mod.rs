@@ -88,6 +88,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         encoding: Encoding::Json,
         phases: quick(),
         max_message_bytes: 1 << 20,
+        server_cpus: None,
         sweep: Vec::new(),
     }
 }
