@@ -2,26 +2,16 @@
 //! targets measured under the same point sit next to each other, the `tcp` floor first, and
 //! rows where the load generator was the limit marked [`BOUND_MARK`].
 
+use wsbench_report::plot::target_order;
 use wsbench_report::row::SummaryRow;
-use wsbench_scenario::target::BUILTIN_TARGETS;
 
 /// Marks a row whose load generator, not its server, was the limit.
 pub const BOUND_MARK: char = '⚑';
 
-/// Where a target sorts within a group: built-in targets in their fixed order (the `tcp`
-/// floor first), then any other (external) target by name.
-fn target_rank(target: &str) -> (usize, &str) {
-    let i = BUILTIN_TARGETS
-        .iter()
-        .position(|t| *t == target)
-        .unwrap_or(BUILTIN_TARGETS.len());
-    (i, target)
-}
-
 /// One line per row: target, delivered/expected, lost, p50, p99, p99.9, deliveries/s,
 /// server CPU, server RSS. Rows are grouped by scenario and sweep point in run order, so the
 /// interleaved repeats of one point (A B C A B C) print together; within a group targets
-/// follow [`target_rank`]. A load-generator-bound row carries [`BOUND_MARK`] after its
+/// follow the target table's order, as in the plots (`tcp` first, externals last by name). A load-generator-bound row carries [`BOUND_MARK`] after its
 /// target, explained by a legend line.
 pub fn format_table(rows: &[SummaryRow]) -> String {
     let header = [
@@ -52,8 +42,8 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
             .filter(|r| (r.scenario.as_str(), r.sweep.as_str()) == *k)
             .collect();
         group.sort_by(|a, b| {
-            target_rank(&a.target)
-                .cmp(&target_rank(&b.target))
+            target_order(&a.target)
+                .cmp(&target_order(&b.target))
                 .then(a.repeat.cmp(&b.repeat))
         });
         order.extend(group);
