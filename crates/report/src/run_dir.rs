@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::markdown::{self, PlotLink};
 use crate::meta::Meta;
-use crate::plot::{file_safe, plots_for_run};
+use crate::plot::{PlotFile, PlotSet, capacity_svg, file_safe, plots_for_run};
 use crate::row::SummaryRow;
-use crate::{ReportError, atomic_file, csv, hgrm};
+use crate::{ReportError, atomic_file, capacity, csv, hgrm};
 
 /// `summary.csv`: one row per target × sweep point × repeat.
 pub const SUMMARY_CSV: &str = "summary.csv";
@@ -94,7 +94,8 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         ));
     }
 
-    let set = plots_for_run(&rows, &curves)?;
+    let mut set = plots_for_run(&rows, &curves)?;
+    capacity_plots(run_dir, &rows, &mut set, &mut notes)?;
     notes.extend(set.skipped.iter().cloned());
     let plots_dir = run_dir.join(PLOTS_DIR);
     let mut written = Vec::new();
@@ -125,6 +126,47 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         plots: written,
         notes,
     })
+}
+
+/// A capacity run (`capacity.csv` beside `summary.csv`): one plot per target of latency
+/// against offered load, with the SLO and the capacity marked.
+fn capacity_plots(
+    run_dir: &Path,
+    rows: &[SummaryRow],
+    set: &mut PlotSet,
+    notes: &mut Vec<String>,
+) -> Result<(), ReportError> {
+    let path = run_dir.join(capacity::CAPACITY_CSV);
+    if !path.exists() {
+        return Ok(());
+    }
+    let caps = match capacity::read(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            notes.push(format!("capacity plots not drawn: {e}"));
+            return Ok(());
+        }
+    };
+    for cap in &caps {
+        let var = if cap.unit == "clients" {
+            "clients"
+        } else {
+            "rate"
+        };
+        let steps: Vec<&SummaryRow> = rows.iter().filter(|r| r.target == cap.target).collect();
+        if steps.is_empty() {
+            set.skipped
+                .push(format!("capacity of {}: no step rows", cap.target));
+            continue;
+        }
+        let title = format!("Capacity of {} ({})", cap.target, cap.slo);
+        set.files.push(PlotFile {
+            file_name: format!("capacity-{}.svg", file_safe(&cap.target)),
+            svg: capacity_svg(cap, &steps, var)?,
+            title,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
