@@ -109,13 +109,10 @@ pub fn step_scenario(base: &Scenario, by: By, load: f64) -> Scenario {
     s
 }
 
-/// A load as the sweep label and progress line show it (`1500`, `1414.2`).
+/// A load as the sweep label and progress line show it (`1500`, `7.07`): exact, so no two
+/// steps share a label (the search rounds its loads to three significant digits).
 pub fn load_label(load: f64) -> String {
-    if (load - load.round()).abs() < 1e-9 {
-        format!("{load:.0}")
-    } else {
-        format!("{load:.1}")
-    }
+    format!("{load}")
 }
 
 /// The verdict on a step's row, and the detail (`3 lost`, `p99 61.0ms > 50ms`). A

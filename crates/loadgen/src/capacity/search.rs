@@ -4,6 +4,7 @@
 //! failing/passing ≤ 1 + precision. A load-generator-bound step ends the search at once
 //! (`loadgen`): its figures are the generator's, so it neither passes nor sets the failing
 //! bound. The capacity is always a load that passed (0 when the first step failed).
+//! Bisection loads are rounded to three significant digits (whole numbers for clients).
 
 use wsbench_report::capacity::LimitedBy;
 
@@ -27,6 +28,8 @@ pub struct Search {
     lo: Option<f64>,
     /// Lowest failing load and why.
     hi: Option<(f64, LimitedBy)>,
+    /// The load-generator-bound step that ended the search.
+    bound_at: Option<f64>,
     next: Option<f64>,
     done: Option<LimitedBy>,
     steps: u32,
@@ -39,7 +42,7 @@ pub struct Found {
     pub capacity: f64,
     /// What ended the search; `None` while it goes on.
     pub limited_by: Option<LimitedBy>,
-    /// Lowest failing load.
+    /// Lowest load that did not pass (failed, or was load-generator bound).
     pub failed_at: Option<f64>,
     pub steps: u32,
 }
@@ -57,6 +60,7 @@ impl Search {
             integer,
             lo: None,
             hi: None,
+            bound_at: None,
             next: Some(first),
             done: None,
             steps: 0,
@@ -75,7 +79,10 @@ impl Search {
         };
         self.steps += 1;
         match verdict {
-            Verdict::Fail(LimitedBy::Loadgen) => self.done = Some(LimitedBy::Loadgen),
+            Verdict::Fail(LimitedBy::Loadgen) => {
+                self.bound_at = Some(load);
+                self.done = Some(LimitedBy::Loadgen);
+            }
             Verdict::Fail(why) => {
                 if self.hi.is_none_or(|(h, _)| load < h) {
                     self.hi = Some((load, why));
@@ -116,10 +123,7 @@ impl Search {
             self.done = Some(why);
             return;
         }
-        let mut mid = (lo * hi).sqrt();
-        if self.integer {
-            mid = mid.round();
-        }
+        let mid = self.tidy((lo * hi).sqrt());
         if mid <= lo || mid >= hi {
             self.done = Some(why);
         } else {
@@ -127,12 +131,25 @@ impl Search {
         }
     }
 
+    /// A load as tried: whole with `integer`, else three significant digits (1410, 7.07),
+    /// so the labels and the rows' `rate` say exactly the load that ran.
+    fn tidy(&self, x: f64) -> f64 {
+        if self.integer {
+            return x.round();
+        }
+        let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+        (x * scale).round() / scale
+    }
+
     /// The result so far.
     pub fn found(&self) -> Found {
         Found {
             capacity: self.lo.unwrap_or(0.0),
             limited_by: self.done,
-            failed_at: self.hi.map(|h| h.0),
+            failed_at: match (self.hi.map(|h| h.0), self.bound_at) {
+                (Some(h), Some(b)) => Some(h.min(b)),
+                (h, b) => h.or(b),
+            },
             steps: self.steps,
         }
     }
@@ -179,6 +196,10 @@ mod tests {
         assert!(
             tried[5..].iter().all(|l| *l > 800.0 && *l < 1600.0),
             "{tried:?}"
+        );
+        assert_eq!(
+            tried[5], 1130.0,
+            "sqrt(800 * 1600) = 1131.4, to three digits"
         );
         assert_eq!(f.steps as usize, tried.len());
     }
@@ -244,7 +265,7 @@ mod tests {
             (f.capacity, f.limited_by),
             (800.0, Some(LimitedBy::Loadgen))
         );
-        assert_eq!(f.failed_at, None);
+        assert_eq!(f.failed_at, Some(1600.0));
         // bound while bisecting: stops at once with the last passing load
         let v = |load: f64| match load {
             l if l <= 1000.0 => Verdict::Pass,
@@ -257,7 +278,8 @@ mod tests {
             (f.capacity, f.limited_by),
             (800.0, Some(LimitedBy::Loadgen))
         );
-        assert_eq!(f.failed_at, Some(1600.0));
+        assert_eq!(f.failed_at, Some(tried[5]));
+        assert!(tried[5] > 800.0 && tried[5] < 1600.0, "{tried:?}");
     }
 
     #[test]

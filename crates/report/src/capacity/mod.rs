@@ -70,7 +70,8 @@ pub struct CapacityRow {
     /// What ended the search; empty only on a `partial` row whose search had not found a
     /// limit yet.
     pub limited_by: Option<LimitedBy>,
-    /// The lowest load that failed (empty when none did).
+    /// The lowest load that did not pass: failed, or was load-generator bound (empty when
+    /// none).
     pub failed_at: Option<f64>,
     /// p99 latency of the step at `capacity`, µs (empty when nothing passed).
     pub p99_at_capacity_us: Option<u64>,
