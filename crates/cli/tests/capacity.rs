@@ -274,3 +274,28 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
     assert!(text(&res).contains("needs one point"), "{}", text(&res));
     assert!(!out.exists(), "nothing ran");
 }
+
+#[test]
+fn the_capacity_scenarios_are_one_searchable_point_each() {
+    use wsbench_loadgen::capacity::{By, check_searchable};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    for name in ["capacity-echo", "capacity-broadcast", "capacity-rooms"] {
+        let path = dir.join(format!("{name}.toml"));
+        let points = wsbench_scenario::load(&path, &Default::default()).unwrap();
+        assert_eq!(points.len(), 1, "{name}: one point, no sweep");
+        check_searchable(&points[0], By::Rate).unwrap_or_else(|e| panic!("{e}"));
+        let targets: Vec<&str> = points[0].targets.iter().map(String::as_str).collect();
+        assert_eq!(
+            targets,
+            [
+                "tcp",
+                "ws-tungstenite",
+                "ws-fastwebsockets",
+                "sio-socketioxide",
+                "node-ws",
+                "node-socketio"
+            ],
+            "{name}: the headline's targets"
+        );
+    }
+}
