@@ -161,6 +161,11 @@ fn a_generous_slo_with_a_low_max_gives_the_max() {
     let r = Command::new(BIN).arg("report").arg(&out).output().unwrap();
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     assert!(out.join("plots/capacity-tcp.svg").exists());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Capacity") && md.contains("plots/capacity-tcp.svg"),
+        "{md}"
+    );
 }
 
 #[test]

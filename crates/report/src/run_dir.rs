@@ -95,7 +95,7 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     }
 
     let mut set = plots_for_run(&rows, &curves)?;
-    capacity_plots(run_dir, &rows, &mut set, &mut notes)?;
+    let caps = capacity_plots(run_dir, &rows, &mut set, &mut notes)?;
     notes.extend(set.skipped.iter().cloned());
     let plots_dir = run_dir.join(PLOTS_DIR);
     let mut written = Vec::new();
@@ -117,7 +117,10 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     }
 
     let report = run_dir.join(REPORT_MD);
-    let md = markdown::render(&rows, meta.as_ref(), &links, &notes);
+    let mut md = markdown::render(&rows, meta.as_ref(), &links, &notes);
+    if let Some(caps) = caps {
+        md.push_str(&capacity_section(&caps));
+    }
     atomic_file::write_atomic(&report, md.as_bytes())?;
     Ok(ReportSummary {
         rows: rows.len(),
@@ -129,22 +132,22 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
 }
 
 /// A capacity run (`capacity.csv` beside `summary.csv`): one plot per target of latency
-/// against offered load, with the SLO and the capacity marked.
+/// against offered load, with the SLO and the capacity marked. Returns the capacities read.
 fn capacity_plots(
     run_dir: &Path,
     rows: &[SummaryRow],
     set: &mut PlotSet,
     notes: &mut Vec<String>,
-) -> Result<(), ReportError> {
+) -> Result<Option<Vec<capacity::CapacityRow>>, ReportError> {
     let path = run_dir.join(capacity::CAPACITY_CSV);
     if !path.exists() {
-        return Ok(());
+        return Ok(None);
     }
     let caps = match capacity::read(&path) {
         Ok(c) => c,
         Err(e) => {
             notes.push(format!("capacity plots not drawn: {e}"));
-            return Ok(());
+            return Ok(None);
         }
     };
     for cap in &caps {
@@ -166,7 +169,16 @@ fn capacity_plots(
             title,
         });
     }
-    Ok(())
+    Ok(Some(caps))
+}
+
+/// The capacity table of report.md (the terminal's, in a code block).
+fn capacity_section(caps: &[capacity::CapacityRow]) -> String {
+    format!(
+        "\n## Capacity\n\nFrom `capacity.csv`: the highest load that met the SLO with 0 lost, \
+         0 errors and the load generator not the limit.\n\n```\n{}\n```\n",
+        capacity::format_table(caps)
+    )
 }
 
 #[cfg(test)]
