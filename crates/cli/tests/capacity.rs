@@ -254,6 +254,25 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
         assert_eq!(res.status.code(), Some(2), "{args:?}: {}", text(&res));
         assert!(text(&res).contains(want), "{args:?}: {}", text(&res));
     }
+    // a budget on a server someone else runs is refused, as `run` refuses it
+    let res = capacity(
+        &file,
+        &out,
+        &[
+            "--slo",
+            "p99<=5ms",
+            "--targets",
+            "tcp=127.0.0.1:9",
+            "--server-cpus",
+            "0.5",
+        ],
+    );
+    assert_eq!(res.status.code(), Some(2), "{}", text(&res));
+    assert!(
+        text(&res).contains("--server-cpus: needs a server the run starts"),
+        "{}",
+        text(&res)
+    );
     // a closed-loop (ping-pong) scenario has no rate to step
     let closed = dir.path().join("closed.toml");
     std::fs::write(
