@@ -325,3 +325,46 @@ fn the_capacity_scenarios_are_one_searchable_point_each() {
         );
     }
 }
+
+#[test]
+fn by_clients_steps_the_connections_at_the_files_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "workload = \"broadcast\"\nclients = 2\npublishers = 1\nrate = 0.5\n\
+         targets = [\"tcp\"]\n[phases]\nwarmup_s = 0.2\nmeasure_s = 2\ndrain_s = 0.3\n",
+    );
+    let out = dir.path().join("out");
+    let res = capacity(
+        &file,
+        &out,
+        &["--slo", "p99<=5s", "--by", "clients", "--max", "8"],
+    );
+    assert_eq!(res.status.code(), Some(0), "{}", text(&res));
+    let caps = capacity::read(&out.join("capacity.csv")).unwrap();
+    let c = &caps[0];
+    assert_eq!(
+        (c.capacity, c.unit.as_str(), c.limited_by),
+        (8.0, "clients", Some(LimitedBy::Max)),
+        "{c:?}\n{}",
+        text(&res)
+    );
+    let rows = wsbench_report::csv::read(&out.join("summary.csv")).unwrap();
+    let got: Vec<(&str, u64, u64, f64)> = rows
+        .iter()
+        .map(|r| (r.sweep.as_str(), r.clients, r.publishers, r.rate))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("clients=2", 2, 1, 0.5),
+            ("clients=4", 4, 1, 0.5),
+            ("clients=8", 8, 1, 0.5)
+        ]
+    );
+    // every client receives every broadcast: the load really grew with the clients
+    assert!(
+        rows.iter()
+            .all(|r| r.lost == 0 && r.expected == r.sent * r.clients)
+    );
+}

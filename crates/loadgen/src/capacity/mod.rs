@@ -71,7 +71,8 @@ pub fn check_searchable(s: &Scenario, by: By) -> Result<(), String> {
             return Err(format!(
                 "scenario {name:?} is closed loop (ping-pong): each client sends as fast as \
                  replies come back, so there is no offered rate to step; use an open-loop \
-                 copy with a `rate` (mode = \"open\"), or --by clients"
+                 copy with a `rate` (mode = \"open\"), or --by clients (a closed loop runs \
+                 the load generator flat out, so its steps often end as `loadgen`)"
             ));
         }
         if s.rate <= 0.0 {
