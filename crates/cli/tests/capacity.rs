@@ -162,6 +162,14 @@ fn a_generous_slo_with_a_low_max_gives_the_max() {
     let r = Command::new(BIN).arg("report").arg(&out).output().unwrap();
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     assert!(out.join("plots/capacity-tcp.svg").exists());
+    let spectra = std::fs::read_dir(out.join("plots"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("spectrum-")
+        })
+        .count();
+    assert_eq!(spectra, 0, "no per-step spectra in a capacity run");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         md.contains("## Capacity") && md.contains("plots/capacity-tcp.svg"),

@@ -132,7 +132,9 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
 }
 
 /// A capacity run (`capacity.csv` beside `summary.csv`): one plot per target of latency
-/// against offered load, with the SLO and the capacity marked. Returns the capacities read.
+/// against offered load, with the SLO and the capacity marked, instead of a latency
+/// spectrum per step (tens of one-line plots; the `.hgrm` files stay). Returns the
+/// capacities read.
 fn capacity_plots(
     run_dir: &Path,
     rows: &[SummaryRow],
@@ -150,6 +152,15 @@ fn capacity_plots(
             return Ok(None);
         }
     };
+    let spectra = set.files.len();
+    set.files.retain(|f| !f.file_name.starts_with("spectrum-"));
+    let dropped = spectra - set.files.len();
+    if dropped > 0 {
+        notes.push(format!(
+            "capacity run: the {dropped} per-step latency spectra are not drawn (each step's \
+             .hgrm is kept); the capacity plots show the percentiles against load"
+        ));
+    }
     for cap in &caps {
         let var = if cap.unit == "clients" {
             "clients"
