@@ -31,6 +31,37 @@ pub enum Command {
     /// Run a scenario file against its targets and write summary.csv, .hgrm histograms,
     /// meta.json and report.md into a run directory.
     Run(RunArgs),
+    /// Find the highest load each target carries within an SLO with nothing lost.
+    ///
+    /// An SLO (service-level objective) is a latency bound every step must meet, e.g.
+    /// `p99<=50ms`: one or more `STAT<=N UNIT` joined by `,` (STAT: p50, p90, p99, p999,
+    /// max; UNIT: us, ms, s), on the latency from each message's intended send time.
+    ///
+    /// The search, per target: start at the scenario's `rate` (or `clients` with
+    /// --by clients), double the load while steps pass (up to --max), then bisect between
+    /// the highest passing and the lowest failing load until they are within --precision.
+    /// A step passes only with 0 lost, 0 errors, the SLO met and the load generator not
+    /// the limit. Each step is one ordinary row against a freshly started server; every
+    /// row goes to summary.csv (+ .hgrm) as it finishes.
+    ///
+    /// capacity.csv says, per target, the capacity (the highest passing load; 0 when the
+    /// first step failed) and `limited_by`, what ended the search:
+    ///   slo      the lowest failing step broke the SLO
+    ///   lost     ... lost deliveries
+    ///   errors   ... had errors (or could not be measured)
+    ///   loadgen  a step was load-generator bound: the search stopped there; the capacity
+    ///            is the last passing load below it (never a bound step's figure)
+    ///   max      every step passed up to --max (raise it to find the limit)
+    ///
+    /// Example:
+    ///   wsbench capacity scenarios/capacity-echo.toml --slo 'p99<=50ms' \
+    ///       --targets tcp,sio-socketioxide --server-cpus 0.5
+    ///
+    /// Exits 0 when every target was searched, 1 when a step could not be run, 2 on a bad
+    /// SLO, a scenario without a rate (with --by rate) or another usage error, 130 when
+    /// interrupted (capacity.csv keeps what is known, marked partial).
+    #[command(verbatim_doc_comment)]
+    Capacity(CapacityArgs),
     /// List the built-in targets and the scenario files.
     List(ListArgs),
     /// Render plots (SVG) and report.md from a run directory's files.
@@ -147,6 +178,45 @@ pub struct RunArgs {
     #[arg(long, default_value = "sqlite")]
     pub database: String,
     /// No live progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// Scenario file: one point (no [sweep]) of an open-loop workload with a `rate`
+    /// (echo, broadcast, rooms, direct, ack); see scenarios/capacity-*.toml.
+    pub scenario: PathBuf,
+    /// The SLO every passing step meets, e.g. 'p99<=50ms' or 'p50<=5ms,p99<=50ms'.
+    #[arg(long)]
+    pub slo: String,
+    /// Comma-separated targets, overriding the file's `targets` (as `run --targets`).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// CPU budget of every server, in CPUs (as `run --server-cpus`; needs a writable
+    /// cgroup cpu controller, else the search fails rather than run unthrottled).
+    #[arg(long, value_name = "F")]
+    pub server_cpus: Option<f64>,
+    /// What to step: the total offered `rate` (msgs/s), or the number of `clients`
+    /// (publishers follow clients when every client publishes; the rate stays the file's).
+    #[arg(long, default_value = "rate", value_parser = ["rate", "clients"])]
+    pub by: String,
+    /// The highest load tried [default: 64 × the starting load].
+    #[arg(long, value_name = "N")]
+    pub max: Option<f64>,
+    /// Bisection stops when failing/passing load ≤ 1 + this.
+    #[arg(long, default_value_t = 0.1)]
+    pub precision: f64,
+    /// Results directory (default: results/<scenario>-capacity-<yyyymmdd-hhmmss>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Short steps: warmup 0.5 s, measure 2 s, drain 1 s.
+    #[arg(long)]
+    pub quick: bool,
+    /// Database for the servers (same forms as `serve --database`).
+    #[arg(long, default_value = "sqlite")]
+    pub database: String,
+    /// No live progress line (the per-step lines are still printed).
     #[arg(long)]
     pub no_progress: bool,
 }

@@ -2,6 +2,7 @@
 //! (0 ok, 1 run error, 2 usage or scenario error, 3 a threshold failed, 130 interrupted).
 
 mod args;
+mod capacity;
 mod list;
 mod results;
 mod run;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Serve(a) => serve::main(a),
         Command::Run(a) => run::main(a),
+        Command::Capacity(a) => capacity::main(a),
         Command::List(a) => {
             end_quietly_when_stdout_closes();
             list::main(a)

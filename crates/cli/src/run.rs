@@ -29,7 +29,7 @@ fn overrides(a: &RunArgs) -> Overrides {
 
 /// `results/<name>-<UTC yyyymmdd-hhmmss>` (git-ignored by that shape, unlike the committed
 /// result directories; see `.gitignore`)
-fn default_out_dir(scenario_name: &str) -> PathBuf {
+pub(crate) fn default_out_dir(scenario_name: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let compact: String = stamp
         .chars()

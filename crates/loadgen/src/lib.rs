@@ -8,12 +8,15 @@
 //! - [`row`]: the seam between the runner and the row drivers (row context, result,
 //!   failure); both import it, neither imports the other.
 //! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
+//! - [`capacity`]: `wsbench capacity`: the highest load within an SLO, step by step through
+//!   the runner's seams.
 //! - [`supervise`]: server child processes and their /proc figures.
 //! - [`cgroup`]: server CPU budgets (a cgroup with a CFS quota) and their throttling.
 //! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
 //! - [`system`]: our own rlimit, CPU pinning and CPU time.
 
 pub mod accounting;
+pub mod capacity;
 pub mod cgroup;
 pub mod peers;
 pub mod recorder;

@@ -6,6 +6,7 @@
 //! helpers touch the filesystem.
 
 pub mod atomic_file;
+pub mod capacity;
 pub mod compare;
 pub mod csv;
 mod error;

@@ -56,6 +56,9 @@ pub struct Meta {
     pub failures: Vec<RowFailureRecord>,
     /// Why the run stopped before its end, when it aborted on an error.
     pub error: Option<String>,
+    /// `wsbench capacity`: the SLO and every step of the search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacitySearch>,
 }
 
 /// A row that could not be measured, as `meta.json` records it.

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::markdown::{self, PlotLink};
 use crate::meta::Meta;
-use crate::plot::{file_safe, plots_for_run};
+use crate::plot::{PlotFile, PlotSet, capacity_svg, file_safe, plots_for_run};
 use crate::row::SummaryRow;
-use crate::{ReportError, atomic_file, csv, hgrm};
+use crate::{ReportError, atomic_file, capacity, csv, hgrm};
 
 /// `summary.csv`: one row per target × sweep point × repeat.
 pub const SUMMARY_CSV: &str = "summary.csv";
@@ -94,7 +94,8 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         ));
     }
 
-    let set = plots_for_run(&rows, &curves)?;
+    let mut set = plots_for_run(&rows, &curves)?;
+    let caps = capacity_plots(run_dir, &rows, &mut set, &mut notes)?;
     notes.extend(set.skipped.iter().cloned());
     let plots_dir = run_dir.join(PLOTS_DIR);
     let mut written = Vec::new();
@@ -116,7 +117,10 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     }
 
     let report = run_dir.join(REPORT_MD);
-    let md = markdown::render(&rows, meta.as_ref(), &links, &notes);
+    let mut md = markdown::render(&rows, meta.as_ref(), &links, &notes);
+    if let Some(caps) = caps {
+        md.push_str(&capacity_section(&caps));
+    }
     atomic_file::write_atomic(&report, md.as_bytes())?;
     Ok(ReportSummary {
         rows: rows.len(),
@@ -125,6 +129,67 @@ pub fn report_dir(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         plots: written,
         notes,
     })
+}
+
+/// A capacity run (`capacity.csv` beside `summary.csv`): one plot per target of latency
+/// against offered load, with the SLO and the capacity marked, instead of a latency
+/// spectrum per step (tens of one-line plots; the `.hgrm` files stay). Returns the
+/// capacities read.
+fn capacity_plots(
+    run_dir: &Path,
+    rows: &[SummaryRow],
+    set: &mut PlotSet,
+    notes: &mut Vec<String>,
+) -> Result<Option<Vec<capacity::CapacityRow>>, ReportError> {
+    let path = run_dir.join(capacity::CAPACITY_CSV);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let caps = match capacity::read(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            notes.push(format!("capacity plots not drawn: {e}"));
+            return Ok(None);
+        }
+    };
+    let spectra = set.files.len();
+    set.files.retain(|f| !f.file_name.starts_with("spectrum-"));
+    let dropped = spectra - set.files.len();
+    if dropped > 0 {
+        notes.push(format!(
+            "capacity run: the {dropped} per-step latency spectra are not drawn (each step's \
+             .hgrm is kept); the capacity plots show the percentiles against load"
+        ));
+    }
+    for cap in &caps {
+        let var = if cap.unit == "clients" {
+            "clients"
+        } else {
+            "rate"
+        };
+        let steps: Vec<&SummaryRow> = rows.iter().filter(|r| r.target == cap.target).collect();
+        if steps.is_empty() {
+            set.skipped
+                .push(format!("capacity of {}: no step rows", cap.target));
+            continue;
+        }
+        let title = format!("Capacity of {} ({})", cap.target, cap.slo);
+        set.files.push(PlotFile {
+            file_name: format!("capacity-{}.svg", file_safe(&cap.target)),
+            svg: capacity_svg(cap, &steps, var)?,
+            title,
+        });
+    }
+    Ok(Some(caps))
+}
+
+/// The capacity table of report.md (the terminal's, in a code block).
+fn capacity_section(caps: &[capacity::CapacityRow]) -> String {
+    format!(
+        "\n## Capacity\n\nFrom `capacity.csv`: the highest load that met the SLO with 0 lost, \
+         0 errors and the load generator not the limit.\n\n```\n{}\n```\n",
+        capacity::format_table(caps)
+    )
 }
 
 #[cfg(test)]

@@ -75,6 +75,12 @@ impl ResultsWriter {
         self.write_meta()
     }
 
+    /// Changes the run's `meta.json` (e.g. a capacity search's steps) and writes it at once.
+    pub fn update_meta(&mut self, f: impl FnOnce(&mut Meta)) -> Result<(), ReportError> {
+        f(&mut self.meta);
+        self.write_meta()
+    }
+
     /// A row could not be measured: recorded in `meta.json` at once.
     pub fn add_failure(&mut self, row: &str, message: &str) -> Result<(), ReportError> {
         self.meta.failures.push(RowFailureRecord {

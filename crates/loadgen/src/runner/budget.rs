@@ -38,7 +38,7 @@ pub(super) fn prepare(
 }
 
 /// A fresh cgroup with `s`'s budget, for one server child (`None` without a budget).
-pub(super) fn cgroup_for(
+pub(crate) fn cgroup_for(
     root: Option<&CgroupRoot>,
     s: &Scenario,
 ) -> Result<Option<ServerCgroup>, String> {
@@ -53,7 +53,7 @@ pub(super) fn cgroup_for(
 
 /// Records the (first) budget in `meta`, with a note when the servers are pinned to fewer
 /// CPUs than it grants.
-pub(super) fn record(
+pub(crate) fn record(
     meta: &mut Meta,
     root: Option<&CgroupRoot>,
     scenarios: &[Scenario],

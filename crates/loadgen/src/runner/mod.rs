@@ -46,7 +46,7 @@ use crate::workload::connect::Connector;
 use crate::workload::{Plan, PlanError, plan};
 
 /// How long a server child gets to exit after SIGTERM before SIGKILL.
-const SERVER_STOP_GRACE: Duration = Duration::from_secs(3);
+pub(crate) const SERVER_STOP_GRACE: Duration = Duration::from_secs(3);
 /// File descriptors kept free for everything that is not a client socket.
 const FD_RESERVE: u64 = 64;
 
@@ -201,28 +201,28 @@ pub async fn run_with<C: Connector>(
 
 /// One row's target: its name, spec, and (polling-vs-push) variant.
 #[derive(Debug, Clone)]
-struct Lane {
-    name: String,
-    spec: TargetSpec,
-    variant: Option<PvpVariant>,
+pub(crate) struct Lane {
+    pub(crate) name: String,
+    pub(crate) spec: TargetSpec,
+    pub(crate) variant: Option<PvpVariant>,
 }
 
 /// What [`prepare`] checked and planned.
 #[derive(Debug)]
-struct Prepared {
-    plans: Vec<Plan>,
+pub(crate) struct Prepared {
+    pub(crate) plans: Vec<Plan>,
     /// `lanes[i]`: the rows of scenario point `i`, per repeat, in run order.
-    lanes: Vec<Vec<Lane>>,
-    spawns_servers: bool,
+    pub(crate) lanes: Vec<Vec<Lane>>,
+    pub(crate) spawns_servers: bool,
     uses_node: bool,
     /// Where server cgroups are made, when a point has a CPU budget.
-    cgroup_root: Option<crate::cgroup::CgroupRoot>,
+    pub(crate) cgroup_root: Option<crate::cgroup::CgroupRoot>,
 }
 
 /// Plans every point, parses its targets, picks the polling-vs-push lanes and checks the
 /// open-file limit and the servers' CPU budget: everything that can be refused is refused
 /// before a socket opens.
-fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
+pub(crate) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
     if opts.scenarios.is_empty() {
         return Err(RunError::NoScenarios);
     }
@@ -304,7 +304,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
 }
 
 /// The run's `meta.json` before any row: scenario, commit, Node versions.
-fn start_meta(opts: &RunOptions, run_id: &str, prepared: &Prepared) -> Meta {
+pub(crate) fn start_meta(opts: &RunOptions, run_id: &str, prepared: &Prepared) -> Meta {
     let scenario_text = opts
         .scenario_toml
         .clone()
@@ -322,18 +322,18 @@ fn start_meta(opts: &RunOptions, run_id: &str, prepared: &Prepared) -> Meta {
 
 /// Where the server and the load generator run.
 #[derive(Debug)]
-struct Pinning {
+pub(crate) struct Pinning {
     /// CPU cores the load generator may run on (for `loadgen_bound`).
-    loadgen_cores: usize,
+    pub(crate) loadgen_cores: usize,
     /// The CPUs servers are pinned to, when pinned.
-    server_cpus: Option<Vec<usize>>,
+    pub(crate) server_cpus: Option<Vec<usize>>,
     loadgen_cpus: Option<Vec<usize>>,
     notes: Vec<String>,
 }
 
 impl Pinning {
     /// Records the pinning in `meta`.
-    fn record(&self, mut meta: Meta) -> Meta {
+    pub(crate) fn record(&self, mut meta: Meta) -> Meta {
         meta.cpu_pinning = CpuPinning {
             server: self.server_cpus.as_deref().map(cpu_list),
             loadgen: self.loadgen_cpus.as_deref().map(cpu_list),
@@ -345,7 +345,7 @@ impl Pinning {
 
 /// When the run spawns servers and may use ≥ 2 CPUs: servers on the first allowed CPU, the
 /// load generator's threads on the others.
-fn pin(spawns_servers: bool) -> Pinning {
+pub(crate) fn pin(spawns_servers: bool) -> Pinning {
     let cpus = crate::system::allowed_cpus();
     let mut p = Pinning {
         loadgen_cores: cpus.len().max(1),

@@ -4,6 +4,7 @@
 //! the rows where the load generator, not the server, was the limit ([`BOUND_NOTE`]).
 
 mod axis;
+mod capacity;
 mod connect;
 mod legend;
 mod marker;
@@ -14,6 +15,7 @@ mod sweep;
 
 use std::collections::BTreeMap;
 
+pub use capacity::{capacity_svg, step_load};
 pub use connect::connect_svg;
 pub use marker::BOUND_NOTE;
 pub use polling::polling_svg;
