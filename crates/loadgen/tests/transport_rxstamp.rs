@@ -69,7 +69,10 @@ async fn until_stamped(t: &mut TcpTransport, server: &mut TcpStream) -> RxStamp 
         if let Some(s) = t.last_rx() {
             return s;
         }
-        assert!(Instant::now() < deadline, "no kernel receive stamp in {n} reads");
+        assert!(
+            Instant::now() < deadline,
+            "no kernel receive stamp in {n} reads"
+        );
         tokio::task::yield_now().await;
     }
     unreachable!()
@@ -129,4 +132,3 @@ async fn frames_that_arrived_in_one_read_share_its_stamp() {
         "the second frame was decoded from the same read"
     );
 }
-
