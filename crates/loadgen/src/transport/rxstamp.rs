@@ -174,6 +174,8 @@ impl RxClock {
 
     /// Measures the offset now (see the type's doc).
     pub fn measure() -> RxClock {
+        // fix the epoch first: an instant read before it would map to 0
+        crate::schedule::epoch();
         let mut best: Option<RxClock> = None;
         for _ in 0..Self::PAIRS {
             let before = Instant::now();
