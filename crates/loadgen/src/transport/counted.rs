@@ -91,7 +91,7 @@ pub(crate) async fn dial(
 #[cfg(target_os = "linux")]
 fn enable_stamps(s: &TcpStream) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    super::rxstamp::enable(s.as_raw_fd()).map(|_| ())
+    super::rxstamp::enable(s.as_raw_fd())
 }
 
 /// No kernel stamps here: reads carry none and deliveries fall back to user time.

@@ -21,6 +21,7 @@
 //! asks for it (deferred work), so the very first segments of a run may come unstamped;
 //! they fall back to user time and are counted like any read without a stamp.
 
+#[cfg(target_os = "linux")]
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -36,6 +37,7 @@ pub struct RxStamp {
 
 impl RxStamp {
     /// The stamp of a `timespec` (`None` for the zero stamp, which means "not stamped").
+    #[cfg(target_os = "linux")]
     fn from_timespec(sec: i64, nsec: i64) -> Option<RxStamp> {
         let sec = u64::try_from(sec).ok()?;
         let nsec = u64::try_from(nsec).ok()?;
@@ -65,10 +67,10 @@ impl RxCell {
     }
 }
 
-/// Asks the kernel to stamp what `fd` receives (`SO_TIMESTAMPNS`). Returns false where the
-/// platform has no such option (reads then carry no stamp and deliveries use user time).
+/// Asks the kernel to stamp what `fd` receives (`SO_TIMESTAMPNS`). Linux only: elsewhere
+/// reads carry no stamp and deliveries fall back to user time.
 #[cfg(target_os = "linux")]
-pub fn enable(fd: std::os::fd::RawFd) -> io::Result<bool> {
+pub fn enable(fd: std::os::fd::RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: a valid option value of the declared size for an open socket.
     let rc = unsafe {
@@ -81,7 +83,7 @@ pub fn enable(fd: std::os::fd::RawFd) -> io::Result<bool> {
         )
     };
     if rc == 0 {
-        Ok(true)
+        Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
@@ -337,7 +339,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (rx, _) = listener.accept().unwrap();
-        assert!(enable(rx.as_raw_fd()).unwrap());
+        enable(rx.as_raw_fd()).unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut peek = [0u8; 1];
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16];

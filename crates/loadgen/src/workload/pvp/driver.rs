@@ -163,7 +163,8 @@ pub async fn run_row(
     let writer = tokio::spawn(run_writer(
         writer_client,
         polling.update_rate,
-        (start, measure_end),
+        start,
+        measure_end,
         rx_clock,
         stop.clone(),
     ));

@@ -160,7 +160,9 @@ pub async fn run_viewer(
                 tokio::select! {
                     r = conn.recv() => match r {
                         Ok(incoming) => {
-                            let received = ReceiveTime::new(Instant::now(), conn.last_rx(), &spec.rx_clock);
+                            let stamp = conn.last_rx();
+                            let received =
+                                ReceiveTime::new(Instant::now(), stamp, &spec.rx_clock);
                             on_push(incoming, received, &mut report, spec.index);
                         }
                         Err(e) => {

@@ -34,7 +34,8 @@ pub struct WriterReport {
 pub async fn run_writer(
     mut client: HttpClient,
     rate: f64,
-    (start, until): (Instant, Instant),
+    start: Instant,
+    until: Instant,
     rx_clock: RxClock,
     cancel: CancellationToken,
 ) -> WriterReport {
