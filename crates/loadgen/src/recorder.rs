@@ -7,6 +7,11 @@
 //!   omission corrected, as wrk2);
 //! - uncorrected = receive time − actual send time (what a closed-loop tool reports).
 //!
+//! The receive time is the kernel's (the read that completed the frame, see
+//! `transport::rxstamp`); the read lag (user-space time the worker took the frame − kernel
+//! time) is recorded beside it, and deliveries whose read carried no stamp are counted (they
+//! fall back to user time).
+//!
 //! Where the actual send time lives: the payload format is fixed (`from`, `seq`, `t`, `pad`)
 //! and `pad` is filler, so the actual time cannot travel with the message. The publisher
 //! instead writes how late each send left (its *send lag*, actual − intended) into a shared
@@ -99,6 +104,10 @@ pub struct Recorder {
     pub uncorrected: LazyHistogram,
     /// How late each measure-phase send left against its intended time (publishers only).
     pub send_lag: LazyHistogram,
+    /// User-space − kernel receive time, per delivery recorded that had a kernel stamp.
+    pub read_lag: LazyHistogram,
+    /// Deliveries recorded without a kernel stamp (timed with user-space time).
+    pub rx_fallbacks: u64,
 }
 
 impl Recorder {
@@ -113,6 +122,14 @@ impl Recorder {
     pub fn record_send_lag(&mut self, lag: Duration) {
         self.send_lag.record_us(micros(lag));
     }
+
+    /// Where one recorded delivery's receive time came from: its read lag, or a fallback.
+    pub fn record_receive(&mut self, t: &crate::transport::rxstamp::ReceiveTime) {
+        match t.read_lag_ns() {
+            Some(ns) => self.read_lag.record_us(ns_to_us(ns)),
+            None => self.rx_fallbacks += 1,
+        }
+    }
 }
 
 /// The merged histograms of a whole row.
@@ -121,7 +138,10 @@ pub struct Merged {
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
     pub send_lag: Histogram<u64>,
+    pub read_lag: Histogram<u64>,
     pub connect: Histogram<u64>,
+    /// Deliveries timed with user-space time (no kernel stamp).
+    pub rx_fallbacks: u64,
 }
 
 impl Default for Merged {
@@ -130,7 +150,9 @@ impl Default for Merged {
             corrected: new_histogram(),
             uncorrected: new_histogram(),
             send_lag: new_histogram(),
+            read_lag: new_histogram(),
             connect: new_histogram(),
+            rx_fallbacks: 0,
         }
     }
 }
@@ -141,6 +163,8 @@ impl Merged {
         r.corrected.add_into(&mut self.corrected);
         r.uncorrected.add_into(&mut self.uncorrected);
         r.send_lag.add_into(&mut self.send_lag);
+        r.read_lag.add_into(&mut self.read_lag);
+        self.rx_fallbacks += r.rx_fallbacks;
     }
 }
 

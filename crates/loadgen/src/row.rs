@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wsbench_report::row::SummaryRow;
 
-use crate::recorder::LiveStats;
+use crate::recorder::{LiveStats, quantile};
 use crate::supervise::ServerChild;
 use crate::system::own_cpu_seconds;
 use crate::transport::Endpoint;
@@ -144,6 +144,26 @@ pub fn fill_cpu(row: &mut SummaryRow, target: &RowTarget<'_>, from: CpuMark, to:
     row.server_rss_peak_kb = target.server_peak_rss_kb();
 }
 
+/// Fills `read_lag_p99_us` from the read-lag histogram (µs) of the row's measured deliveries,
+/// and says in the notes how many deliveries fell back to user-space time because their read
+/// carried no kernel stamp.
+pub fn fill_read_lag(
+    row: &mut SummaryRow,
+    read_lag: &hdrhistogram::Histogram<u64>,
+    fallbacks: u64,
+) {
+    row.read_lag_p99_us = (!read_lag.is_empty()).then(|| quantile(read_lag, 0.99));
+    if fallbacks > 0 {
+        push_note(
+            row,
+            format!(
+                "receive time: user-space clock for {fallbacks} of {} deliveries (no kernel stamp)",
+                fallbacks + read_lag.len()
+            ),
+        );
+    }
+}
+
 /// Appends `note` to the row's notes (`; `-separated).
 pub fn push_note(row: &mut SummaryRow, note: String) {
     if !row.notes.is_empty() {
@@ -217,6 +237,28 @@ mod tests {
         row.send_lag_p99_us = 1_000_000;
         flag_loadgen_bound(&mut row, 2, None);
         assert!(!row.loadgen_bound);
+    }
+
+    #[test]
+    fn read_lag_fills_p99_and_notes_fallbacks() {
+        let mut h = crate::recorder::new_histogram();
+        for us in 1..=100u64 {
+            h.record(us * 10).unwrap();
+        }
+        let mut row = SummaryRow::default();
+        fill_read_lag(&mut row, &h, 0);
+        assert_eq!(row.read_lag_p99_us, Some(990));
+        assert!(row.notes.is_empty(), "{}", row.notes);
+        fill_read_lag(&mut row, &h, 4);
+        assert_eq!(
+            row.notes,
+            "receive time: user-space clock for 4 of 104 deliveries (no kernel stamp)"
+        );
+        // nothing stamped: the column stays empty
+        let mut row = SummaryRow::default();
+        fill_read_lag(&mut row, &crate::recorder::new_histogram(), 3);
+        assert_eq!(row.read_lag_p99_us, None);
+        assert!(row.notes.contains("3 of 3"), "{}", row.notes);
     }
 
     #[test]

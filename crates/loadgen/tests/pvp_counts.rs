@@ -120,6 +120,9 @@ fn check(rows: &[SummaryRow]) {
         assert!(r.sent >= 25, "versions written in the window: {ctx}");
         assert_eq!(r.expected, r.sent * u64::from(N), "{ctx}");
         assert!(r.staleness_p50_ms.is_some(), "{ctx}");
+        // every sight in the window was timed at a kernel receive stamp
+        assert!(r.read_lag_p99_us.is_some(), "{ctx}");
+        assert!(!r.notes.contains("user-space clock"), "{ctx}");
     }
     for (poll, push) in [
         ("poll", "push-ws"),

@@ -31,6 +31,9 @@ fn check(rows: &[SummaryRow], failures: &[wsbench_loadgen::RowFailure]) {
         );
         assert!(r.lat_uncorrected_p99_us <= r.lat_p99_us + 1000, "{ctx}");
         assert!(r.bytes_out > 0 && r.bytes_in > 0, "{ctx}");
+        // every measured delivery was timed at a kernel receive stamp
+        assert!(r.read_lag_p99_us.is_some(), "{ctx}");
+        assert!(!r.notes.contains("user-space clock"), "{ctx}");
     }
     let by = |n: &str| rows.iter().find(|r| r.scenario == n).unwrap();
     // open loop at 200/s for 1 s: ~200 sends (schedule boundaries ±1 per publisher)

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 9] = [
+    const ADDED_COLUMNS: [&str; 10] = [
         "repeat",
         "sweep",
         "variant",
@@ -197,6 +197,7 @@ mod tests {
         "send_lag_p99_us",
         "notes",
         "server_throttled_ms",
+        "read_lag_p99_us",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

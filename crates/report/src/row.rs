@@ -113,6 +113,10 @@ pub struct SummaryRow {
     /// measure phase, ms (CFS throttling); empty without a budget.
     #[serde(serialize_with = "opt_float_cell")]
     pub server_throttled_ms: Option<f64>,
+    /// 99th percentile of the load generator's read lag: when a worker took a delivery
+    /// minus when the kernel received the read that completed it, microseconds (measured
+    /// deliveries with a kernel stamp); empty where none was recorded.
+    pub read_lag_p99_us: Option<u64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

@@ -8,7 +8,8 @@ use super::sio_ws::SioWsTransport;
 use super::tcp::TcpTransport;
 use super::ws::WsTransport;
 use super::{
-    ByteCounts, Endpoint, Incoming, Outgoing, SioTransport, Transport, TransportError, sio_upgrade,
+    ByteCounts, Endpoint, Incoming, Outgoing, RxStamp, SioTransport, Transport, TransportError,
+    sio_upgrade,
 };
 
 /// A connection of any protocol.
@@ -116,6 +117,10 @@ impl Transport for AnyTransport {
 
     async fn recv(&mut self) -> Result<Incoming, TransportError> {
         delegate!(self, t => t.recv().await)
+    }
+
+    fn last_rx(&self) -> Option<RxStamp> {
+        delegate!(self, t => t.last_rx())
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

@@ -13,6 +13,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
 use super::counted::{Counters, dial};
+use super::rxstamp::{RxCell, RxStamp};
 use super::{ByteCounts, TransportError};
 
 /// One keep-alive HTTP/1.1 connection (requests go one at a time). It reopens itself once
@@ -23,14 +24,16 @@ pub(crate) struct HttpConn {
     host: String,
     sender: SendRequest<Full<Bytes>>,
     counters: Arc<Counters>,
+    /// The kernel stamp of the connection's last read (its stream lives in hyper's task).
+    rx: Arc<RxCell>,
 }
 
+type Sender = (SendRequest<Full<Bytes>>, Arc<RxCell>);
+
 /// Drives one connection in its own task until the sender side is dropped.
-async fn open_sender(
-    addr: SocketAddr,
-    counters: &Arc<Counters>,
-) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+async fn open_sender(addr: SocketAddr, counters: &Arc<Counters>) -> Result<Sender, TransportError> {
     let stream = dial(addr, counters).await?;
+    let rx = stream.rx_cell();
     let (sender, conn) =
         http1::handshake(TokioIo::new(stream))
             .await
@@ -43,7 +46,7 @@ async fn open_sender(
         // way the next request reports it.
         let _ = conn.await;
     });
-    Ok(sender)
+    Ok((sender, rx))
 }
 
 fn http_error(method: &Method, path: &str, e: hyper::Error) -> TransportError {
@@ -62,13 +65,20 @@ impl HttpConn {
         host: &str,
         counters: &Arc<Counters>,
     ) -> Result<HttpConn, TransportError> {
-        let sender = open_sender(addr, counters).await?;
+        let (sender, rx) = open_sender(addr, counters).await?;
         Ok(HttpConn {
             addr,
             host: host.to_owned(),
             sender,
             counters: counters.clone(),
+            rx,
         })
+    }
+
+    /// The kernel stamp of the last read: after [`HttpConn::request`], of the read that
+    /// completed the response body.
+    pub(crate) fn last_rx(&self) -> Option<RxStamp> {
+        self.rx.get()
     }
 
     /// Sends one request and reads the whole response body.
@@ -80,7 +90,7 @@ impl HttpConn {
         body: Bytes,
     ) -> Result<(u16, Bytes), TransportError> {
         if self.sender.is_closed() {
-            self.sender = open_sender(self.addr, &self.counters).await?;
+            (self.sender, self.rx) = open_sender(self.addr, &self.counters).await?;
         }
         self.sender
             .ready()
@@ -107,7 +117,7 @@ impl HttpConn {
                 let req = e
                     .take_message()
                     .ok_or_else(|| http_error(&method, path_and_query, e.into_error()))?;
-                self.sender = open_sender(self.addr, &self.counters).await?;
+                (self.sender, self.rx) = open_sender(self.addr, &self.counters).await?;
                 self.sender
                     .ready()
                     .await
@@ -160,6 +170,11 @@ impl HttpClient {
         self.conn
             .request(Method::POST, path, Some("application/json"), body.into())
             .await
+    }
+
+    /// The kernel stamp of the read that completed the last response (`None`: unstamped).
+    pub fn last_rx(&self) -> Option<RxStamp> {
+        self.conn.last_rx()
     }
 
     /// Bytes moved on this client's connections so far.

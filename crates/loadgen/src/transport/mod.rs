@@ -8,11 +8,13 @@
 //! - [`tcp`], [`ws`]: the raw targets (length-prefixed JSON, WebSocket text frames).
 //! - [`sio_ws`], [`sio_polling`], [`sio_upgrade`]: Socket.IO on each Engine.IO transport.
 //! - [`http`]: keep-alive HTTP/1.1 ([`HttpClient`] for the REST routes).
+//! - [`rxstamp`]: kernel receive timestamps ([`Transport::last_rx`]) and their clock.
 
 mod any;
 mod codec;
 mod counted;
 pub mod http;
+pub mod rxstamp;
 pub mod sio_polling;
 pub mod sio_upgrade;
 pub mod sio_ws;
@@ -21,6 +23,7 @@ pub mod ws;
 
 pub use any::{AnyTransport, connect, describe};
 pub use http::HttpClient;
+pub use rxstamp::RxStamp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -140,6 +143,9 @@ pub trait Transport: Send + 'static {
     /// Next application message. Cancel-safe. Protocol chatter (pings, noops) is handled
     /// inside and never returned.
     fn recv(&mut self) -> impl Future<Output = Result<Incoming, TransportError>> + Send;
+    /// The kernel's receive stamp of the read that completed the message `recv` returned
+    /// last (the last read before it was returned); `None` where the read carried no stamp.
+    fn last_rx(&self) -> Option<RxStamp>;
     /// Closes cleanly (WebSocket close / Socket.IO disconnect).
     fn close(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
     /// Bytes moved so far.

@@ -2,6 +2,7 @@
 //! connection carries the long-poll GETs (a task per client feeds a channel, so `recv` is
 //! cancel-safe), a second carries the POSTs (a task batches whatever queued up meanwhile into
 //! one `\x1e`-joined body, up to the server's `maxPayload`). Pings are answered by POSTing `3`.
+//! Each message carries the kernel stamp of the read that completed its poll response.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use wsbench_wire::engineio::{self, Open};
 use super::codec::{EioInbound, eio_inbound, push_sio_event};
 use super::counted::Counters;
 use super::http::HttpConn;
-use super::{ByteCounts, Incoming, Outgoing, Transport, TransportError};
+use super::{ByteCounts, Incoming, Outgoing, RxStamp, Transport, TransportError};
 
 /// Messages buffered between the poll task and `recv`, and requests between `send` and
 /// the POST task (a full channel pushes back on the sender).
@@ -35,7 +36,8 @@ enum Post {
     Close,
 }
 
-type InboxItem = Result<Incoming, TransportError>;
+/// A message and the kernel stamp of the read that completed the poll response it came in.
+type InboxItem = Result<(Incoming, Option<RxStamp>), TransportError>;
 
 /// A polling session up to the Socket.IO CONNECT reply (shared with the upgrade path).
 pub(crate) struct Session {
@@ -160,6 +162,8 @@ pub struct SioPollingTransport {
     counters: Arc<Counters>,
     /// What the poll task decoded (or why it stopped).
     inbox: mpsc::Receiver<InboxItem>,
+    /// The stamp of the message `recv` returned last.
+    last_rx: Option<RxStamp>,
     /// To the POST task.
     outbox: mpsc::Sender<Post>,
     /// Engine.IO pings received and answered (the poll task counts them).
@@ -180,8 +184,9 @@ impl SioPollingTransport {
         let connect_time = started.elapsed();
 
         let (inbox_tx, inbox) = mpsc::channel(CHANNEL);
+        let early_rx = s.get.last_rx();
         for incoming in s.early {
-            let _ = inbox_tx.try_send(Ok(incoming));
+            let _ = inbox_tx.try_send(Ok((incoming, early_rx)));
         }
         let (outbox, outbox_rx) = mpsc::channel(CHANNEL);
         let (pings_tx, pings) = watch::channel(s.pings);
@@ -208,6 +213,7 @@ impl SioPollingTransport {
             connect_time,
             counters,
             inbox,
+            last_rx: None,
             outbox,
             pings,
             poller,
@@ -344,6 +350,7 @@ async fn poll_loop(
                 .await;
             return;
         }
+        let stamp = conn.last_rx();
         let text = match body_text(&body) {
             Ok(t) => t,
             Err(e) => {
@@ -353,7 +360,7 @@ async fn poll_loop(
         };
         for p in engineio::split_payload(text) {
             let item = match eio_inbound(&body, p) {
-                Ok(EioInbound::App(incoming)) => Ok(incoming),
+                Ok(EioInbound::App(incoming)) => Ok((incoming, stamp)),
                 Ok(EioInbound::Ping) => {
                     if pongs.send(Post::Packet(String::from("3"))).await.is_err() {
                         return;
@@ -397,9 +404,16 @@ impl Transport for SioPollingTransport {
 
     async fn recv(&mut self) -> Result<Incoming, TransportError> {
         match self.inbox.recv().await {
-            Some(item) => item,
+            Some(item) => item.map(|(incoming, stamp)| {
+                self.last_rx = stamp;
+                incoming
+            }),
             None => Err(TransportError::Closed { reason: None }),
         }
+    }
+
+    fn last_rx(&self) -> Option<RxStamp> {
+        self.last_rx
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::codec::{EioInbound, eio_inbound, push_sio_event};
 use super::counted::Counters;
 use super::ws::WsLink;
-use super::{ByteCounts, Incoming, Outgoing, Transport, TransportError};
+use super::{ByteCounts, Incoming, Outgoing, RxStamp, Transport, TransportError};
 
 /// Path and query of a direct WebSocket Engine.IO session.
 pub(crate) fn ws_path(sid: Option<&str>) -> String {
@@ -186,6 +186,12 @@ impl Transport for SioWsTransport {
                 | EioInbound::Ping => {}
             }
         }
+    }
+
+    /// The WebSocket's last read. Messages kept from before the transport was ready (the
+    /// handshake) are returned with the stamp of the latest read, an upper bound of theirs.
+    fn last_rx(&self) -> Option<RxStamp> {
+        self.link.last_rx()
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

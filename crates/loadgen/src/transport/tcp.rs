@@ -12,7 +12,7 @@ use tokio_util::codec::{Decoder, LengthDelimitedCodec};
 
 use super::codec::{app_incoming, app_welcome, push_app_request};
 use super::counted::{CountedStream, Counters, dial};
-use super::{ByteCounts, Incoming, Outgoing, Transport, TransportError};
+use super::{ByteCounts, Incoming, Outgoing, RxStamp, Transport, TransportError};
 
 /// Largest frame the client accepts from a server.
 const MAX_FRAME: usize = 64 << 20;
@@ -109,6 +109,10 @@ impl Transport for TcpTransport {
                 return Ok(incoming);
             }
         }
+    }
+
+    fn last_rx(&self) -> Option<RxStamp> {
+        self.stream.last_rx()
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

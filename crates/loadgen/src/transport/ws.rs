@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 use super::codec::{app_incoming, app_welcome, push_app_request};
 use super::counted::{CountedStream, Counters, dial};
-use super::{ByteCounts, Incoming, Outgoing, Transport, TransportError};
+use super::{ByteCounts, Incoming, Outgoing, RxStamp, Transport, TransportError};
 
 /// How long `close` waits for the server's close frame.
 pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -125,6 +125,11 @@ impl WsLink {
         }
     }
 
+    /// The kernel stamp of the last read of the socket under the WebSocket.
+    pub(crate) fn last_rx(&self) -> Option<RxStamp> {
+        self.ws.get_ref().last_rx()
+    }
+
     /// Sends a close frame and waits (bounded) for the server's close or EOF.
     pub(crate) async fn close(&mut self) -> Result<(), TransportError> {
         match self.ws.close(None).await {
@@ -207,6 +212,10 @@ impl Transport for WsTransport {
                 return Ok(incoming);
             }
         }
+    }
+
+    fn last_rx(&self) -> Option<RxStamp> {
+        self.link.last_rx()
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

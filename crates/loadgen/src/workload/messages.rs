@@ -24,11 +24,12 @@ use super::worker::{PhaseTimes, RowShared, WorkerReport, WorkerSpec, run_worker}
 use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::row::{
-    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, flag_loadgen_bound,
-    push_note,
+    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    flag_loadgen_bound, push_note,
 };
 use crate::schedule::Pacing;
 use crate::transport::Transport;
+use crate::transport::rxstamp::RxClock;
 
 /// The join barrier is bounded by this.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -103,6 +104,7 @@ pub async fn run_row<C: Connector>(
         ),
         live: LiveStats::default(),
         cancel: ctx.cancel.child_token(),
+        rx_clock: RxClock::measure(),
     });
     ctx.progress.attach(shared.clone());
     let mut workers = Vec::with_capacity(conns.len());
@@ -227,6 +229,7 @@ fn merge(row: &mut SummaryRow, plan: &Plan, reports: &[WorkerReport], panics: u6
     fill_latency_columns(row, h);
     row.lat_uncorrected_p99_us = quantile(&merged.uncorrected, 0.99);
     row.send_lag_p99_us = quantile(&merged.send_lag, 0.99);
+    fill_read_lag(row, &merged.read_lag, merged.rx_fallbacks);
     if let Some(e) = first_error {
         push_note(row, format!("{errors} error(s), first: {e}"));
     }

@@ -8,6 +8,10 @@
 //! `[measure_start, measure_end)` are counted and timed, nothing is sent from `measure_end`
 //! on, and deliveries are still taken until `drain_end`. Cancellation stops sending at once
 //! and cuts the drain to [`CANCEL_GRACE`].
+//!
+//! A delivery's receive time is the kernel's stamp of the read that completed it
+//! ([`Transport::last_rx`], mapped by the row's [`RxClock`]); the time the worker took it is
+//! kept too, and their difference is the row's read lag.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +24,10 @@ use wsbench_wire::payload::Stamp;
 use crate::accounting::{Delivery, ReceiverLedger, Tally, Violation};
 use crate::recorder::{LiveStats, Recorder, SendLog};
 use crate::schedule::{Pacing, ns_since_epoch};
-use crate::transport::{ByteCounts, Incoming, OpKind, Outgoing, Transport, TransportError};
+use crate::transport::rxstamp::{ReceiveTime, RxClock};
+use crate::transport::{
+    ByteCounts, Incoming, OpKind, Outgoing, RxStamp, Transport, TransportError,
+};
 
 /// How long deliveries are still taken after a cancellation.
 pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
@@ -66,6 +73,8 @@ pub struct RowShared {
     pub live: LiveStats,
     /// Ctrl-C: stop sending, drain briefly.
     pub cancel: CancellationToken,
+    /// Maps kernel receive stamps onto the epoch clock (measured when the row starts).
+    pub rx_clock: RxClock,
 }
 
 /// What one worker does.
@@ -232,7 +241,7 @@ impl<'r> WorkerState<'r> {
 
     /// A frame (or the connection's end) arrived: accounts and times a delivery, and when it
     /// is the awaited closed-loop reply says when the next send is due.
-    fn on_frame(&mut self, got: Result<Incoming, TransportError>) -> Step {
+    fn on_frame(&mut self, got: Result<Incoming, TransportError>, rx: Option<RxStamp>) -> Step {
         let data = match got {
             Ok(incoming) => self.timed_payload(incoming),
             Err(e) => {
@@ -248,8 +257,9 @@ impl<'r> WorkerState<'r> {
             return Step::Idle;
         };
         let now = Instant::now();
+        let received = ReceiveTime::new(now, rx, &self.row.rx_clock);
         let mut step = Step::Idle;
-        if let Some(reply_seq) = self.on_delivery(&data, now)
+        if let Some(reply_seq) = self.on_delivery(&data, received)
             && self.awaiting == Some(reply_seq)
         {
             self.awaiting = None;
@@ -296,7 +306,7 @@ impl<'r> WorkerState<'r> {
 
     /// Accounts and times one delivery; returns its seq when it is this client's own message
     /// (the closed-loop reply).
-    fn on_delivery(&mut self, data: &Bytes, received: Instant) -> Option<u64> {
+    fn on_delivery(&mut self, data: &Bytes, received: ReceiveTime) -> Option<u64> {
         let me = self.spec.index;
         let stamp = match Stamp::decode(data) {
             Ok(s) => s,
@@ -311,7 +321,8 @@ impl<'r> WorkerState<'r> {
         if self.row.phases.in_measure(stamp.t)
             && let Delivery::First { .. } = self.spec.ledger.record(stamp.from, stamp.seq)
         {
-            let received_ns = ns_since_epoch(received);
+            let received_ns = received.ns();
+            self.report.recorder.record_receive(&received);
             let actual = self
                 .row
                 .send_log
@@ -356,7 +367,7 @@ pub async fn run_worker<T: Transport>(
             _ = due_or_sleep(send_timer.as_mut()), if state.can_send() => {
                 state.on_send_due(&mut conn).await
             }
-            got = conn.recv() => state.on_frame(got),
+            got = conn.recv() => state.on_frame(got, conn.last_rx()),
         };
         match step {
             Step::Idle => {}

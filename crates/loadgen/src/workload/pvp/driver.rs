@@ -28,9 +28,11 @@ use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::row::{
-    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, flag_loadgen_bound,
+    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    flag_loadgen_bound,
 };
 use crate::transport::HttpClient;
+use crate::transport::rxstamp::RxClock;
 
 /// Viewers setting up at once (bounds the connect storm before warmup).
 const SETUP_CONCURRENCY: usize = 256;
@@ -89,6 +91,7 @@ pub async fn run_row(
     let stop = ctx.cancel.child_token();
     let push = push_endpoint(variant, target.endpoint);
     let mut viewers = Vec::with_capacity(n as usize);
+    let rx_clock = RxClock::measure();
     for index in 0..n {
         let watch = match &push {
             Some(endpoint) => Watch::Push {
@@ -106,6 +109,7 @@ pub async fn run_row(
             http: addr,
             host: host.clone(),
             watch,
+            rx_clock,
         };
         viewers.push(tokio::spawn(run_viewer(
             spec,
@@ -161,6 +165,7 @@ pub async fn run_row(
         polling.update_rate,
         start,
         measure_end,
+        rx_clock,
         stop.clone(),
     ));
 
@@ -298,6 +303,7 @@ pub async fn run_row(
 
     fill_cpu(&mut row, target, cpu.0, cpu.1);
     row.notes = notes.join("; ");
+    fill_sight_read_lag(&mut row, &reports, measure_start, measure_end);
     // the viewers' (polling) or the writer's (push) schedule is what sends may lag behind
     let send_interval_us = if variant.polls() {
         polling.poll_interval.as_secs_f64() * 1e6
@@ -385,4 +391,24 @@ fn base_row(ctx: &PointCtx<'_>, s: &Scenario, variant: PvpVariant, rate: f64) ->
         variant: variant.name().to_owned(),
         ..SummaryRow::default()
     }
+}
+
+/// `read_lag_p99_us` over the sights received in the measure window (and the count of those
+/// without a kernel stamp).
+fn fill_sight_read_lag(row: &mut SummaryRow, reports: &[ViewerReport], from: Instant, to: Instant) {
+    let mut read_lag = new_histogram();
+    let mut fallbacks = 0u64;
+    let measured = reports
+        .iter()
+        .flat_map(|r| &r.sights)
+        .filter(|s| s.at >= from && s.at < to);
+    for s in measured {
+        match s.read_lag_ns {
+            Some(ns) => {
+                let _ = read_lag.record(ns / 1_000);
+            }
+            None => fallbacks += 1,
+        }
+    }
+    fill_read_lag(row, &read_lag, fallbacks);
 }

@@ -18,7 +18,8 @@ use crate::recorder::{micros, new_histogram};
 pub struct Write {
     /// The version the server returned for this write.
     pub version: u64,
-    /// When the POST's response had been read: staleness is measured from here.
+    /// When the POST's response was received (kernel stamp of the read that completed it,
+    /// else user time): staleness is measured from here.
     pub returned_at: Instant,
 }
 
@@ -26,8 +27,12 @@ pub struct Write {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sight {
     pub version: u64,
-    /// When the GET's response or the pushed update had been read.
+    /// When the GET's response or the pushed update was received: the kernel's stamp of
+    /// the read that completed it, else (no stamp) when the viewer had it.
     pub at: Instant,
+    /// When the viewer had it − `at` (the load generator's read lag); `None` without a
+    /// kernel stamp.
+    pub read_lag_ns: Option<u64>,
 }
 
 /// One HTTP request the load generator issued (a viewer's GET or the writer's POST).
@@ -232,6 +237,7 @@ mod tests {
         let sight = |version, ms| Sight {
             version,
             at: at(t, ms),
+            read_lag_ns: None,
         };
         let viewers = vec![
             // sees 2 twice (the first counts) and skips 3

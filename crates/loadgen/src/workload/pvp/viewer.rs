@@ -13,6 +13,9 @@
 //!
 //! Setup (connect, join, snapshot) happens before warmup; the viewer reports it is ready,
 //! then waits for the row's timeline.
+//!
+//! A sight's time is the kernel's receive stamp of the read that completed the response or
+//! update (user time when the read had none), with the viewer's read lag beside it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::tally::{Exchange, Sight, version_of};
 use crate::recorder::{LazyHistogram, micros};
+use crate::transport::rxstamp::{ReceiveTime, RxClock};
 use crate::transport::{
     ByteCounts, Endpoint, HttpClient, Incoming, OpKind, Outgoing, Transport, TransportError,
 };
@@ -54,6 +58,8 @@ pub struct ViewerSpec {
     pub http: SocketAddr,
     pub host: String,
     pub watch: Watch,
+    /// Maps kernel receive stamps onto the epoch clock (measured once per row).
+    pub rx_clock: RxClock,
 }
 
 /// When the row's phases are (the same instants for every viewer).
@@ -153,7 +159,12 @@ pub async fn run_viewer(
                     drain_end.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
                 tokio::select! {
                     r = conn.recv() => match r {
-                        Ok(incoming) => on_push(incoming, &mut report, spec.index),
+                        Ok(incoming) => {
+                            let stamp = conn.last_rx();
+                            let received =
+                                ReceiveTime::new(Instant::now(), stamp, &spec.rx_clock);
+                            on_push(incoming, received, &mut report, spec.index);
+                        }
                         Err(e) => {
                             report.error(spec.index, format!("connection lost: {e}"));
                             break;
@@ -219,14 +230,12 @@ async fn poll(
         report.poll_lag_us.record_us(micros(sent_at - due));
         let result = tokio::time::timeout(GET_TIMEOUT, client.get_json("/api/dashboard")).await;
         let done_at = Instant::now();
+        let received = ReceiveTime::new(done_at, client.last_rx(), &spec.rx_clock);
         let failure = match result {
             Ok(Ok((200, body))) => match version_of(&body) {
                 Some(v) => {
                     if last_version != Some(v) {
-                        report.sights.push(Sight {
-                            version: v,
-                            at: done_at,
-                        });
+                        report.sights.push(sight(v, received));
                         last_version = Some(v);
                     }
                     None
@@ -284,12 +293,14 @@ async fn push_setup(
     let joined = async {
         conn.send(join).await?;
         loop {
-            match conn.recv().await? {
+            let incoming = conn.recv().await?;
+            let received = ReceiveTime::new(Instant::now(), conn.last_rx(), &spec.rx_clock);
+            match incoming {
                 Incoming::Ack { ack: a, .. } if a == ack => return Ok(()),
                 Incoming::Error(reason) => {
                     return Err(TransportError::Protocol(format!("join refused: {reason}")));
                 }
-                other => on_push(other, report, spec.index),
+                other => on_push(other, received, report, spec.index),
             }
         }
     };
@@ -307,13 +318,16 @@ async fn push_setup(
         let mut http = HttpClient::connect(spec.http, &spec.host).await?;
         let sent_at = Instant::now();
         let r = http.get_json("/api/dashboard").await;
-        Ok::<_, TransportError>((http.bytes(), sent_at, Instant::now(), r))
+        let done_at = Instant::now();
+        let received = ReceiveTime::new(done_at, http.last_rx(), &spec.rx_clock);
+        Ok::<_, TransportError>((http.bytes(), sent_at, done_at, received, r))
     };
-    let (bytes, sent_at, done_at, r) = match tokio::time::timeout(SETUP_TIMEOUT, snapshot).await {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => return Err(format!("snapshot GET: {e}")),
-        Err(_) => return Err(format!("snapshot GET: no answer in {SETUP_TIMEOUT:?}")),
-    };
+    let (bytes, sent_at, done_at, received, r) =
+        match tokio::time::timeout(SETUP_TIMEOUT, snapshot).await {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => return Err(format!("snapshot GET: {e}")),
+            Err(_) => return Err(format!("snapshot GET: no answer in {SETUP_TIMEOUT:?}")),
+        };
     report.bytes = bytes;
     report.gets.push(Exchange {
         sent_at,
@@ -328,10 +342,7 @@ async fn push_setup(
                     String::from_utf8_lossy(&body)
                 )
             })?;
-            report.sights.push(Sight {
-                version,
-                at: done_at,
-            });
+            report.sights.push(sight(version, received));
         }
         Ok((status, body)) => {
             return Err(format!(
@@ -344,9 +355,17 @@ async fn push_setup(
     Ok(conn)
 }
 
+/// A sight of `version` received at `received`.
+fn sight(version: u64, received: ReceiveTime) -> Sight {
+    Sight {
+        version,
+        at: received.instant(),
+        read_lag_ns: received.read_lag_ns(),
+    }
+}
+
 /// A pushed update (raw `msg`, Socket.IO `update`) is a sight; anything else is an error.
-fn on_push(incoming: Incoming, report: &mut ViewerReport, index: u32) {
-    let at = Instant::now();
+fn on_push(incoming: Incoming, received: ReceiveTime, report: &mut ViewerReport, index: u32) {
     let data = match incoming {
         Incoming::Msg(data) => data,
         Incoming::Event { name, data } if name == "update" => data,
@@ -364,7 +383,7 @@ fn on_push(incoming: Incoming, report: &mut ViewerReport, index: u32) {
         }
     };
     match version_of(&data) {
-        Some(version) => report.sights.push(Sight { version, at }),
+        Some(version) => report.sights.push(sight(version, received)),
         None => report.error(
             index,
             format!(

@@ -2,13 +2,14 @@
 //! `{"value":k}` to `/api/dashboard` at `update_rate` per second, on a schedule of intended
 //! times (open loop; a slow POST makes the next one late, never skipped), from the start of
 //! warmup to the end of measure. Each write is logged with the version the server returned
-//! and when its response was read.
+//! and when its response was received (the kernel's stamp of the read that completed it).
 
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::tally::{Exchange, Write, version_of};
+use crate::transport::rxstamp::{ReceiveTime, RxClock};
 use crate::transport::{ByteCounts, HttpClient};
 
 /// A single POST is bounded by this.
@@ -28,12 +29,14 @@ pub struct WriterReport {
     pub lag_p99_us: u64,
 }
 
-/// Writes from `start` until `until` (exclusive) at `rate` per second, or until `cancel`.
+/// Writes from `start` until `until` (exclusive) at `rate` per second, or until `cancel`;
+/// `rx_clock` maps the responses' kernel stamps.
 pub async fn run_writer(
     mut client: HttpClient,
     rate: f64,
     start: Instant,
     until: Instant,
+    rx_clock: RxClock,
     cancel: CancellationToken,
 ) -> WriterReport {
     let mut report = WriterReport::default();
@@ -55,12 +58,13 @@ pub async fn run_writer(
         let result =
             tokio::time::timeout(POST_TIMEOUT, client.post_json("/api/dashboard", body)).await;
         let done_at = Instant::now();
+        let received = ReceiveTime::new(done_at, client.last_rx(), &rx_clock);
         let failure = match result {
             Ok(Ok((200, resp))) => match version_of(&resp) {
                 Some(version) => {
                     report.writes.push(Write {
                         version,
-                        returned_at: done_at,
+                        returned_at: received.instant(),
                     });
                     None
                 }
