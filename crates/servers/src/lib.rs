@@ -7,6 +7,7 @@
 //! - [`hub`] / [`session`]: the room hub the three raw targets share and the per-connection
 //!   request handling (rooms, sockets, fan-out); framing is all that differs between them.
 //! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
+//! - [`writer`]: their shared write path (one writer task per connection, batched writes).
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
@@ -19,6 +20,7 @@ pub mod rest;
 pub mod session;
 pub mod sio;
 pub mod tcp;
+pub mod writer;
 pub mod ws_fastwebsockets;
 pub mod ws_tungstenite;
 

@@ -1,16 +1,16 @@
 //! One raw connection's request handling, independent of framing: parse, act on the hub, reply.
 //!
 //! [`Session`] turns one incoming text frame into hub operations and replies (docs/design.md §3).
-//! [`pump`] is the one writer loop every raw transport runs per connection: it drains the
-//! connection's bounded queue (batching what is already queued into one flush) and a small
-//! control queue (pings, pongs, close), so a socket is only ever written from one task.
+//! Its queue is drained by `crate::writer::pump`, the one writer task per connection
+//! (what is already queued goes out in one flush), together with a small control queue
+//! of [`Control`] frames (pings, pongs, close), so a socket is only ever written from one
+//! task.
 //!
 //! Ordering: a session handles its frames one at a time and a fan-out puts the frame on
 //! every recipient's queue before the sender's ack is queued. So once a client has the ack
 //! of its broadcast, every recipient's copy is already queued ahead of anything queued
 //! later for that recipient; tests use that as a barrier.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +21,6 @@ use wsbench_wire::app::{self, Op, Request};
 
 use crate::hub::{ConnId, OutFrame, Outbound, Registration, RoomHub};
 
-/// Frames a writer takes from the queue before it flushes.
-const WRITE_BATCH: usize = 64;
 /// Control frames (pong, ping, close) waiting for the writer.
 pub const CONTROL_QUEUE: usize = 16;
 /// How long a closing connection waits for its writer to flush before dropping the socket.
@@ -175,93 +173,6 @@ impl Control {
 /// The error reply of the raw WebSocket targets to a binary frame (the raw protocol is
 /// JSON text).
 pub const BINARY_REFUSED: &str = "binary frames are not supported: send JSON text";
-
-/// Error of a transport's write half.
-pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The write half of one transport, as the writer loop sees it.
-pub trait FrameSink<F>: Send {
-    /// Buffers (or writes) one frame; [`FrameSink::flush`] makes sure it is sent.
-    fn feed(&mut self, frame: F) -> impl Future<Output = Result<(), SinkError>> + Send;
-    fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
-    /// Writes a control frame and flushes.
-    fn control(&mut self, c: Control) -> impl Future<Output = Result<(), SinkError>> + Send;
-}
-
-/// The writer loop of one connection: runs until a `Close` control is written, the
-/// control queue closes, or the socket fails. Queued frames keep their order; a frame with
-/// a due time (the `delay` fault) is held until then, and so is everything behind it.
-pub async fn pump<F, S>(
-    mut data: mpsc::Receiver<Outbound<F>>,
-    mut ctrl: mpsc::Receiver<Control>,
-    mut sink: S,
-) -> Result<(), SinkError>
-where
-    F: OutFrame,
-    S: FrameSink<F>,
-{
-    let mut data_open = true;
-    loop {
-        let first = tokio::select! {
-            biased;
-            c = ctrl.recv() => match c {
-                None => return Ok(()),
-                Some(Control::Close { code, reason, drain }) => {
-                    if drain {
-                        while let Ok(o) = data.try_recv() {
-                            write_one(&mut sink, o).await?;
-                        }
-                        sink.flush().await?;
-                    }
-                    return sink.control(Control::Close { code, reason, drain }).await;
-                }
-                Some(c) => {
-                    sink.control(c).await?;
-                    continue;
-                }
-            },
-            o = data.recv(), if data_open => match o {
-                Some(o) => o,
-                None => {
-                    data_open = false;
-                    continue;
-                }
-            },
-        };
-        write_one(&mut sink, first).await?;
-        for _ in 1..WRITE_BATCH {
-            match data.try_recv() {
-                Ok(o) => write_one(&mut sink, o).await?,
-                Err(_) => break,
-            }
-        }
-        sink.flush().await?;
-    }
-}
-
-async fn write_one<F, S: FrameSink<F>>(sink: &mut S, o: Outbound<F>) -> Result<(), SinkError> {
-    if let Some(due) = o.due
-        && due > tokio::time::Instant::now()
-    {
-        sink.flush().await?;
-        tokio::time::sleep_until(due).await;
-    }
-    sink.feed(o.frame).await
-}
-
-/// Waits for a closing connection's writer, at most [`CLOSE_GRACE`], then gives up on it.
-pub async fn finish_writer(writer: tokio::task::JoinHandle<Result<(), SinkError>>) {
-    let abort = writer.abort_handle();
-    match tokio::time::timeout(CLOSE_GRACE, writer).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::debug!("connection writer failed: {e}"),
-        Ok(Err(e)) => tracing::debug!("connection writer task ended abnormally: {e}"),
-        Err(_) => {
-            tracing::debug!("connection writer did not finish within {CLOSE_GRACE:?}");
-            abort.abort();
-        }
-    }
-}
 
 /// What the keep-alive timer asks of a WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,13 +9,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use bytes::{BufMut, Bytes};
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsbench_wire::tcp::codec;
@@ -23,9 +23,8 @@ use wsbench_wire::tcp::codec;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::hub::{HubStats, RoomHub};
-use crate::session::{
-    CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, Session, SinkError, finish_writer, pump,
-};
+use crate::session::{CLOSE_GRACE, CONTROL_QUEUE, Control, Session};
+use crate::writer::{BatchBuf, FrameSink, SinkError, finish_writer, pump};
 
 /// Serves the `tcp` target on `listener` until `shutdown` resolves, then closes every
 /// connection (after flushing what is queued) and returns.
@@ -83,9 +82,7 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut frames = FramedRead::new(rd, codec(max));
-    // Replies may be a little longer than the request they answer: no limit on the way out
-    // beyond the 4-byte length field.
-    let sink = TcpSink(FramedWrite::new(wr, codec(u32::MAX as usize)));
+    let sink = TcpSink(BatchBuf::new(wr));
     let (session, rx) = Session::open(hub);
     let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
     let writer = tokio::spawn(pump(rx, ctrl_rx, sink));
@@ -146,16 +143,33 @@ async fn linger(mut rd: OwnedReadHalf) {
     .await;
 }
 
-/// The write half of a tcp connection.
-struct TcpSink(FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>);
+/// The write half of a tcp connection: frames are encoded (4-byte big-endian length +
+/// JSON, as `wire::tcp::codec`) into one buffer and written per batch. Replies may be a
+/// little longer than the request they answer: no limit on the way out beyond the 4-byte
+/// length field.
+pub(crate) struct TcpSink(pub(crate) BatchBuf<OwnedWriteHalf>);
 
 impl FrameSink<Bytes> for TcpSink {
     async fn feed(&mut self, frame: Bytes) -> Result<(), SinkError> {
-        Ok(self.0.feed(frame).await?)
+        let len = u32::try_from(frame.len()).map_err(|_| {
+            format!(
+                "tcp frame of {} bytes exceeds the 4-byte length",
+                frame.len()
+            )
+        })?;
+        let buf = self.0.buf();
+        buf.reserve(4 + frame.len());
+        buf.put_u32(len);
+        buf.extend_from_slice(&frame);
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        self.0.pending()
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(SinkExt::<Bytes>::flush(&mut self.0).await?)
+        Ok(self.0.write_out().await?)
     }
 
     async fn control(&mut self, c: Control) -> Result<(), SinkError> {
@@ -163,7 +177,7 @@ impl FrameSink<Bytes> for TcpSink {
             // No pings on TCP; a close is a FIN after what is buffered.
             Control::Ping | Control::Pong(_) => Ok(()),
             Control::Close { .. } => {
-                SinkExt::<Bytes>::flush(&mut self.0).await?;
+                self.0.write_out().await?;
                 Ok(self.0.get_mut().shutdown().await?)
             }
         }

@@ -10,8 +10,10 @@
 //!
 //! Pongs and close replies that fastwebsockets owes the peer (auto-pong, auto-close) go to
 //! the connection's one writer task as control frames. Server frames are unmasked text
-//! frames borrowed from the hub's shared `Bytes` (no copy); fastwebsockets writes each with
-//! its own syscall.
+//! frames: fastwebsockets formats each header (`Frame::fmt_head`) and the writer copies
+//! header and payload into one buffer per batch, written with one `write_all`
+//! (`crate::writer`); fastwebsockets' own `write_frame` would make one syscall per frame,
+//! so its write half is not used.
 //!
 //! With `cfg.echo_only` the `/ws` route runs [`echo`] instead of the app protocol (for the
 //! Autobahn|Testsuite); the HTTP plumbing is `crate::http_app`'s.
@@ -28,12 +30,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::upgrade::IncomingUpgrade;
-use fastwebsockets::{
-    Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
-};
+use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocket, WebSocketError, WebSocketRead};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{ReadHalf, WriteHalf};
+use tokio::io::ReadHalf;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -43,9 +43,9 @@ use crate::error::ServerError;
 use crate::http_app::{Admission, serve_ws};
 use crate::hub::HubStats;
 use crate::session::{
-    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
-    SinkError, finish_writer, pump,
+    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, IdleTimer, Keepalive, Session,
 };
+use crate::writer::{BatchBuf, FrameSink, SinkError, finish_writer, pump};
 
 type Io = TokioIo<Upgraded>;
 
@@ -80,15 +80,19 @@ async fn upgrade(State(st): State<Arc<FwsState>>, ws: IncomingUpgrade) -> Respon
     response.into_response()
 }
 
-async fn connection(mut ws: WebSocket<Io>, st: Arc<FwsState>, _admission: Admission) {
-    ws.set_auto_pong(true);
-    ws.set_auto_close(true);
+async fn connection(ws: WebSocket<Io>, st: Arc<FwsState>, _admission: Admission) {
+    // Fresh from the upgrade: fastwebsockets has read nothing yet, so the stream can be
+    // taken back and split. Only the read half is fastwebsockets'; its write half would
+    // be a sink for nothing (obligated frames reach the writer as controls).
+    let (io_rd, io_wr) = tokio::io::split(ws.into_inner());
+    let (mut rd, _) = fastwebsockets::after_handshake_split(io_rd, tokio::io::sink(), Role::Server);
+    rd.set_auto_pong(true);
+    rd.set_auto_close(true);
     // fastwebsockets refuses a frame whose length is >= this, at its header.
-    ws.set_max_message_size(st.max.saturating_mul(2).saturating_add(1));
-    let (mut rd, wr) = ws.split(tokio::io::split);
+    rd.set_max_message_size(st.max.saturating_mul(2).saturating_add(1));
     let (session, rx) = Session::open(st.hub.clone());
     let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
-    let writer = tokio::spawn(pump(rx, ctrl_rx, FwsSink(wr)));
+    let writer = tokio::spawn(pump(rx, ctrl_rx, FwsSink(BatchBuf::new(io_wr))));
     let close = serve(&mut rd, &session, &ctrl_tx, &st).await;
     drop(session);
     match close {
@@ -237,19 +241,36 @@ fn close_for(e: WebSocketError) -> Option<Refusal> {
     }
 }
 
-/// The write half of a fastwebsockets connection.
-struct FwsSink(WebSocketWrite<WriteHalf<Io>>);
+/// The write half of a fastwebsockets connection: frames (fastwebsockets' header, the
+/// payload unmasked) are encoded into one buffer and written per batch.
+pub(crate) struct FwsSink<W>(pub(crate) BatchBuf<W>);
 
-impl FrameSink<Bytes> for FwsSink {
+/// Largest frame header a server writes: 2 bytes + a 64-bit length (no mask).
+const MAX_HEAD: usize = 10;
+
+impl<W: tokio::io::AsyncWrite + Unpin + Send> FwsSink<W> {
+    fn encode(&mut self, mut frame: Frame<'_>) {
+        let mut head = [0u8; MAX_HEAD];
+        let n = frame.fmt_head(&mut head);
+        let buf = self.0.buf();
+        buf.reserve(n + frame.payload.len());
+        buf.extend_from_slice(&head[..n]);
+        buf.extend_from_slice(&frame.payload);
+    }
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin + Send> FrameSink<Bytes> for FwsSink<W> {
     async fn feed(&mut self, frame: Bytes) -> Result<(), SinkError> {
-        Ok(self
-            .0
-            .write_frame(Frame::text(Payload::Borrowed(&frame)))
-            .await?)
+        self.encode(Frame::text(Payload::Borrowed(&frame)));
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        self.0.pending()
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(self.0.flush().await?)
+        Ok(self.0.write_out().await?)
     }
 
     async fn control(&mut self, c: Control) -> Result<(), SinkError> {
@@ -263,7 +284,7 @@ impl FrameSink<Bytes> for FwsSink {
             } => Frame::close(*code, reason.as_bytes()),
             Control::Close { code: None, .. } => Frame::close_raw(Payload::Borrowed(&[])),
         };
-        self.0.write_frame(frame).await?;
-        Ok(self.0.flush().await?)
+        self.encode(frame);
+        Ok(self.0.write_out().await?)
     }
 }

@@ -30,9 +30,9 @@ use crate::error::ServerError;
 use crate::http_app::{Admission, serve_ws};
 use crate::hub::{HubStats, OutFrame};
 use crate::session::{
-    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, FrameSink, IdleTimer, Keepalive, Session,
-    SinkError, finish_writer, pump,
+    BINARY_REFUSED, CLOSE_GRACE, CONTROL_QUEUE, Control, IdleTimer, Keepalive, Session,
 };
+use crate::writer::{FrameSink, SinkError, WRITE_BATCH_BYTES, finish_writer, pump};
 
 /// tungstenite's read buffer per connection (its default is 128 KiB).
 const READ_BUFFER: usize = 16 * 1024;
@@ -65,6 +65,9 @@ async fn upgrade(State(st): State<Arc<WsState>>, ws: WebSocketUpgrade) -> Respon
     };
     let ws = ws
         .read_buffer_size(READ_BUFFER)
+        // tungstenite writes to the socket once this much is buffered, else on flush: the
+        // writer's batch bound (this is tungstenite's default, set to keep the two equal).
+        .write_buffer_size(WRITE_BATCH_BYTES)
         .max_message_size(st.max)
         .max_frame_size(st.max.saturating_mul(2));
     if st.echo {
@@ -78,7 +81,7 @@ async fn connection(socket: WebSocket, st: Arc<WsState>, _admission: Admission) 
     let (sink, mut stream) = socket.split();
     let (session, rx) = Session::open(st.hub.clone());
     let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
-    let writer = tokio::spawn(pump(rx, ctrl_rx, TungSink(sink)));
+    let writer = tokio::spawn(pump(rx, ctrl_rx, TungSink { sink, pending: 0 }));
     let close = serve(&mut stream, &session, &ctrl_tx, &st).await;
     drop(session);
     match close {
@@ -160,16 +163,27 @@ fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
     }
 }
 
-/// The write half of an axum WebSocket.
-struct TungSink(SplitSink<WebSocket, Message>);
+/// The write half of an axum WebSocket: `feed` copies a frame into tungstenite's write
+/// buffer, `flush` writes it out.
+struct TungSink {
+    sink: SplitSink<WebSocket, Message>,
+    /// Payload bytes fed since the last flush.
+    pending: usize,
+}
 
 impl FrameSink<Utf8Bytes> for TungSink {
     async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), SinkError> {
-        Ok(self.0.feed(Message::Text(frame)).await?)
+        self.pending += frame.len();
+        Ok(self.sink.feed(Message::Text(frame)).await?)
+    }
+
+    fn pending(&self) -> usize {
+        self.pending
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
-        Ok(self.0.flush().await?)
+        self.pending = 0;
+        Ok(self.sink.flush().await?)
     }
 
     async fn control(&mut self, c: Control) -> Result<(), SinkError> {
@@ -181,6 +195,6 @@ impl FrameSink<Utf8Bytes> for TungSink {
                 reason: Utf8Bytes::from_static(reason),
             })),
         };
-        Ok(self.0.send(msg).await?)
+        Ok(self.sink.send(msg).await?)
     }
 }
