@@ -1,5 +1,5 @@
 //! One lane thread of the engine: an OS thread pinned to its core(s), with a timer slack of
-//! 1 ns and (for the publisher lane, when permitted) `SCHED_FIFO`, running a current-thread
+//! 1 ns and (when permitted) `SCHED_FIFO`, running a current-thread
 //! tokio runtime whose `block_on` future is the thread's timer wheel ([`super::timer::drive`]).
 //! Work reaches it through its [`Handle`]; dropping the [`LaneThread`] stops the wheel, drops
 //! whatever tasks are left and joins the thread.
@@ -10,18 +10,14 @@ use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// The real-time priority of the publisher lane (`SCHED_FIFO`, 1–99): above every normal
-/// thread, low among real-time ones.
-const FIFO_PRIORITY: i32 = 10;
-
 /// How a lane thread is set up.
 #[derive(Debug, Clone)]
 pub(crate) struct LaneSetup {
     pub name: String,
     /// CPUs it is pinned to (empty: not pinned).
     pub cpus: Vec<usize>,
-    /// Ask for `SCHED_FIFO`.
-    pub realtime: bool,
+    /// Ask for `SCHED_FIFO` at this priority (1–99).
+    pub realtime: Option<i32>,
 }
 
 /// A running lane thread.
@@ -90,8 +86,8 @@ fn run_lane(
         refused.push(format!("{}: timer slack not lowered: {e}", setup.name));
     }
     let mut realtime = false;
-    if setup.realtime {
-        match set_fifo(FIFO_PRIORITY) {
+    if let Some(priority) = setup.realtime {
+        match set_fifo(priority) {
             Ok(()) => realtime = true,
             Err(e) => refused.push(format!(
                 "{}: no real-time priority (SCHED_FIFO refused: {e})",
@@ -126,15 +122,18 @@ fn set_timer_slack_ns(ns: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// `SCHED_FIFO` at `priority` for the calling thread.
+/// `SCHED_FIFO` at `priority` for the calling thread, reset on fork: threads this one
+/// creates (tokio's blocking pool) and processes it starts run at normal priority.
 fn set_fifo(priority: i32) -> io::Result<()> {
     let param = libc::sched_param {
         sched_priority: priority,
     };
-    // SAFETY: the calling thread's own pthread handle and a valid param.
-    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    // SAFETY: pid 0 = the calling thread (Linux schedules threads); a valid param.
+    let rc = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    };
     if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
@@ -148,7 +147,7 @@ mod tests {
         let lane = LaneThread::start(LaneSetup {
             name: "test-lane".into(),
             cpus: crate::system::allowed_cpus(),
-            realtime: false,
+            realtime: None,
         })
         .unwrap();
         assert!(lane.refused.is_empty(), "{:?}", lane.refused);

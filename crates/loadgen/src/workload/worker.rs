@@ -264,7 +264,7 @@ impl<'r> WorkerState<'r> {
             step = Step::Rearm(next);
         }
         if self.live_batch.len() >= 256 || now.duration_since(self.last_flush) >= LIVE_FLUSH {
-            self.row.live.push(&mut self.live_batch);
+            self.row.live.try_push(&mut self.live_batch);
             self.last_flush = now;
         }
         step
