@@ -127,7 +127,8 @@ impl CpuMark {
     pub fn now(target: &RowTarget<'_>) -> CpuMark {
         CpuMark {
             at: Instant::now(),
-            own: own_cpu_seconds(),
+            // the send timer's spin-wait before due sends is waiting, not work
+            own: own_cpu_seconds() - crate::engine::timer::spin_seconds(),
             server: target.server_cpu_seconds(),
             server_throttled_ns: target.server_throttled_ns(),
         }
