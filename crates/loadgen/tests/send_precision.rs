@@ -3,9 +3,9 @@
 //! which gave a send-lag p99 of 1–2 ms on an idle server), and a broadcast publisher on its
 //! own lane is not held back by the bursts its receivers read.
 //!
-//! The bounds are for a debug build on a shared 2-core machine (release runs are in
-//! docs/results.md, "Send precision"); both are well under the 1 ms a tokio-timer send
-//! lags by, so either test fails if sends go back to tokio's wheel.
+//! The bounds are for a debug build on a shared 2-core machine (release runs, within 50 µs:
+//! docs/results.md, "Send precision"); both are well under the ≥ 1 ms p99 of a send on
+//! tokio's timer wheel, so either test fails if sends go back to it.
 
 mod run_support;
 
@@ -15,8 +15,12 @@ use run_support::{run, scenario, spec, start};
 use wsbench_scenario::{BroadcastOp, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::{RustServer, ServerConfig};
 
-/// Debug build, shared machine: measured 20–120 µs here; tokio's timer gives ≥ 1,000.
-const DEBUG_SEND_LAG_P99_US: u64 = 400;
+/// Echo, debug build, shared 2-core machine with other builds running: measured 65–170 µs.
+/// A send waiting on tokio's 1 ms timer wheel lags 0–1 ms, so its p99 is ≥ 1,000 µs
+/// (`results/send-precision-bench`: p99 1,849 µs).
+const ECHO_SEND_LAG_P99_US: u64 = 300;
+/// The broadcast publisher, same conditions (300 receivers on the other lanes): 185–420 µs.
+const BROADCAST_SEND_LAG_P99_US: u64 = 600;
 
 fn phases() -> Phases {
     Phases {
@@ -52,8 +56,8 @@ async fn an_unsaturated_open_loop_echo_sends_on_time() {
     assert_eq!((r.lost, r.errors), (0, 0), "{r:#?}");
     assert!(r.sent >= 3_900, "{r:#?}");
     assert!(
-        r.send_lag_p99_us <= DEBUG_SEND_LAG_P99_US,
-        "send-lag p99 {} µs > {DEBUG_SEND_LAG_P99_US} µs: {r:#?}",
+        r.send_lag_p99_us <= ECHO_SEND_LAG_P99_US,
+        "send-lag p99 {} µs > {ECHO_SEND_LAG_P99_US} µs: {r:#?}",
         r.send_lag_p99_us
     );
     assert!(!r.loadgen_bound, "{r:#?}");
@@ -84,8 +88,8 @@ async fn a_broadcast_publisher_is_not_held_back_by_its_receivers() {
     assert_eq!((r.lost, r.errors), (0, 0), "{r:#?}");
     assert_eq!(r.delivered, r.expected, "{r:#?}");
     assert!(
-        r.send_lag_p99_us <= DEBUG_SEND_LAG_P99_US,
-        "publisher send-lag p99 {} µs > {DEBUG_SEND_LAG_P99_US} µs: {r:#?}",
+        r.send_lag_p99_us <= BROADCAST_SEND_LAG_P99_US,
+        "publisher send-lag p99 {} µs > {BROADCAST_SEND_LAG_P99_US} µs: {r:#?}",
         r.send_lag_p99_us
     );
 }
