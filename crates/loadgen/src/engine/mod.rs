@@ -8,7 +8,7 @@
 //!   (broadcast, rooms, direct: receivers get bursts), publishers run on a lane of their
 //!   own on the same core(s), at a higher `SCHED_FIFO` priority than the receivers when
 //!   permitted, so a publisher's timer never waits behind a burst of reads.
-//! - A precise send timer on every lane ([`timer`]): a timerfd per lane thread.
+//! - A precise send timer on every lane ([`timer`]): a timerfd per lane thread ([`timerfd`]).
 //!
 //! Connections are opened on the lane that will run them (a tokio socket belongs to the
 //! reactor of the runtime it was made on): [`Placement::handle`] says where client `i` goes,
@@ -16,6 +16,7 @@
 
 mod lane;
 pub mod timer;
+mod timerfd;
 
 use std::io;
 use std::time::Duration;
