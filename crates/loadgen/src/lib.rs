@@ -1,6 +1,8 @@
 //! The load generator: clients for every protocol behind one [`transport::Transport`] seam,
 //! the open-loop scheduler, the recorder, the scenario runner and child-process supervision.
 //!
+//! - [`engine`]: where connections run (a current-thread runtime per load-generator core,
+//!   a publisher lane) and the precise send timer.
 //! - [`schedule`]: the process-wide clock and the open-loop send schedule.
 //! - [`recorder`]: latency histograms and the send-lag log for uncorrected latency.
 //! - [`accounting`]: delivered / lost / duplicated / reordered per receiver.
@@ -18,6 +20,7 @@
 pub mod accounting;
 pub mod capacity;
 pub mod cgroup;
+pub mod engine;
 pub mod peers;
 pub mod recorder;
 pub mod row;

@@ -295,6 +295,25 @@ impl LiveStats {
         batch.clear();
     }
 
+    /// [`LiveStats::push`] unless another thread holds the interval: then the batch is kept
+    /// for the next try. A worker's lane never blocks on the progress line's lock (its
+    /// holder may be a thread the scheduler has just put aside, and every send due on the
+    /// lane would wait for it).
+    pub fn try_push(&self, batch: &mut Vec<u64>) {
+        if batch.is_empty() {
+            return;
+        }
+        let Ok(mut h) = self.interval.try_lock() else {
+            return;
+        };
+        self.deliveries
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for &us in batch.iter() {
+            let _ = h.record(us.min(HIGHEST_US));
+        }
+        batch.clear();
+    }
+
     /// Total deliveries so far and the p99 (µs) of the interval since the last call.
     pub fn take_interval(&self) -> (u64, u64) {
         let mut h = self.interval.lock().expect("live histogram lock");

@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wsbench_report::row::SummaryRow;
 
+use crate::engine::{Engine, LATE_SEND_MULTIPLE, SEND_PRECISION, late_send_limit};
 use crate::recorder::{LiveStats, quantile};
 use crate::supervise::ServerChild;
 use crate::system::own_cpu_seconds;
@@ -42,6 +43,8 @@ pub struct PointCtx<'a> {
     pub seed: u64,
     /// polling-vs-push: the variant this row runs (`None` for every other workload).
     pub pvp_variant: Option<wsbench_scenario::PvpVariant>,
+    /// The lane threads the row's connections run on.
+    pub engine: &'a Engine,
 }
 
 /// The server a row runs against, as a driver sees it.
@@ -124,7 +127,8 @@ impl CpuMark {
     pub fn now(target: &RowTarget<'_>) -> CpuMark {
         CpuMark {
             at: Instant::now(),
-            own: own_cpu_seconds(),
+            // the send timer's spin-wait before due sends is waiting, not work
+            own: own_cpu_seconds() - crate::engine::timer::spin_seconds(),
             server: target.server_cpu_seconds(),
             server_throttled_ns: target.server_throttled_ns(),
         }
@@ -174,10 +178,11 @@ pub fn push_note(row: &mut SummaryRow, note: String) {
 
 /// Marks `row` load-generator bound, with the reasons in its notes, when its figures are the
 /// load generator's limit rather than the server's: the generator used ≥ 90 % of its
-/// `cores`, or its sends left late (send-lag p99 above a tenth of one sender's interval
-/// `send_interval_us`, and at least 2 ms). `send_interval_us` is `None` where nothing is
-/// sent on a schedule. Every row driver applies this one rule.
-pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, send_interval_us: Option<f64>) {
+/// `cores`, or (`timed_sends`: the row sends on a schedule) its sends left late, send-lag
+/// p99 above [`late_send_limit`] ([`LATE_SEND_MULTIPLE`] × [`SEND_PRECISION`]): an
+/// unsaturated generator sends within [`SEND_PRECISION`], so lag far beyond it means the
+/// generator's own loop held sends back. Every row driver applies this one rule.
+pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, timed_sends: bool) {
     let cores = cores.max(1);
     let mut why = Vec::new();
     if row.measure_s > 0.0 {
@@ -189,14 +194,13 @@ pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, send_interval_us: 
             ));
         }
     }
-    if let Some(interval_us) = send_interval_us {
-        let limit = (0.1 * interval_us).max(2_000.0);
-        if row.send_lag_p99_us as f64 > limit {
-            why.push(format!(
-                "send-lag p99 {} µs > {limit:.0} µs",
-                row.send_lag_p99_us
-            ));
-        }
+    let limit_us = late_send_limit().as_micros() as u64;
+    if timed_sends && row.send_lag_p99_us > limit_us {
+        why.push(format!(
+            "send-lag p99 {} µs > {limit_us} µs ({LATE_SEND_MULTIPLE} × the {} µs send precision)",
+            row.send_lag_p99_us,
+            SEND_PRECISION.as_micros()
+        ));
     }
     if !why.is_empty() {
         row.loadgen_bound = true;
@@ -217,25 +221,33 @@ mod tests {
             notes: "first".into(),
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 1, Some(10_000.0));
+        flag_loadgen_bound(&mut row, 1, true);
         assert!(row.loadgen_bound);
         assert_eq!(
             row.notes,
             "first; loadgen-bound: load generator used 95 % of its 1 core(s), \
-             send-lag p99 2500 µs > 2000 µs"
+             send-lag p99 2500 µs > 500 µs (10 × the 50 µs send precision)"
         );
-        // below both limits (89 % of 2 cores, lag under a tenth of a 100 ms interval)
+        // below both limits: 89 % of 2 cores, lag at the limit
         let mut row = SummaryRow {
             measure_s: 10.0,
             loadgen_cpu_s: 17.8,
-            send_lag_p99_us: 9_000,
+            send_lag_p99_us: 500,
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 2, Some(100_000.0));
+        flag_loadgen_bound(&mut row, 2, true);
         assert!(!row.loadgen_bound && row.notes.is_empty(), "{}", row.notes);
+        // just above the lag limit, whatever the send interval (the old rule let 9 ms pass
+        // at a 100 ms interval, hiding a generator that held sends back by 9 ms)
+        row.send_lag_p99_us = 501;
+        flag_loadgen_bound(&mut row, 2, true);
+        assert!(row.loadgen_bound, "{row:#?}");
         // no timed sends: the lag is not a reason
-        row.send_lag_p99_us = 1_000_000;
-        flag_loadgen_bound(&mut row, 2, None);
+        let mut row = SummaryRow {
+            send_lag_p99_us: 1_000_000,
+            ..SummaryRow::default()
+        };
+        flag_loadgen_bound(&mut row, 2, false);
         assert!(!row.loadgen_bound);
     }
 

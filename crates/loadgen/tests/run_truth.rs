@@ -6,14 +6,15 @@
 //! - in closed loop at a rate (wrk2's setting), a 300 ms server stall raises the corrected
 //!   p99 and not the uncorrected one: it catches one request per publisher, but holds back
 //!   every send intended during it;
-//! - a 300 ms stall of the load generator itself (its sends leave late) shows in the
-//!   corrected p99 but not in the uncorrected one: coordinated omission, corrected.
+//! - a 300 ms stall of the load generator itself (every engine lane thread blocked, so its
+//!   sends leave late) shows in the corrected p99 but not in the uncorrected one:
+//!   coordinated omission, corrected.
 
 mod run_support;
 
 use std::time::Duration;
 
-use run_support::{run, scenario, spec, start};
+use run_support::{run, run_on, scenario, spec, start};
 use wsbench_scenario::{BroadcastOp, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::config::Faults;
 use wsbench_servers::{RustServer, ServerConfig};
@@ -241,7 +242,8 @@ async fn closed_loop_stall_sio() {
     closed_loop_stall_raises_corrected_not_uncorrected(RustServer::SioSocketioxide, "sio").await;
 }
 
-/// The load generator on this test's single thread; the server on its own runtime thread.
+/// The load generator's lane threads are the test's own engine (so the test can reach them);
+/// the server on its own runtime thread.
 #[test]
 fn loadgen_stall_shows_in_corrected_not_uncorrected() {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -260,6 +262,9 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
         });
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let engine = std::sync::Arc::new(
+        wsbench_loadgen::engine::Engine::start(&wsbench_loadgen::system::allowed_cpus()).unwrap(),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -283,14 +288,19 @@ fn loadgen_stall_shows_in_corrected_not_uncorrected() {
                 &spec(RustServer::Tcp, addr, ""),
             )
         };
-        // The fault under test: block the load generator's only thread for 300 ms, placed
-        // 700 ms in (warmup ends at 200 ms, measure at 1,700 ms: well inside). These sleeps
-        // are the injected stall, not a synchronisation.
-        tokio::spawn(async {
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            std::thread::sleep(Duration::from_millis(300));
-        });
-        run(vec![s], dir.path()).await.rows.remove(0)
+        // The fault under test: block every thread that runs workers (each engine lane) for
+        // 300 ms, placed 700 ms in (warmup ends at 200 ms, measure at 1,700 ms: well
+        // inside). These sleeps are the injected stall, not a synchronisation.
+        for lane in engine.handles() {
+            lane.spawn(async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                std::thread::sleep(Duration::from_millis(300));
+            });
+        }
+        run_on(vec![s], dir.path(), Some(engine))
+            .await
+            .rows
+            .remove(0)
     });
     stop_tx.send(()).unwrap();
     server.join().unwrap();

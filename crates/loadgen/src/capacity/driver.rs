@@ -27,7 +27,8 @@ use crate::runner::point::run_point;
 use crate::runner::progress::Progress;
 use crate::runner::target::resolve_in;
 use crate::runner::{
-    Lane, Pinning, RunError, RunOptions, SERVER_STOP_GRACE, budget, pin, prepare, start_meta,
+    Lane, Pinning, RunError, RunOptions, SERVER_STOP_GRACE, budget, pin, prepare, start_engine,
+    start_meta,
 };
 use crate::workload::connect::{Connector, DefaultConnector};
 use crate::workload::plan;
@@ -83,6 +84,8 @@ pub async fn run_capacity_with<C: Connector>(
     });
     let mut meta = start_meta(&check, &run_id, &prepared);
     let pinning = pin(prepared.spawns_servers);
+    let engine = start_engine(&check, &pinning)?;
+    meta.notes.extend(engine.refused());
     budget::record(
         &mut meta,
         prepared.cgroup_root.as_ref(),
@@ -109,6 +112,7 @@ pub async fn run_capacity_with<C: Connector>(
     let mut search = Searcher {
         opts: &opts,
         pinning: &pinning,
+        engine: &engine,
         cgroup_root: prepared.cgroup_root.as_ref(),
         run_id: &run_id,
         progress: Progress::start(opts.run.progress),
@@ -150,6 +154,7 @@ pub async fn run_capacity_with<C: Connector>(
 struct Searcher<'a> {
     opts: &'a CapacityOptions,
     pinning: &'a Pinning,
+    engine: &'a crate::engine::Engine,
     cgroup_root: Option<&'a crate::cgroup::CgroupRoot>,
     run_id: &'a str,
     progress: Progress,
@@ -304,6 +309,7 @@ impl Searcher<'_> {
             loadgen_cores: self.pinning.loadgen_cores,
             seed: 0x9e37_79b9_7f4a_7c15_u64 ^ load.to_bits(),
             pvp_variant: None,
+            engine: self.engine,
         };
         let result = run_point(&ctx, &s, &plan, &resolved, connector).await;
         if let Some(child) = resolved.child {

@@ -16,7 +16,8 @@
 //!
 //! Pinning: when the run spawns servers and the process may use ≥ 2 CPUs, servers are pinned
 //! to the first allowed CPU and the load generator's threads to the others (recorded in
-//! `meta.json`).
+//! `meta.json`). The run then starts its [`Engine`]: one lane thread per load-generator
+//! CPU (pinned to it) and a publisher lane; every row's connections run there.
 
 pub mod budget;
 pub mod lanes;
@@ -41,6 +42,7 @@ pub use table::format_table;
 use self::point::run_point;
 use self::progress::Progress;
 use self::target::{ServerKind, TargetSpec, resolve_in};
+use crate::engine::Engine;
 use crate::row::{PointCtx, PointFailure, RowFailure};
 use crate::workload::connect::Connector;
 use crate::workload::{Plan, PlanError, plan};
@@ -73,6 +75,9 @@ pub struct RunOptions {
     pub scenario_toml: Option<String>,
     /// The scenario file's path, for meta.json.
     pub scenario_file: Option<String>,
+    /// The lane threads to run connections on; `None`: the run starts its own, one per
+    /// load-generator core after pinning (a test passes its own to reach the lanes).
+    pub engine: Option<Arc<Engine>>,
 }
 
 impl RunOptions {
@@ -90,6 +95,7 @@ impl RunOptions {
             run_id: None,
             scenario_toml: None,
             scenario_file: None,
+            engine: None,
         }
     }
 }
@@ -137,6 +143,8 @@ pub enum RunError {
     /// A server CPU budget that cannot be applied (no writable cgroup cpu controller).
     #[error(transparent)]
     Budget(#[from] crate::cgroup::CgroupError),
+    #[error("cannot start the load generator's lane threads: {0}")]
+    Engine(std::io::Error),
     /// The run stopped after its directory was made; `meta` records why.
     #[error("{message} (recorded in {})", meta.display())]
     Aborted { message: String, meta: PathBuf },
@@ -145,6 +153,19 @@ pub enum RunError {
 /// Runs every point × repeat × target with the real transports.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     run_with(opts, Arc::new(crate::workload::connect::DefaultConnector)).await
+}
+
+/// The run's engine: the one the options bring (tests), else lanes on the load generator's
+/// pinned CPUs (all allowed CPUs when not pinned).
+pub(crate) fn start_engine(opts: &RunOptions, pinning: &Pinning) -> Result<Arc<Engine>, RunError> {
+    if let Some(e) = opts.engine.clone() {
+        return Ok(e);
+    }
+    let cpus = pinning
+        .loadgen_cpus
+        .clone()
+        .unwrap_or_else(crate::system::allowed_cpus);
+    Ok(Arc::new(Engine::start(&cpus).map_err(RunError::Engine)?))
 }
 
 /// [`run`] with a chosen way of opening connections: prepare (refuse what cannot run before
@@ -162,6 +183,8 @@ pub async fn run_with<C: Connector>(
     });
     let mut meta = start_meta(&opts, &run_id, &prepared);
     let pinning = pin(prepared.spawns_servers);
+    let engine = start_engine(&opts, &pinning)?;
+    meta.notes.extend(engine.refused());
     budget::record(
         &mut meta,
         prepared.cgroup_root.as_ref(),
@@ -175,8 +198,13 @@ pub async fn run_with<C: Connector>(
             }
             e => RunError::Output(e),
         })?;
-    let failures = match run_rows(&opts, &prepared, &pinning, &run_id, &mut writer, connector).await
-    {
+    let env = RowsEnv {
+        prepared: &prepared,
+        pinning: &pinning,
+        engine: &engine,
+        run_id: &run_id,
+    };
+    let failures = match run_rows(&opts, &env, &mut writer, connector).await {
         Ok(f) => f,
         Err(e) => {
             let message = format!("cannot write results: {e}");
@@ -369,16 +397,28 @@ pub(crate) fn pin(spawns_servers: bool) -> Pinning {
     p
 }
 
+/// What every row of a run shares.
+struct RowsEnv<'a> {
+    prepared: &'a Prepared,
+    pinning: &'a Pinning,
+    engine: &'a Engine,
+    run_id: &'a str,
+}
+
 /// Every point × repeat × lane, one row each, handed to `writer` as it finishes; failures
 /// are recorded there as they happen. Stops early on Ctrl-C.
 async fn run_rows<C: Connector>(
     opts: &RunOptions,
-    prepared: &Prepared,
-    pinning: &Pinning,
-    run_id: &str,
+    env: &RowsEnv<'_>,
     writer: &mut ResultsWriter,
     connector: Arc<C>,
 ) -> Result<Vec<RowFailure>, wsbench_report::ReportError> {
+    let RowsEnv {
+        prepared,
+        pinning,
+        engine,
+        run_id,
+    } = *env;
     let progress = Progress::start(opts.progress);
     let mut failures = Vec::new();
     let points = opts
@@ -435,6 +475,7 @@ async fn run_rows<C: Connector>(
                     loadgen_cores: pinning.loadgen_cores,
                     seed: 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(si as u64 + 1) ^ u64::from(repeat),
                     pvp_variant: lane.variant,
+                    engine,
                 };
                 let result = run_point(&ctx, s, plan, &resolved, connector.clone()).await;
                 if let Some(child) = resolved.child {

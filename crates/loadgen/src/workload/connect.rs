@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use wsbench_scenario::{Scenario, Workload};
 
+use crate::engine::Placement;
 use crate::recorder::{micros, new_histogram, quantile};
 use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu};
 use crate::transport::{
@@ -76,6 +77,7 @@ pub async fn run_storm_row<C: Connector>(
         connect_rate,
         CONNECT_TIMEOUT,
         ctx.cancel,
+        &ctx.engine.placement(s.clients, 0),
     )
     .await;
     let after = CpuMark::now(target);
@@ -111,7 +113,9 @@ pub async fn run_storm_row<C: Connector>(
 }
 
 /// Opens `n` connections to `endpoint`, `rate` per second (0 = as fast as allowed), each
-/// bounded by `timeout`. Stops starting new ones when `cancel` fires.
+/// bounded by `timeout`, client `i` on the engine lane `place` gives it (where its worker
+/// will run: a socket belongs to the runtime it was opened on). Stops starting new ones
+/// when `cancel` fires.
 pub async fn open_clients<C: Connector>(
     connector: Arc<C>,
     endpoint: &Endpoint,
@@ -119,6 +123,7 @@ pub async fn open_clients<C: Connector>(
     rate: f64,
     timeout: Duration,
     cancel: &CancellationToken,
+    place: &Placement<'_>,
 ) -> Opened<C::Conn> {
     let start = Instant::now();
     let permits = Arc::new(Semaphore::new(MAX_CONNECTS_IN_FLIGHT));
@@ -137,17 +142,21 @@ pub async fn open_clients<C: Connector>(
         };
         let connector = connector.clone();
         let endpoint = endpoint.clone();
-        tasks.spawn(async move {
-            let r = match tokio::time::timeout(timeout, connector.connect(&endpoint, timeout)).await
-            {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err(format!(
-                    "connect to {endpoint:?} timed out after {timeout:?}"
-                )),
-            };
-            drop(permit);
-            (i, r)
-        });
+        tasks.spawn_on(
+            async move {
+                let r = match tokio::time::timeout(timeout, connector.connect(&endpoint, timeout))
+                    .await
+                {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "connect to {endpoint:?} timed out after {timeout:?}"
+                    )),
+                };
+                drop(permit);
+                (i, r)
+            },
+            place.handle(i),
+        );
     }
     let mut opened = Opened {
         conns: (0..n).map(|_| None).collect(),

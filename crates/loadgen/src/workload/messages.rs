@@ -3,10 +3,13 @@
 //! connection, sample server and load-generator CPU at the measure boundaries, merge what the
 //! workers hand over, and fill a [`SummaryRow`].
 //!
-//! `loadgen_bound` rule: the row is flagged when, during measure, the load generator used
-//! ≥ 90 % of the CPU cores it may run on, or (open loop) its send-lag p99 exceeded
-//! max(10 % of a publisher's mean send interval, 2 ms) — the 2 ms floor is twice tokio's
-//! 1 ms timer resolution, below which a late send says nothing about saturation.
+//! Workers run on the engine's lanes (`crate::engine`): client `i` connects and runs on
+//! the lane its [`crate::engine::Placement`] gives it, publishers on the publisher lane when
+//! they are a strict subset of the clients.
+//!
+//! `loadgen_bound` rule ([`flag_loadgen_bound`]): the row is flagged when, during measure,
+//! the load generator used ≥ 90 % of the CPU cores it may run on, or (open loop) its
+//! send-lag p99 exceeded 10 × the engine's 50 µs send precision.
 //!
 //! Interrupted rows (Ctrl-C): the drain is cut to the worker's grace period, so deliveries
 //! still in flight at the cut are neither delivered nor known lost: `lost` stays 0 and the
@@ -52,6 +55,8 @@ pub async fn run_row<C: Connector>(
 ) -> Result<PointResult, PointFailure> {
     let mut row = plan.base_row(ctx, s, target.transport);
     ctx.progress.phase("connect");
+    // each client connects on the engine lane its worker will run on
+    let place = ctx.engine.placement(s.clients, plan.publishers);
     let opened = open_clients(
         connector,
         target.endpoint,
@@ -59,6 +64,7 @@ pub async fn run_row<C: Connector>(
         0.0,
         CONNECT_TIMEOUT,
         ctx.cancel,
+        &place,
     )
     .await;
     row.connect_p50_us = quantile(&opened.connect_us, 0.5);
@@ -133,7 +139,11 @@ pub async fn run_row<C: Connector>(
             payload_bytes: s.payload_bytes,
             ledger: ReceiverLedger::new(index, plan.audience),
         };
-        workers.push(tokio::spawn(run_worker(conn, spec, shared.clone())));
+        workers.push(
+            place
+                .handle(index)
+                .spawn(run_worker(conn, spec, shared.clone())),
+        );
     }
 
     // phase boundaries: sample CPU; a cancel cuts the measure phase short
@@ -184,12 +194,11 @@ pub async fn run_row<C: Connector>(
             ),
         );
     }
+    if let Some(note) = place.note() {
+        push_note(&mut row, note);
+    }
     let timed = s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher > 0.0;
-    flag_loadgen_bound(
-        &mut row,
-        ctx.loadgen_cores,
-        timed.then(|| 1e6 / per_publisher),
-    );
+    flag_loadgen_bound(&mut row, ctx.loadgen_cores, timed);
     Ok(PointResult {
         row,
         hgrm: merged.corrected,

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use wsbench_wire::payload::Stamp;
 
 use crate::accounting::{Delivery, ReceiverLedger, Tally, Violation};
+use crate::engine::timer::SendTimer;
 use crate::recorder::{LiveStats, Recorder, SendLog};
 use crate::schedule::{Pacing, ns_since_epoch};
 use crate::transport::rxstamp::{ReceiveTime, RxClock};
@@ -273,7 +274,7 @@ impl<'r> WorkerState<'r> {
             step = Step::Rearm(next);
         }
         if self.live_batch.len() >= 256 || now.duration_since(self.last_flush) >= LIVE_FLUSH {
-            self.row.live.push(&mut self.live_batch);
+            self.row.live.try_push(&mut self.live_batch);
             self.last_flush = now;
         }
         step
@@ -353,9 +354,10 @@ pub async fn run_worker<T: Transport>(
     row: Arc<RowShared>,
 ) -> WorkerReport {
     let mut state = WorkerState::new(spec, &row);
-    let send_timer = sleep_until(state.first_due().into());
+    // the engine's precise timer (a passed deadline fires on the first poll)
+    let mut send_timer = SendTimer::at(state.first_due());
     let deadline = sleep_until(row.phases.drain_end.into());
-    tokio::pin!(send_timer, deadline);
+    tokio::pin!(deadline);
 
     loop {
         let step = tokio::select! {
@@ -364,51 +366,18 @@ pub async fn run_worker<T: Transport>(
                 Step::Idle
             }
             _ = &mut deadline => break,
-            _ = due_or_sleep(send_timer.as_mut()), if state.can_send() => {
+            _ = send_timer.due(), if state.can_send() => {
                 state.on_send_due(&mut conn).await
             }
             got = conn.recv() => state.on_frame(got, conn.last_rx()),
         };
         match step {
             Step::Idle => {}
-            Step::Rearm(next) => send_timer.as_mut().reset(next.into()),
+            Step::Rearm(next) => send_timer.reset(next),
             Step::Stop => break,
         }
     }
     state.row.live.push(&mut state.live_batch);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
     state.finish(conn.bytes())
-}
-
-/// Resolves at the timer's deadline, or at once when the deadline has passed. A tokio
-/// `Sleep` reset to a past instant still waits for the timer driver's next tick (up to
-/// 1 ms), which would add a millisecond to every ping-pong round trip and to every send
-/// that is already behind its schedule.
-async fn due_or_sleep(timer: std::pin::Pin<&mut tokio::time::Sleep>) {
-    if timer.deadline() > tokio::time::Instant::now() {
-        timer.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use futures_util::FutureExt;
-    use tokio::time::{Duration, Instant, sleep_until};
-
-    use super::due_or_sleep;
-
-    #[tokio::test]
-    async fn a_passed_deadline_fires_on_the_first_poll() {
-        let timer = sleep_until(Instant::now() - Duration::from_millis(5));
-        tokio::pin!(timer);
-        assert_eq!(due_or_sleep(timer.as_mut()).now_or_never(), Some(()));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_future_deadline_still_waits() {
-        let timer = sleep_until(Instant::now() + Duration::from_millis(5));
-        tokio::pin!(timer);
-        assert_eq!(due_or_sleep(timer.as_mut()).now_or_never(), None);
-        due_or_sleep(timer.as_mut()).await; // paused clock: auto-advances to the deadline
-    }
 }

@@ -162,8 +162,18 @@ pub fn all_workloads(target_spec: &str) -> Vec<Scenario> {
 
 /// Runs `scenarios` into `dir` with the real transports, bounded in time.
 pub async fn run(scenarios: Vec<Scenario>, dir: &std::path::Path) -> wsbench_loadgen::RunOutcome {
+    run_on(scenarios, dir, None).await
+}
+
+/// [`run`] on the given engine lanes (`None`: the run starts its own).
+pub async fn run_on(
+    scenarios: Vec<Scenario>,
+    dir: &std::path::Path,
+    engine: Option<Arc<wsbench_loadgen::engine::Engine>>,
+) -> wsbench_loadgen::RunOutcome {
     let mut opts = wsbench_loadgen::RunOptions::new(scenarios, dir);
     opts.progress = false;
+    opts.engine = engine;
     tokio::time::timeout(Duration::from_secs(120), wsbench_loadgen::run(opts))
         .await
         .expect("run finished in time")

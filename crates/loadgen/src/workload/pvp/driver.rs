@@ -81,7 +81,15 @@ pub async fn run_row(
         }
     };
     let mut probe = connect("stats probe").await.map_err(failed)?;
-    let writer_client = connect("writer").await.map_err(failed)?;
+    // the writer is this row's publisher: it connects and runs on the publisher lane, the
+    // viewers on the receiver lanes (crate::engine)
+    let lanes = ctx.engine.placement(s.clients + 1, 1);
+    let writer_client = lanes
+        .handle(0)
+        .spawn(connect("writer"))
+        .await
+        .map_err(|e| failed(format!("writer: connect task failed: {e}")))?
+        .map_err(failed)?;
 
     // viewers: spawned now, set up before warmup
     let n = s.clients;
@@ -111,7 +119,7 @@ pub async fn run_row(
             watch,
             rx_clock,
         };
-        viewers.push(tokio::spawn(run_viewer(
+        viewers.push(lanes.handle(index + 1).spawn(run_viewer(
             spec,
             slots.clone(),
             ready_tx.clone(),
@@ -160,7 +168,7 @@ pub async fn run_row(
     let measure_end = measure_start + s.phases.measure;
     let drain_end = measure_end + s.phases.drain;
     let _ = timeline_tx.send(Some(Timeline { start, drain_end }));
-    let writer = tokio::spawn(run_writer(
+    let writer = lanes.handle(0).spawn(run_writer(
         writer_client,
         polling.update_rate,
         start,
@@ -305,12 +313,7 @@ pub async fn run_row(
     row.notes = notes.join("; ");
     fill_sight_read_lag(&mut row, &reports, measure_start, measure_end);
     // the viewers' (polling) or the writer's (push) schedule is what sends may lag behind
-    let send_interval_us = if variant.polls() {
-        polling.poll_interval.as_secs_f64() * 1e6
-    } else {
-        1e6 / polling.update_rate
-    };
-    flag_loadgen_bound(&mut row, ctx.loadgen_cores, Some(send_interval_us));
+    flag_loadgen_bound(&mut row, ctx.loadgen_cores, true);
     Ok(PointResult {
         row,
         hgrm: st.histogram,

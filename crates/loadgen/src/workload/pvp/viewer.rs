@@ -223,7 +223,7 @@ async fn poll(
     let mut last_version: Option<u64> = None;
     while due < tl.drain_end {
         tokio::select! {
-            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = crate::engine::timer::sleep_until(due) => {}
             _ = cancel.cancelled() => return,
         }
         let sent_at = Instant::now();

@@ -49,7 +49,7 @@ pub async fn run_writer(
             break;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = crate::engine::timer::sleep_until(due) => {}
             _ = cancel.cancelled() => break,
         }
         let sent_at = Instant::now();
