@@ -4,9 +4,10 @@
 //! time) must rise by the stall.
 //!
 //! How the stall is placed: the `tcp` server runs on its own thread behind a byte proxy.
-//! Before the proxy forwards a chunk to the load generator it asks a staller task on the
-//! generator's only thread to block that thread for `STALL` (the injected fault) and waits
-//! for its "blocking now"; only then does it write. So each reply lands in the client's
+//! Before the proxy forwards a chunk to the load generator it asks a staller to block every
+//! thread that runs the generator's connections (each lane of the test's own engine) for
+//! `STALL` (the injected fault) and waits for every lane's "blocking now"; only then does it
+//! write. So each reply lands in the client's
 //! socket while the reader cannot run, and is read about `STALL` later. The echo runs at
 //! one send every 250 ms, so a 100 ms stall never holds back a send (send lag stays low).
 //! Checked on `tcp`, raw WebSocket and Socket.IO over WebSocket (the proxy only moves bytes).
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use run_support::{run, scenario, spec, start};
+use run_support::{run_on, scenario, spec, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -26,10 +27,10 @@ use wsbench_report::SummaryRow;
 use wsbench_scenario::{LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::{RustServer, ServerConfig};
 
-/// The injected stall of the load generator's thread.
+/// The injected stall of the load generator's lane threads.
 const STALL: Duration = Duration::from_millis(100);
 
-/// A request to block the generator's thread; answered just before it blocks.
+/// A request to block the generator's lanes; answered once every lane is about to block.
 type StallRequest = oneshot::Sender<()>;
 
 /// Forwards one direction; server → client chunks wait for a stall first when `stall` is on.
@@ -127,20 +128,42 @@ fn reader_stall_moves_read_lag_not_kernel_latency(target: RustServer, sio_kind: 
         .enable_all()
         .build()
         .unwrap();
+    let engine = Arc::new(
+        wsbench_loadgen::engine::Engine::start(&wsbench_loadgen::system::allowed_cpus()).unwrap(),
+    );
     let (calm, stalled) = rt.block_on(async move {
-        // The fault: block the generator's only thread for STALL each time it is asked.
+        // The fault: block every engine lane for STALL each time it is asked; answer once
+        // each lane has said it is blocking now.
+        let lanes = engine.clone();
         tokio::spawn(async move {
             while let Some(blocking) = staller_rx.recv().await {
+                let mut acks = Vec::new();
+                for lane in lanes.handles() {
+                    let (tx, rx) = oneshot::channel::<()>();
+                    acks.push(rx);
+                    lane.spawn(async move {
+                        let _ = tx.send(());
+                        std::thread::sleep(STALL);
+                    });
+                }
+                for ack in acks {
+                    let _ = ack.await;
+                }
                 let _ = blocking.send(());
-                std::thread::sleep(STALL);
             }
         });
         let dir = tempfile::tempdir().unwrap();
         let s = echo_through(target, sio_kind, addr);
-        let calm = run(vec![s.clone()], dir.path()).await.rows.remove(0);
+        let calm = run_on(vec![s.clone()], dir.path(), Some(engine.clone()))
+            .await
+            .rows
+            .remove(0);
         on.store(true, Ordering::SeqCst);
         let dir = tempfile::tempdir().unwrap();
-        let stalled = run(vec![s], dir.path()).await.rows.remove(0);
+        let stalled = run_on(vec![s], dir.path(), Some(engine))
+            .await
+            .rows
+            .remove(0);
         (calm, stalled)
     });
     stop_tx.send(()).unwrap();
