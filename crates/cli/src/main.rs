@@ -2,6 +2,7 @@
 //! (0 ok, 1 run error, 2 usage or scenario error, 3 a threshold failed, 130 interrupted).
 
 mod args;
+mod floor;
 mod list;
 mod results;
 mod run;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             end_quietly_when_stdout_closes();
             results::report(a)
         }
+        Command::Floor(a) => floor::main(a),
         Command::Compare(a) => {
             end_quietly_when_stdout_closes();
             results::compare(a)

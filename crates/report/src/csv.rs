@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 9] = [
+    const ADDED_COLUMNS: [&str; 12] = [
         "repeat",
         "sweep",
         "variant",
@@ -197,6 +197,9 @@ mod tests {
         "send_lag_p99_us",
         "notes",
         "server_throttled_ms",
+        "floor_deliveries_per_s",
+        "floor_loadgen_cpu_s",
+        "floor_server_cpu_s",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

@@ -10,7 +10,7 @@
 //! - [`http`]: keep-alive HTTP/1.1 ([`HttpClient`] for the REST routes).
 
 mod any;
-mod codec;
+pub(crate) mod codec;
 mod counted;
 pub mod http;
 pub mod sio_polling;

@@ -188,6 +188,7 @@ pub async fn run_row<C: Connector>(
         ctx.loadgen_cores,
         timed.then(|| 1e6 / per_publisher),
     );
+    crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     Ok(PointResult {
         row,
         hgrm: merged.corrected,
