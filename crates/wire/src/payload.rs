@@ -45,7 +45,12 @@ impl Stamp {
         buf.push_str(r#","t":"#);
         push_u64(buf, self.t);
         buf.push_str(r#","pad":""#);
-        buf.extend(std::iter::repeat_n('x', pad));
+        let mut left = pad;
+        while left > 0 {
+            let n = left.min(PAD_CHUNK.len());
+            buf.push_str(&PAD_CHUNK[..n]);
+            left -= n;
+        }
         buf.push_str("\"}");
     }
 
@@ -64,6 +69,12 @@ impl Stamp {
         serde_json::from_slice(data)
     }
 }
+
+/// The pad filler, copied a chunk at a time (pushing one `char` at a time costs ~1 ns a byte).
+pub(crate) const PAD_CHUNK: &str = match std::str::from_utf8(&[b'x'; 256]) {
+    Ok(s) => s,
+    Err(_) => panic!("ASCII"),
+};
 
 /// Appends the decimal digits of `v` without allocating.
 pub fn push_u64(buf: &mut String, mut v: u64) {
