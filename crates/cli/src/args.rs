@@ -75,6 +75,47 @@ pub enum Command {
     /// readable summary.csv, or a --fail-if is malformed; 3 when a threshold failed or
     /// checked nothing.
     Compare(CompareArgs),
+    /// A minimal ping-pong client: the floor of what a load generator costs.
+    ///
+    /// One thread, raw epoll, no async runtime, no JSON parse: each client sends the same
+    /// echo request bytes `wsbench run` sends (built once, same encoders) and reads replies by
+    /// framing only (tcp length prefix; WebSocket frame headers), answering each with the
+    /// next request. It prints round trips per second and its own CPU time per round trip.
+    ///
+    /// Use it to see how much of a ping-pong result is the server and how much is wsbench:
+    /// run it against the same server, with the same pinning and client count, as a
+    /// closed-loop echo scenario (`floor = true` in a scenario does this for you, side by
+    /// side in one run). It cannot see the server's CPU; measure that where the server runs.
+    ///
+    /// Examples:
+    ///   wsbench serve tcp --bind 127.0.0.1:9001 &
+    ///   wsbench floor tcp 127.0.0.1:9001 --clients 50 --seconds 5
+    ///   wsbench floor ws ws://127.0.0.1:9002/ws
+    #[command(verbatim_doc_comment)]
+    Floor(FloorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// Protocol: `tcp` (length-prefixed JSON, the tcp target) or `ws` (raw WebSocket: ws-*,
+    /// node-ws).
+    #[arg(value_parser = ["tcp", "ws"])]
+    pub proto: String,
+    /// Server address: tcp `HOST:PORT`; ws `HOST:PORT[/PATH]` or `ws://HOST:PORT/PATH`
+    /// (path `/ws` when none is given).
+    pub addr: String,
+    /// Connections, each with one request in flight.
+    #[arg(long, default_value_t = 50)]
+    pub clients: u32,
+    /// Measured seconds (after the warmup).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Seconds of ping-pong before measuring.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_s: f64,
+    /// Size of the payload (`data`) of each request, as in a scenario's `payload_bytes`.
+    #[arg(long, default_value_t = 64)]
+    pub payload_bytes: usize,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +215,12 @@ pub struct RunArgs {
     /// a writable cgroup cpu controller (root); the run fails rather than run unthrottled.
     #[arg(long, value_name = "F")]
     pub server_cpus: Option<f64>,
+    /// After each row, run the floor client (`wsbench floor`) against the same server with
+    /// the same pinning, clients, payload and measure time, and fill the floor_* columns
+    /// (as the scenario key `floor = true`). Only for closed-loop echo without a rate
+    /// (ping-pong) on tcp and raw WebSocket targets.
+    #[arg(long)]
+    pub floor: bool,
     /// Database for servers the harness starts (same forms as `serve --database`).
     #[arg(long, default_value = "sqlite")]
     pub database: String,

@@ -3,6 +3,7 @@
 
 mod args;
 mod capacity;
+mod floor;
 mod list;
 mod results;
 mod run;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
             end_quietly_when_stdout_closes();
             results::report(a)
         }
+        Command::Floor(a) => floor::main(a),
         Command::Compare(a) => {
             end_quietly_when_stdout_closes();
             results::compare(a)

@@ -24,6 +24,7 @@ fn overrides(a: &RunArgs) -> Overrides {
         drain_s: a.drain_s,
         quick: a.quick,
         server_cpus: a.server_cpus,
+        floor: a.floor,
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`recorder`]: latency histograms and the send-lag log for uncorrected latency.
 //! - [`accounting`]: delivered / lost / duplicated / reordered per receiver.
 //! - [`workload`]: each workload's semantics, the one worker loop, connect and join phases.
+//! - [`floor`]: the floor client (`wsbench floor`): epoll ping-pong with no runtime and no
+//!   parse, the reference wsbench's own cost is compared with.
 //! - [`row`]: the seam between the runner and the row drivers (row context, result,
 //!   failure); both import it, neither imports the other.
 //! - [`runner`]: scenario points × repeats × targets → rows, files, the paired table.
@@ -21,6 +23,7 @@ pub mod accounting;
 pub mod capacity;
 pub mod cgroup;
 pub mod engine;
+pub mod floor;
 pub mod peers;
 pub mod recorder;
 pub mod row;

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 10] = [
+    const ADDED_COLUMNS: [&str; 13] = [
         "repeat",
         "sweep",
         "variant",
@@ -198,6 +198,9 @@ mod tests {
         "notes",
         "server_throttled_ms",
         "read_lag_p99_us",
+        "floor_deliveries_per_s",
+        "floor_loadgen_cpu_s",
+        "floor_server_cpu_s",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

@@ -117,6 +117,18 @@ pub struct SummaryRow {
     /// minus when the kernel received the read that completed it, microseconds (measured
     /// deliveries with a kernel stamp); empty where none was recorded.
     pub read_lag_p99_us: Option<u64>,
+    /// `floor = true` rows: round trips per second of the floor client (`wsbench floor`)
+    /// run right after the row against the same server, pinning, clients, payload and
+    /// measure time; empty otherwise.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub floor_deliveries_per_s: Option<f64>,
+    /// `floor = true` rows: the floor client's thread CPU time during its measure phase, s.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub floor_loadgen_cpu_s: Option<f64>,
+    /// `floor = true` rows: the server's CPU time while the floor client measured, s (empty
+    /// for a server the run did not start).
+    #[serde(serialize_with = "opt_float_cell")]
+    pub floor_server_cpu_s: Option<f64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

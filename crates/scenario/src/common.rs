@@ -37,6 +37,8 @@ pub(crate) struct Common {
     pub polling_line: Option<usize>,
     /// `server_cpus` / `--server-cpus`, validated ([`crate::budget`]).
     pub server_cpus: Option<f64>,
+    /// Where `floor = true` / `--floor` came from, when on ([`crate::floor`]).
+    pub floor: Option<Origin>,
 }
 
 pub(crate) fn common(
@@ -131,6 +133,7 @@ pub(crate) fn common(
 
     let phases = phases(text, file, raw, ov, workload_line)?;
     let server_cpus = crate::budget::server_cpus(text, file, raw, ov, &targets)?;
+    let floor = crate::floor::common(text, file, raw, ov, workload, &targets)?;
 
     if let (Some(p), false) = (&raw.polling, workload == WorkloadKind::PollingVsPush) {
         let msg = format!(
@@ -190,6 +193,7 @@ pub(crate) fn common(
         variants,
         polling_line: raw.polling.as_ref().map(|p| line_of(text, p.span().start)),
         server_cpus,
+        floor,
     })
 }
 

@@ -291,6 +291,9 @@ pub struct Scenario {
     /// `server_cpus` or `--server-cpus`). Validated: > 0, at most the machine's CPUs, and
     /// only with targets the run starts. `None`: no budget.
     pub server_cpus: Option<f64>,
+    /// `floor = true` / `--floor`: after each row, the floor client runs against the same
+    /// server (validated: closed-loop echo without a rate, tcp and raw WebSocket targets).
+    pub floor: bool,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

@@ -31,6 +31,8 @@ pub struct Overrides {
     pub quick: bool,
     /// `--server-cpus`: the CPU budget of the servers the run starts (replaces `server_cpus`).
     pub server_cpus: Option<f64>,
+    /// `--floor`: run the floor client after each row (as `floor = true`).
+    pub floor: bool,
 }
 
 /// The longest phases a `--quick` run keeps: warmup 0.5 s, measure 2 s, drain 1 s.
@@ -51,6 +53,7 @@ pub(crate) mod flag {
     pub const MEASURE_S: &str = "--measure-s";
     pub const DRAIN_S: &str = "--drain-s";
     pub const SERVER_CPUS: &str = "--server-cpus";
+    pub const FLOOR: &str = "--floor";
 }
 
 impl Overrides {

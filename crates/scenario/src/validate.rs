@@ -33,6 +33,7 @@ pub(crate) fn build_point(
     let clients = traffic::clients(&cx)?;
     let publishers = traffic::publishers(&cx, clients)?;
     let rate = traffic::rate(&cx, mode)?;
+    let floor = crate::floor::point(file, &c.floor, mode, rate)?;
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
     Ok(Scenario {
@@ -49,6 +50,7 @@ pub(crate) fn build_point(
         phases: c.phases,
         max_message_bytes: c.max_message_bytes.v,
         server_cpus: c.server_cpus,
+        floor,
         sweep,
     })
 }
@@ -182,6 +184,7 @@ pub(crate) mod fixture {
             variants: PvpVariant::ALL.to_vec(),
             polling_line: None,
             server_cpus: None,
+            floor: None,
         }
     }
 

@@ -12,9 +12,11 @@ pub const BOUND_MARK: char = '⚑';
 /// server CPU, server RSS. Rows are grouped by scenario and sweep point in run order, so the
 /// interleaved repeats of one point (A B C A B C) print together; within a group targets
 /// follow the target table's order, as in the plots (`tcp` first, externals last by name). A load-generator-bound row carries [`BOUND_MARK`] after its
-/// target, explained by a legend line.
+/// target, explained by a legend line. When some row ran the floor client (`floor = true`),
+/// a last column `vs floor` gives its deliveries/s over the floor client's.
 pub fn format_table(rows: &[SummaryRow]) -> String {
-    let header = [
+    let with_floor = rows.iter().any(|r| r.floor_deliveries_per_s.is_some());
+    let mut header = vec![
         "scenario",
         "sweep",
         "r",
@@ -28,6 +30,9 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
         "srv cpu s",
         "srv rss MB",
     ];
+    if with_floor {
+        header.push("vs floor");
+    }
     let mut order: Vec<&SummaryRow> = Vec::with_capacity(rows.len());
     let mut keys: Vec<(&str, &str)> = Vec::new();
     for r in rows {
@@ -52,7 +57,7 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
     let cells: Vec<Vec<String>> = order
         .iter()
         .map(|r| {
-            vec![
+            let mut cells = vec![
                 r.scenario.clone(),
                 if r.sweep.is_empty() {
                     "-".into()
@@ -74,7 +79,11 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
                 r.server_cpu_s.map_or("-".into(), |c| format!("{c:.2}")),
                 r.server_rss_peak_kb
                     .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-            ]
+            ];
+            if with_floor {
+                cells.push(floor_ratio(r));
+            }
+            cells
         })
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -105,6 +114,12 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
     if rows.iter().any(|r| r.partial) {
         out.push_str("* partial row (interrupted)\n");
     }
+    if with_floor {
+        out.push_str(
+            "vs floor: deliveries/s over the floor client's (`wsbench floor`, same server, \
+             pinning, clients and payload, run right after the row)\n",
+        );
+    }
     if rows.iter().any(|r| r.loadgen_bound) {
         out.push_str(&format!(
             "{BOUND_MARK} load-generator bound: the load generator, not the server, was the \
@@ -112,6 +127,14 @@ pub fn format_table(rows: &[SummaryRow]) -> String {
         ));
     }
     out
+}
+
+/// `deliveries_per_s / floor_deliveries_per_s` as `0.87×`, or `-`.
+fn floor_ratio(r: &SummaryRow) -> String {
+    match r.floor_deliveries_per_s {
+        Some(f) if f > 0.0 => format!("{:.2}×", r.deliveries_per_s / f),
+        _ => "-".into(),
+    }
 }
 
 #[cfg(test)]
@@ -232,5 +255,25 @@ mod tests {
         // columns stay aligned: the marker counts as one character
         let col = |l: &str| l.find("0/0").map(|b| l[..b].chars().count());
         assert_eq!(col(lines[1]), col(lines[2]), "{t}");
+    }
+
+    #[test]
+    fn floor_rows_show_the_ratio_to_the_floor_client() {
+        let row = |target: &str, floor: Option<f64>| SummaryRow {
+            scenario: "floor".into(),
+            target: target.into(),
+            repeat: 1,
+            deliveries_per_s: 90_000.0,
+            floor_deliveries_per_s: floor,
+            ..SummaryRow::default()
+        };
+        let plain = format_table(&[row("tcp", None)]);
+        assert!(!plain.contains("vs floor"), "{plain}");
+        let t = format_table(&[row("tcp", Some(100_000.0)), row("ws-tungstenite", None)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].ends_with("vs floor"), "{t}");
+        assert!(lines[1].ends_with("0.90×"), "{t}");
+        assert!(lines[2].ends_with('-'), "{t}");
+        assert!(lines[3].starts_with("vs floor:"), "{t}");
     }
 }

@@ -1,13 +1,15 @@
 //! Protocol-neutral requests to wire text and wire text to [`Incoming`], for the raw app
 //! protocol (docs/design.md §3, JSON objects) and for Socket.IO (events inside Engine.IO
 //! messages). Encoders append to a reused buffer; decoders slice the received frame's
-//! `Bytes` instead of copying the payload.
+//! `Bytes` instead of copying the payload. Decoders try the exact-layout fast path
+//! ([`wsbench_wire::fast`]: the servers' envelopes around our own payload) first and fall
+//! back to the full parsers for anything else.
 
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 use wsbench_wire::app::Reply;
-use wsbench_wire::{engineio, socketio};
+use wsbench_wire::{engineio, fast, socketio};
 
 use super::{Incoming, OpKind, Outgoing, TransportError};
 
@@ -114,8 +116,22 @@ pub(crate) fn app_welcome(frame: &[u8]) -> Result<String, TransportError> {
     }
 }
 
+/// A fast-path answer as [`Incoming`], slicing `frame`.
+fn fast_incoming(frame: &Bytes, f: fast::Fast<'_>) -> Incoming {
+    match f {
+        fast::Fast::Msg { data, .. } => Incoming::Msg(frame.slice_ref(data)),
+        fast::Fast::Ack { ack, data } => Incoming::Ack {
+            ack,
+            data: data.map(|(d, _)| frame.slice_ref(d)),
+        },
+    }
+}
+
 /// A raw target's reply as [`Incoming`]; `None` for a (repeated) welcome.
 pub(crate) fn app_incoming(frame: Bytes) -> Result<Option<Incoming>, TransportError> {
+    if let Some(f) = fast::app_reply(&frame) {
+        return Ok(Some(fast_incoming(&frame, f)));
+    }
     Ok(Some(match Reply::parse(&frame).map_err(protocol)? {
         Reply::Msg { data } => Incoming::Msg(share(&frame, data.get())),
         Reply::Ack { ack, data } => Incoming::Ack {
@@ -148,6 +164,9 @@ pub(crate) enum EioInbound {
 pub(crate) fn eio_inbound(frame: &Bytes, text: &str) -> Result<EioInbound, TransportError> {
     use engineio::Packet as E;
     use socketio::PacketKind as S;
+    if let Some(f) = fast::sio_packet(text.as_bytes()) {
+        return Ok(EioInbound::App(fast_incoming(frame, f)));
+    }
     let msg = match engineio::Packet::decode(text).map_err(protocol)? {
         E::Message(msg) => msg,
         E::Ping { probe: false } => return Ok(EioInbound::Ping),
@@ -316,5 +335,27 @@ mod tests {
         assert!(matches!(sio("6"), EioInbound::Nothing));
         assert!(matches!(sio("41"), EioInbound::Closed(_)));
         assert!(matches!(sio("1"), EioInbound::Closed(_)));
+    }
+
+    #[test]
+    fn our_own_payloads_take_the_fast_path_and_still_slice() {
+        let d = r#"{"from":1,"seq":2,"t":3,"pad":"xx"}"#;
+        let frame = Bytes::from(format!(r#"{{"op":"ack","ack":2,"data":{d}}}"#));
+        let Some(Incoming::Ack {
+            ack: 2,
+            data: Some(got),
+        }) = app_incoming(frame.clone()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(&got[..], d.as_bytes());
+        assert_eq!(got.as_ptr(), frame[27..].as_ptr(), "no copy");
+        let frame = Bytes::from(format!(r#"42["msg",{d}]"#));
+        let text = std::str::from_utf8(&frame).unwrap();
+        let EioInbound::App(Incoming::Msg(got)) = eio_inbound(&frame, text).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&got[..], d.as_bytes());
+        assert_eq!(got.as_ptr(), frame[9..].as_ptr(), "no copy");
     }
 }

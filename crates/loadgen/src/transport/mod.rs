@@ -11,7 +11,7 @@
 //! - [`rxstamp`]: kernel receive timestamps ([`Transport::last_rx`]) and their clock.
 
 mod any;
-mod codec;
+pub(crate) mod codec;
 mod counted;
 pub mod http;
 pub mod rxstamp;

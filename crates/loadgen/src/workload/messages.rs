@@ -199,6 +199,7 @@ pub async fn run_row<C: Connector>(
     }
     let timed = s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher > 0.0;
     flag_loadgen_bound(&mut row, ctx.loadgen_cores, timed);
+    crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     Ok(PointResult {
         row,
         hgrm: merged.corrected,

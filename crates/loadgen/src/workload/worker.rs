@@ -145,6 +145,8 @@ struct WorkerState<'r> {
     /// Live latencies (µs) not yet handed to the progress line.
     live_batch: Vec<u64>,
     last_flush: Instant,
+    /// The payload of the next send, reused (no allocation per message).
+    payload: String,
 }
 
 impl<'r> WorkerState<'r> {
@@ -159,6 +161,7 @@ impl<'r> WorkerState<'r> {
             cancelled: false,
             live_batch: Vec::new(),
             last_flush: Instant::now(),
+            payload: String::new(),
         }
     }
 
@@ -203,19 +206,19 @@ impl<'r> WorkerState<'r> {
         let t_ns = ns_since_epoch(intended);
         let this = self.seq;
         self.seq += 1;
-        let data = Stamp {
+        Stamp {
             from: self.spec.index,
             seq: this,
             t: t_ns,
         }
-        .encode(self.spec.payload_bytes);
+        .encode_into(self.spec.payload_bytes, &mut self.payload);
         let lag = Instant::now().saturating_duration_since(intended);
         self.row.send_log.record(self.spec.index, this, lag);
         let req = Outgoing {
             op: *op,
             room: self.spec.room.as_deref(),
             id: self.spec.to_id.as_deref(),
-            data: Some(&data),
+            data: Some(&self.payload),
             ack: self.spec.acked.then_some(this),
         };
         if let Err(e) = conn.send(req).await {

@@ -89,6 +89,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         phases: quick(),
         max_message_bytes: 1 << 20,
         server_cpus: None,
+        floor: false,
         sweep: Vec::new(),
     }
 }
