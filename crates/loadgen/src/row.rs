@@ -176,13 +176,31 @@ pub fn push_note(row: &mut SummaryRow, note: String) {
     row.notes.push_str(&note);
 }
 
+/// How many sends left later than [`late_send_limit`], from a send-lag histogram (µs).
+pub fn late_sends(send_lag_us: &hdrhistogram::Histogram<u64>) -> u64 {
+    let limit = late_send_limit().as_micros() as u64;
+    send_lag_us
+        .iter_recorded()
+        .filter(|v| v.value_iterated_to() > limit)
+        .map(|v| v.count_at_value())
+        .sum()
+}
+
+/// Sends later than the limit a row must have before its lag flags it: p99 of a short row
+/// is its slowest send or two, and one send held up by the machine (an interrupt, another
+/// process's real-time thread on the core) is not a generator that cannot keep its
+/// schedule; a saturated generator holds back many.
+pub const MIN_LATE_SENDS: u64 = 3;
+
 /// Marks `row` load-generator bound, with the reasons in its notes, when its figures are the
 /// load generator's limit rather than the server's: the generator used ≥ 90 % of its
-/// `cores`, or (`timed_sends`: the row sends on a schedule) its sends left late, send-lag
-/// p99 above [`late_send_limit`] ([`LATE_SEND_MULTIPLE`] × [`SEND_PRECISION`]): an
-/// unsaturated generator sends within [`SEND_PRECISION`], so lag far beyond it means the
-/// generator's own loop held sends back. Every row driver applies this one rule.
-pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, timed_sends: bool) {
+/// `cores`, or (`late_sends` is `Some`: the row sends on a schedule, and that many sends
+/// left later than [`late_send_limit`]) its sends left late: send-lag p99 above
+/// [`late_send_limit`] ([`LATE_SEND_MULTIPLE`] × [`SEND_PRECISION`]) and at least
+/// [`MIN_LATE_SENDS`] sends beyond it. An unsaturated generator sends within
+/// [`SEND_PRECISION`], so lag far beyond it means the generator's own loop held sends back.
+/// Every row driver applies this one rule.
+pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, late_sends: Option<u64>) {
     let cores = cores.max(1);
     let mut why = Vec::new();
     if row.measure_s > 0.0 {
@@ -195,9 +213,12 @@ pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, timed_sends: bool)
         }
     }
     let limit_us = late_send_limit().as_micros() as u64;
-    if timed_sends && row.send_lag_p99_us > limit_us {
+    if let Some(late) = late_sends
+        && row.send_lag_p99_us > limit_us
+        && late >= MIN_LATE_SENDS
+    {
         why.push(format!(
-            "send-lag p99 {} µs > {limit_us} µs ({LATE_SEND_MULTIPLE} × the {} µs send precision)",
+            "send-lag p99 {} µs > {limit_us} µs ({LATE_SEND_MULTIPLE} × the {} µs send precision; {late} sends beyond it)",
             row.send_lag_p99_us,
             SEND_PRECISION.as_micros()
         ));
@@ -221,12 +242,12 @@ mod tests {
             notes: "first".into(),
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 1, true);
+        flag_loadgen_bound(&mut row, 1, Some(40));
         assert!(row.loadgen_bound);
         assert_eq!(
             row.notes,
             "first; loadgen-bound: load generator used 95 % of its 1 core(s), \
-             send-lag p99 2500 µs > 500 µs (10 × the 50 µs send precision)"
+             send-lag p99 2500 µs > 500 µs (10 × the 50 µs send precision; 40 sends beyond it)"
         );
         // below both limits: 89 % of 2 cores, lag at the limit
         let mut row = SummaryRow {
@@ -235,20 +256,38 @@ mod tests {
             send_lag_p99_us: 500,
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 2, true);
+        flag_loadgen_bound(&mut row, 2, Some(0));
         assert!(!row.loadgen_bound && row.notes.is_empty(), "{}", row.notes);
         // just above the lag limit, whatever the send interval (the old rule let 9 ms pass
         // at a 100 ms interval, hiding a generator that held sends back by 9 ms)
         row.send_lag_p99_us = 501;
-        flag_loadgen_bound(&mut row, 2, true);
+        flag_loadgen_bound(&mut row, 2, Some(MIN_LATE_SENDS));
         assert!(row.loadgen_bound, "{row:#?}");
+        // a short row whose p99 is one or two sends the machine held up is not flagged
+        let mut row = SummaryRow {
+            send_lag_p99_us: 739,
+            ..SummaryRow::default()
+        };
+        flag_loadgen_bound(&mut row, 2, Some(MIN_LATE_SENDS - 1));
+        assert!(!row.loadgen_bound, "{row:#?}");
         // no timed sends: the lag is not a reason
         let mut row = SummaryRow {
             send_lag_p99_us: 1_000_000,
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 2, false);
+        flag_loadgen_bound(&mut row, 2, None);
         assert!(!row.loadgen_bound);
+    }
+
+    #[test]
+    fn late_sends_counts_only_sends_beyond_the_limit() {
+        let mut h = crate::recorder::new_histogram();
+        let limit = late_send_limit().as_micros() as u64;
+        for us in [10, 50, limit, limit + 1, 5 * limit, 100 * limit] {
+            h.record(us).unwrap();
+        }
+        assert_eq!(late_sends(&h), 3);
+        assert_eq!(late_sends(&crate::recorder::new_histogram()), 0);
     }
 
     #[test]

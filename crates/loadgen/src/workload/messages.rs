@@ -28,7 +28,7 @@ use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::row::{
     CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
-    flag_loadgen_bound, push_note,
+    flag_loadgen_bound, late_sends, push_note,
 };
 use crate::schedule::Pacing;
 use crate::transport::Transport;
@@ -198,7 +198,11 @@ pub async fn run_row<C: Connector>(
         push_note(&mut row, note);
     }
     let timed = s.workload.mode() == LoopMode::Open && plan.op.is_some() && per_publisher > 0.0;
-    flag_loadgen_bound(&mut row, ctx.loadgen_cores, timed);
+    flag_loadgen_bound(
+        &mut row,
+        ctx.loadgen_cores,
+        timed.then(|| late_sends(&merged.send_lag)),
+    );
     crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     Ok(PointResult {
         row,

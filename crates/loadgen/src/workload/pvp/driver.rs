@@ -29,7 +29,7 @@ use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::row::{
     CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
-    flag_loadgen_bound,
+    flag_loadgen_bound, late_sends,
 };
 use crate::transport::HttpClient;
 use crate::transport::rxstamp::RxClock;
@@ -313,7 +313,12 @@ pub async fn run_row(
     row.notes = notes.join("; ");
     fill_sight_read_lag(&mut row, &reports, measure_start, measure_end);
     // the viewers' (polling) or the writer's (push) schedule is what sends may lag behind
-    flag_loadgen_bound(&mut row, ctx.loadgen_cores, true);
+    let late = if variant.polls() {
+        late_sends(&poll_lag)
+    } else {
+        writer.late_sends
+    };
+    flag_loadgen_bound(&mut row, ctx.loadgen_cores, Some(late));
     Ok(PointResult {
         row,
         hgrm: st.histogram,

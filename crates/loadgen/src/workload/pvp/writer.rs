@@ -27,6 +27,8 @@ pub struct WriterReport {
     pub bytes: ByteCounts,
     /// 99th percentile of how late POSTs left against their schedule, µs.
     pub lag_p99_us: u64,
+    /// Writes that left later than the load-generator-bound limit.
+    pub late_sends: u64,
 }
 
 /// Writes from `start` until `until` (exclusive) at `rate` per second, or until `cancel`;
@@ -95,5 +97,6 @@ pub async fn run_writer(
     }
     report.bytes = client.bytes();
     report.lag_p99_us = crate::recorder::quantile(&lags, 0.99);
+    report.late_sends = crate::row::late_sends(&lags);
     report
 }
