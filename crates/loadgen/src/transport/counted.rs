@@ -1,8 +1,10 @@
 //! The byte-counting TCP stream every transport connects over, so `bytes()` reports what
 //! really crossed the socket, handshakes and protocol chatter included. It is also where
 //! receive times come from: the socket has `SO_TIMESTAMPNS` on, every read is a `recvmsg`
-//! (through tokio's readiness API), and the kernel's stamp of the last read is kept in an
-//! [`RxCell`] (see `rxstamp`). A frame decoded from the read buffer takes the stamp of the
+//! (through tokio's readiness API, `AsyncFd`), and the kernel's stamp of the last read is
+//! kept in an [`RxCell`] (see `rxstamp`). A read that fills less than the buffer clears the
+//! readiness it consumed (as tokio's own `TcpStream` does), so a frame costs one `recvmsg`,
+//! not a second one that only finds the socket empty. A frame decoded from the read buffer takes the stamp of the
 //! last read before it was returned: the read that completed it.
 
 use std::io;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -46,11 +49,13 @@ impl Counters {
     }
 }
 
-/// A `TcpStream` that adds every byte read or written to its [`Counters`] and keeps the
-/// kernel's receive stamp of its last read.
+/// A TCP stream that adds every byte read or written to its [`Counters`] and keeps the
+/// kernel's receive stamp of its last read. The socket sits in an [`AsyncFd`] rather than a
+/// tokio `TcpStream` because reads are `recvmsg` calls of our own, and only `AsyncFd`'s
+/// readiness guard lets such a read clear the readiness it used (race-free, by tick).
 #[derive(Debug)]
 pub(crate) struct CountedStream {
-    inner: TcpStream,
+    inner: AsyncFd<std::net::TcpStream>,
     counters: Arc<Counters>,
     /// The last read's kernel stamp (shared: hyper's connection task owns HTTP streams).
     rx: Arc<RxCell>,
@@ -78,9 +83,15 @@ pub(crate) async fn dial(
         endpoint: addr.to_string(),
         source,
     };
-    let inner = TcpStream::connect(addr).await.map_err(connect_err)?;
-    inner.set_nodelay(true).map_err(connect_err)?;
-    enable_stamps(&inner).map_err(connect_err)?;
+    let stream = TcpStream::connect(addr).await.map_err(connect_err)?;
+    stream.set_nodelay(true).map_err(connect_err)?;
+    enable_stamps(&stream).map_err(connect_err)?;
+    // into_std keeps the socket non-blocking
+    let std_stream = stream.into_std().map_err(connect_err)?;
+    // SAFETY: a std TcpStream owns its descriptor, keeps it open until dropped and always
+    // returns the same one from as_raw_fd; the AsyncFd owns the stream from here on.
+    let inner =
+        unsafe { AsyncFd::register(std_stream) }.map_err(|e| connect_err(io::Error::from(e)))?;
     Ok(CountedStream {
         inner,
         counters: counters.clone(),
@@ -100,29 +111,54 @@ fn enable_stamps(_: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+/// One read into `unfilled`: `recvmsg` with the kernel's stamp.
+#[cfg(target_os = "linux")]
+fn read_once(
+    s: &std::net::TcpStream,
+    unfilled: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<(usize, Option<RxStamp>)> {
+    use std::os::fd::AsRawFd;
+    super::rxstamp::recv_stamped(s.as_raw_fd(), unfilled)
+}
+
+/// One plain read: this platform gives no stamps.
+#[cfg(not(target_os = "linux"))]
+fn read_once(
+    s: &std::net::TcpStream,
+    unfilled: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<(usize, Option<RxStamp>)> {
+    use std::io::Read;
+    for b in unfilled.iter_mut() {
+        b.write(0);
+    }
+    // SAFETY: every byte was just initialised.
+    let init = unsafe { &mut *(unfilled as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    let mut s = s;
+    Ok((s.read(init)?, None))
+}
+
 impl CountedStream {
-    /// One `recvmsg` when the socket is readable; records the read's stamp.
-    #[cfg(target_os = "linux")]
+    /// One read when the socket is readable; records the read's stamp. A short read clears
+    /// the readiness it used: the socket is drained, and the next poll waits for the edge.
     fn poll_read_stamped(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<usize>> {
-        use std::os::fd::AsRawFd;
-        use tokio::io::Interest;
-        if buf.remaining() == 0 {
+        let len = buf.remaining();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        let fd = self.inner.as_raw_fd();
         loop {
-            std::task::ready!(self.inner.poll_read_ready(cx))?;
-            // SAFETY: recvmsg only writes initialised bytes into the unfilled part, and
+            let mut guard = std::task::ready!(self.inner.poll_read_ready(cx))?;
+            // SAFETY: the read only writes initialised bytes into the unfilled part, and
             // exactly `n` of them are marked initialised below.
             let unfilled = unsafe { buf.unfilled_mut() };
-            match self.inner.try_io(Interest::READABLE, || {
-                super::rxstamp::recv_stamped(fd, unfilled)
-            }) {
-                Ok((n, stamp)) => {
+            match guard.try_io(|s| read_once(s.get_ref(), unfilled)) {
+                Ok(Ok((n, stamp))) => {
+                    if n > 0 && n < len {
+                        guard.clear_ready();
+                    }
                     // SAFETY: the kernel wrote `n` bytes at the start of `unfilled`.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
@@ -131,24 +167,31 @@ impl CountedStream {
                     }
                     return Poll::Ready(Ok(n));
                 }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
                 // readiness was stale; try_io cleared it, so the next poll waits
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
             }
         }
     }
 
-    /// A plain read: this platform gives no stamps.
-    #[cfg(not(target_os = "linux"))]
-    fn poll_read_stamped(
-        &mut self,
+    /// One write (or a vectored one) when the socket is writable.
+    fn poll_write_with(
+        &self,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
+        write: impl Fn(&std::net::TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let before = buf.filled().len();
-        std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        self.rx.set(None);
-        Poll::Ready(Ok(buf.filled().len() - before))
+        loop {
+            let mut guard = std::task::ready!(self.inner.poll_write_ready(cx))?;
+            match guard.try_io(|s| write(s.get_ref())) {
+                Ok(res) => {
+                    if let Ok(n) = res {
+                        self.counters.out.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    return Poll::Ready(res);
+                }
+                Err(_would_block) => continue,
+            }
+        }
     }
 }
 
@@ -173,12 +216,8 @@ impl AsyncWrite for CountedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = res {
-            this.counters.out.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        res
+        use std::io::Write;
+        self.get_mut().poll_write_with(cx, |mut s| s.write(buf))
     }
 
     fn poll_write_vectored(
@@ -186,23 +225,21 @@ impl AsyncWrite for CountedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = res {
-            this.counters.out.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        res
+        use std::io::Write;
+        self.get_mut()
+            .poll_write_with(cx, |mut s| s.write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // writes go straight to the socket: nothing is buffered here
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.inner.get_ref().shutdown(std::net::Shutdown::Write))
     }
 }
