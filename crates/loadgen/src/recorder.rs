@@ -104,6 +104,10 @@ pub struct Recorder {
     pub uncorrected: LazyHistogram,
     /// How late each measure-phase send left against its intended time (publishers only).
     pub send_lag: LazyHistogram,
+    /// The part of each send's lag that is the load generator's own: from the later of its
+    /// intended time and the end of the connection's previous write (a write the server's
+    /// TCP backpressure held up delays the next send, and that is the server's doing).
+    pub own_send_lag: LazyHistogram,
     /// User-space − kernel receive time, per delivery recorded that had a kernel stamp.
     pub read_lag: LazyHistogram,
     /// Deliveries recorded without a kernel stamp (timed with user-space time).
@@ -119,8 +123,10 @@ impl Recorder {
             .record_us(ns_to_us(received_ns.saturating_sub(actual_send_ns)));
     }
 
-    pub fn record_send_lag(&mut self, lag: Duration) {
+    /// One measure-phase send: its lag, and the part of it that is the generator's own.
+    pub fn record_send_lag(&mut self, lag: Duration, own: Duration) {
         self.send_lag.record_us(micros(lag));
+        self.own_send_lag.record_us(micros(own));
     }
 
     /// Where one recorded delivery's receive time came from: its read lag, or a fallback.
@@ -138,6 +144,7 @@ pub struct Merged {
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
     pub send_lag: Histogram<u64>,
+    pub own_send_lag: Histogram<u64>,
     pub read_lag: Histogram<u64>,
     pub connect: Histogram<u64>,
     /// Deliveries timed with user-space time (no kernel stamp).
@@ -150,6 +157,7 @@ impl Default for Merged {
             corrected: new_histogram(),
             uncorrected: new_histogram(),
             send_lag: new_histogram(),
+            own_send_lag: new_histogram(),
             read_lag: new_histogram(),
             connect: new_histogram(),
             rx_fallbacks: 0,
@@ -163,6 +171,7 @@ impl Merged {
         r.corrected.add_into(&mut self.corrected);
         r.uncorrected.add_into(&mut self.uncorrected);
         r.send_lag.add_into(&mut self.send_lag);
+        r.own_send_lag.add_into(&mut self.own_send_lag);
         r.read_lag.add_into(&mut self.read_lag);
         self.rx_fallbacks += r.rx_fallbacks;
     }

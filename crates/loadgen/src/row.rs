@@ -186,6 +186,25 @@ pub fn late_sends(send_lag_us: &hdrhistogram::Histogram<u64>) -> u64 {
         .sum()
 }
 
+/// The load generator's own lateness on a row's timed sends: what the lag rule judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnLag {
+    /// p99 of the generator's own send lag, µs (without waits for the server to take bytes).
+    pub p99_us: u64,
+    /// Sends whose own lag exceeded [`late_send_limit`].
+    pub late: u64,
+}
+
+impl OwnLag {
+    /// From a histogram of own send lag, µs.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> OwnLag {
+        OwnLag {
+            p99_us: crate::recorder::quantile(h, 0.99),
+            late: late_sends(h),
+        }
+    }
+}
+
 /// Sends later than the limit a row must have before its lag flags it: p99 of a short row
 /// is its slowest send or two, and one send held up by the machine (an interrupt, another
 /// process's real-time thread on the core) is not a generator that cannot keep its
@@ -194,13 +213,14 @@ pub const MIN_LATE_SENDS: u64 = 3;
 
 /// Marks `row` load-generator bound, with the reasons in its notes, when its figures are the
 /// load generator's limit rather than the server's: the generator used ≥ 90 % of its
-/// `cores`, or (`late_sends` is `Some`: the row sends on a schedule, and that many sends
-/// left later than [`late_send_limit`]) its sends left late: send-lag p99 above
-/// [`late_send_limit`] ([`LATE_SEND_MULTIPLE`] × [`SEND_PRECISION`]) and at least
-/// [`MIN_LATE_SENDS`] sends beyond it. An unsaturated generator sends within
+/// `cores`, or (`own_lag` is `Some`: the row sends on a schedule) its own sends left late:
+/// own send-lag p99 above [`late_send_limit`] ([`LATE_SEND_MULTIPLE`] × [`SEND_PRECISION`])
+/// and at least [`MIN_LATE_SENDS`] sends beyond it. An unsaturated generator sends within
 /// [`SEND_PRECISION`], so lag far beyond it means the generator's own loop held sends back.
-/// Every row driver applies this one rule.
-pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, late_sends: Option<u64>) {
+/// Lag the server caused (a write that waited for the server to read, TCP backpressure, held
+/// up the next send) is not counted: a row whose total lag is high but whose own is not says
+/// so in its notes. Every row driver applies this one rule.
+pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, own_lag: Option<OwnLag>) {
     let cores = cores.max(1);
     let mut why = Vec::new();
     if row.measure_s > 0.0 {
@@ -213,15 +233,23 @@ pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, late_sends: Option
         }
     }
     let limit_us = late_send_limit().as_micros() as u64;
-    if let Some(late) = late_sends
-        && row.send_lag_p99_us > limit_us
-        && late >= MIN_LATE_SENDS
-    {
-        why.push(format!(
-            "send-lag p99 {} µs > {limit_us} µs ({LATE_SEND_MULTIPLE} × the {} µs send precision; {late} sends beyond it)",
-            row.send_lag_p99_us,
-            SEND_PRECISION.as_micros()
-        ));
+    if let Some(own) = own_lag {
+        if own.p99_us > limit_us && own.late >= MIN_LATE_SENDS {
+            why.push(format!(
+                "own send-lag p99 {} µs > {limit_us} µs ({LATE_SEND_MULTIPLE} × the {} µs send precision; {} sends beyond it)",
+                own.p99_us,
+                SEND_PRECISION.as_micros(),
+                own.late
+            ));
+        } else if row.send_lag_p99_us > limit_us {
+            push_note(
+                row,
+                format!(
+                    "sends waited for the server to take bytes (TCP backpressure): send-lag p99 {} µs, the load generator's own {} µs",
+                    row.send_lag_p99_us, own.p99_us
+                ),
+            );
+        }
     }
     if !why.is_empty() {
         row.loadgen_bound = true;
@@ -233,6 +261,10 @@ pub fn flag_loadgen_bound(row: &mut SummaryRow, cores: usize, late_sends: Option
 mod tests {
     use super::*;
 
+    fn own(p99_us: u64, late: u64) -> Option<OwnLag> {
+        Some(OwnLag { p99_us, late })
+    }
+
     #[test]
     fn loadgen_bound_names_each_reason() {
         let mut row = SummaryRow {
@@ -242,12 +274,12 @@ mod tests {
             notes: "first".into(),
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 1, Some(40));
+        flag_loadgen_bound(&mut row, 1, own(2_500, 40));
         assert!(row.loadgen_bound);
         assert_eq!(
             row.notes,
             "first; loadgen-bound: load generator used 95 % of its 1 core(s), \
-             send-lag p99 2500 µs > 500 µs (10 × the 50 µs send precision; 40 sends beyond it)"
+             own send-lag p99 2500 µs > 500 µs (10 × the 50 µs send precision; 40 sends beyond it)"
         );
         // below both limits: 89 % of 2 cores, lag at the limit
         let mut row = SummaryRow {
@@ -256,19 +288,19 @@ mod tests {
             send_lag_p99_us: 500,
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 2, Some(0));
+        flag_loadgen_bound(&mut row, 2, own(500, 0));
         assert!(!row.loadgen_bound && row.notes.is_empty(), "{}", row.notes);
         // just above the lag limit, whatever the send interval (the old rule let 9 ms pass
         // at a 100 ms interval, hiding a generator that held sends back by 9 ms)
         row.send_lag_p99_us = 501;
-        flag_loadgen_bound(&mut row, 2, Some(MIN_LATE_SENDS));
+        flag_loadgen_bound(&mut row, 2, own(501, MIN_LATE_SENDS));
         assert!(row.loadgen_bound, "{row:#?}");
         // a short row whose p99 is one or two sends the machine held up is not flagged
         let mut row = SummaryRow {
             send_lag_p99_us: 739,
             ..SummaryRow::default()
         };
-        flag_loadgen_bound(&mut row, 2, Some(MIN_LATE_SENDS - 1));
+        flag_loadgen_bound(&mut row, 2, own(739, MIN_LATE_SENDS - 1));
         assert!(!row.loadgen_bound, "{row:#?}");
         // no timed sends: the lag is not a reason
         let mut row = SummaryRow {
@@ -277,6 +309,23 @@ mod tests {
         };
         flag_loadgen_bound(&mut row, 2, None);
         assert!(!row.loadgen_bound);
+    }
+
+    #[test]
+    fn lag_the_servers_backpressure_caused_is_not_the_generators() {
+        // sends 43 ms late in total, but each left at once when the previous write (held up
+        // by a server that stopped reading) returned
+        let mut row = SummaryRow {
+            send_lag_p99_us: 43_583,
+            ..SummaryRow::default()
+        };
+        flag_loadgen_bound(&mut row, 1, own(40, 0));
+        assert!(!row.loadgen_bound, "{row:#?}");
+        assert_eq!(
+            row.notes,
+            "sends waited for the server to take bytes (TCP backpressure): send-lag p99 43583 µs, \
+             the load generator's own 40 µs"
+        );
     }
 
     #[test]

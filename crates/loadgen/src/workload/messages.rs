@@ -27,8 +27,8 @@ use super::worker::{PhaseTimes, RowShared, WorkerReport, WorkerSpec, run_worker}
 use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::row::{
-    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
-    flag_loadgen_bound, late_sends, push_note,
+    CpuMark, OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    flag_loadgen_bound, push_note,
 };
 use crate::schedule::Pacing;
 use crate::transport::Transport;
@@ -201,7 +201,7 @@ pub async fn run_row<C: Connector>(
     flag_loadgen_bound(
         &mut row,
         ctx.loadgen_cores,
-        timed.then(|| late_sends(&merged.send_lag)),
+        timed.then(|| OwnLag::of(&merged.own_send_lag)),
     );
     crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     Ok(PointResult {

@@ -147,6 +147,9 @@ struct WorkerState<'r> {
     last_flush: Instant,
     /// The payload of the next send, reused (no allocation per message).
     payload: String,
+    /// The recent writes, (started, returned), oldest first: a write the server's
+    /// backpressure held up delays the sends queued behind it (at most [`WRITES_KEPT`]).
+    writes: std::collections::VecDeque<(Instant, Instant)>,
 }
 
 impl<'r> WorkerState<'r> {
@@ -161,6 +164,7 @@ impl<'r> WorkerState<'r> {
             cancelled: false,
             live_batch: Vec::new(),
             last_flush: Instant::now(),
+            writes: std::collections::VecDeque::new(),
             payload: String::new(),
         }
     }
@@ -212,7 +216,10 @@ impl<'r> WorkerState<'r> {
             t: t_ns,
         }
         .encode_into(self.spec.payload_bytes, &mut self.payload);
-        let lag = Instant::now().saturating_duration_since(intended);
+        let started = Instant::now();
+        let lag = started.saturating_duration_since(intended);
+        // time spent inside earlier writes (the server's backpressure) is not the generator's
+        let own = lag.saturating_sub(writing_between(&self.writes, intended, started));
         self.row.send_log.record(self.spec.index, this, lag);
         let req = Outgoing {
             op: *op,
@@ -227,9 +234,13 @@ impl<'r> WorkerState<'r> {
                 .error(format!("client {index}: send failed: {e}"));
             return Step::Stop;
         }
+        if self.writes.len() == WRITES_KEPT {
+            self.writes.pop_front();
+        }
+        self.writes.push_back((started, Instant::now()));
         if phases.in_measure(t_ns) {
             self.report.sent += 1;
-            self.report.recorder.record_send_lag(lag);
+            self.report.recorder.record_send_lag(lag, own);
         }
         let Pacing::Open(s) = pacing else {
             self.awaiting = Some(this);
@@ -350,6 +361,28 @@ impl<'r> WorkerState<'r> {
     }
 }
 
+/// Recent writes a worker keeps to tell its own send lag from the server's backpressure.
+const WRITES_KEPT: usize = 64;
+
+/// How much of `[from, to)` the connection spent inside earlier writes (`writes`: sequential,
+/// oldest first). A send that waited behind a write the server was slow to take is late by
+/// that much through the server, not through the load generator: its own send lag is its
+/// lag minus this.
+fn writing_between(
+    writes: &std::collections::VecDeque<(Instant, Instant)>,
+    from: Instant,
+    to: Instant,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for &(s, e) in writes.iter().rev() {
+        if e <= from {
+            break;
+        }
+        total += e.min(to).saturating_duration_since(s.max(from));
+    }
+    total
+}
+
 /// Runs one connection through the row's phases and returns what it recorded.
 pub async fn run_worker<T: Transport>(
     mut conn: T,
@@ -383,4 +416,32 @@ pub async fn run_worker<T: Transport>(
     state.row.live.push(&mut state.live_batch);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
     state.finish(conn.bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::{Duration, Instant};
+
+    use super::writing_between;
+
+    #[test]
+    fn only_writes_inside_the_wait_are_the_servers() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // a write from 10 to 50 ms (blocked by backpressure), then one from 50 to 51 ms
+        let writes = VecDeque::from([(ms(0), ms(1)), (ms(10), ms(50)), (ms(50), ms(51))]);
+        // a send due at 20 ms that started at 51 ms: 31 of its 31 ms lag were writes
+        assert_eq!(
+            writing_between(&writes, ms(20), ms(51)),
+            Duration::from_millis(31)
+        );
+        // a send due at 60 ms, started at 70 ms: no write in between, all 10 ms its own
+        assert_eq!(writing_between(&writes, ms(60), ms(70)), Duration::ZERO);
+        // due at 5 ms, started at 60 ms: the writes cover 41 of the 55 ms
+        assert_eq!(
+            writing_between(&writes, ms(5), ms(60)),
+            Duration::from_millis(41)
+        );
+    }
 }

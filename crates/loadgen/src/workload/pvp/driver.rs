@@ -28,8 +28,8 @@ use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::row::{
-    CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
-    flag_loadgen_bound, late_sends,
+    CpuMark, OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    flag_loadgen_bound,
 };
 use crate::transport::HttpClient;
 use crate::transport::rxstamp::RxClock;
@@ -313,12 +313,17 @@ pub async fn run_row(
     row.notes = notes.join("; ");
     fill_sight_read_lag(&mut row, &reports, measure_start, measure_end);
     // the viewers' (polling) or the writer's (push) schedule is what sends may lag behind
-    let late = if variant.polls() {
-        late_sends(&poll_lag)
+    // a poll or a write waits for nothing of the server's before it leaves: all its lag is
+    // the generator's own
+    let own = if variant.polls() {
+        OwnLag::of(&poll_lag)
     } else {
-        writer.late_sends
+        OwnLag {
+            p99_us: writer.lag_p99_us,
+            late: writer.late_sends,
+        }
     };
-    flag_loadgen_bound(&mut row, ctx.loadgen_cores, Some(late));
+    flag_loadgen_bound(&mut row, ctx.loadgen_cores, Some(own));
     Ok(PointResult {
         row,
         hgrm: st.histogram,
