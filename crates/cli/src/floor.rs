@@ -51,13 +51,15 @@ pub fn main(a: FloorArgs) -> u8 {
     match floor::run(&cfg, &mut || {}) {
         Ok(r) => {
             println!(
-                "{} {} clients, payload {} B: {:.0} round trips/s, {:.2} µs CPU per round trip \
-                 ({} round trips in {:.2} s, {:.3} s CPU)",
+                "{} {} clients, payload {} B: {:.0} round trips/s, {:.2} µs CPU per round trip, \
+                 round trip p50 {} µs p99 {} µs ({} round trips in {:.2} s, {:.3} s CPU)",
                 a.proto,
                 a.clients,
                 a.payload_bytes,
                 r.round_trips_per_s(),
                 r.cpu_us_per_round_trip(),
+                r.rtt_p50_us,
+                r.rtt_p99_us,
                 r.round_trips,
                 r.measure_s,
                 r.cpu_s

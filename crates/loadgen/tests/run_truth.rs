@@ -60,9 +60,11 @@ async fn delay_shows_in_p50(target: RustServer, sio_kind: &str) {
         "p50 {} µs below the injected 20 ms",
         r.lat_p50_us
     );
+    // the generator's own share is tens of µs (send precision, kernel receive stamps); the
+    // rest of the slack is the server's debug-build path on a busy test machine
     assert!(
-        r.lat_p50_us < 20_000 + 15_000,
-        "p50 {} µs: more than 15 ms of slack",
+        r.lat_p50_us < 20_000 + 3_000,
+        "p50 {} µs: more than 3 ms of slack",
         r.lat_p50_us
     );
 }

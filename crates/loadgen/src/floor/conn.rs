@@ -27,6 +27,8 @@ pub(super) struct FloorConn {
     pub(super) request: Vec<u8>,
     /// Bytes read and not yet consumed (may hold a partial frame).
     pub(super) rbuf: Vec<u8>,
+    /// When the outstanding request was written: its reply's round trip runs from here.
+    pub(super) sent_at: std::time::Instant,
 }
 
 /// Where to connect, for error messages and the upgrade request.
@@ -66,6 +68,7 @@ impl FloorConn {
             stream,
             request: Vec::new(),
             rbuf: Vec::with_capacity(16 << 10),
+            sent_at: std::time::Instant::now(),
         };
         if d.proto == FloorProto::Ws {
             c.upgrade(d).map_err(handshake)?;

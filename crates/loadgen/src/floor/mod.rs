@@ -100,6 +100,11 @@ pub struct FloorReport {
     pub measure_s: f64,
     /// CPU time of the floor client's thread during the measure phase, s.
     pub cpu_s: f64,
+    /// Round trip of the measure phase's replies, from the request's write to the read
+    /// that brought the reply (the clock after `epoll_wait` returned), µs: the independent
+    /// reference wsbench's own latency is checked against.
+    pub rtt_p50_us: u64,
+    pub rtt_p99_us: u64,
 }
 
 impl FloorReport {
@@ -169,6 +174,7 @@ pub fn run(cfg: &FloorConfig, at_edge: &mut dyn FnMut()) -> Result<FloorReport, 
     let mut last_reply = started;
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let mut chunk = vec![0u8; 64 << 10];
+    let mut rtt = crate::recorder::new_histogram();
     loop {
         let now = Instant::now();
         if !counting && now >= measure_start {
@@ -183,6 +189,8 @@ pub fn run(cfg: &FloorConfig, at_edge: &mut dyn FnMut()) -> Result<FloorReport, 
                 round_trips: counted,
                 measure_s: now.duration_since(measure_start).as_secs_f64(),
                 cpu_s,
+                rtt_p50_us: crate::recorder::quantile(&rtt, 0.5),
+                rtt_p99_us: crate::recorder::quantile(&rtt, 0.99),
             });
         }
         if now.duration_since(last_reply) > STALL {
@@ -193,7 +201,14 @@ pub fn run(cfg: &FloorConfig, at_edge: &mut dyn FnMut()) -> Result<FloorReport, 
             .map_err(|e| fail(format!("epoll_wait: {e}")))?;
         for ev in &events[..n] {
             let c = &mut conns[ev.u64 as usize];
+            let sent_at = c.sent_at;
             let replies = read_replies(c, t.proto, &mut chunk).map_err(&fail)?;
+            if counting && replies > 0 {
+                // one request is outstanding per connection: the first reply answers it
+                let _ = rtt.record(crate::recorder::micros(
+                    Instant::now().saturating_duration_since(sent_at),
+                ));
+            }
             if replies > 0 {
                 last_reply = now;
                 if counting {
@@ -242,6 +257,7 @@ fn consume(buf: &[u8], proto: FloorProto, replies: &mut u64) -> Result<usize, St
 /// Writes the connection's request whole (a request fits the empty send buffer; a short
 /// write waits for writability).
 fn send(c: &mut FloorConn) -> std::io::Result<()> {
+    c.sent_at = Instant::now();
     let mut off = 0;
     while off < c.request.len() {
         match (&c.stream).write(&c.request[off..]) {
