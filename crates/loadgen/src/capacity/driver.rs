@@ -27,8 +27,8 @@ use crate::runner::point::run_point;
 use crate::runner::progress::Progress;
 use crate::runner::target::resolve_in;
 use crate::runner::{
-    Lane, Pinning, RunError, RunOptions, SERVER_STOP_GRACE, budget, pin, prepare, start_engine,
-    start_meta,
+    Lane, Pinning, RunError, RunOptions, SERVER_STOP_GRACE, budget, create_writer, pin, prepare,
+    start_engine, start_meta,
 };
 use crate::workload::connect::{Connector, DefaultConnector};
 use crate::workload::plan;
@@ -101,13 +101,7 @@ pub async fn run_capacity_with<C: Connector>(
         precision: opts.precision,
         steps: Vec::new(),
     });
-    let mut writer =
-        ResultsWriter::create(&opts.run.out_dir, pinning.record(meta)).map_err(|e| match e {
-            wsbench_report::ReportError::Write { path, source } if path == opts.run.out_dir => {
-                RunError::OutDir { path, source }
-            }
-            e => RunError::Output(e),
-        })?;
+    let mut writer = create_writer(&opts.run.out_dir, pinning.record(meta))?;
     let capacity_csv = opts.run.out_dir.join(capacity::CAPACITY_CSV);
     let mut search = Searcher {
         opts: &opts,

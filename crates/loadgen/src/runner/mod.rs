@@ -155,6 +155,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     run_with(opts, Arc::new(crate::workload::connect::DefaultConnector)).await
 }
 
+/// The results writer of a run (or a capacity search) in `out_dir`: a directory that cannot
+/// be made is [`RunError::OutDir`], any other write error [`RunError::Output`].
+pub(crate) fn create_writer(
+    out_dir: &std::path::Path,
+    meta: wsbench_report::meta::Meta,
+) -> Result<ResultsWriter, RunError> {
+    ResultsWriter::create(out_dir, meta).map_err(|e| match e {
+        wsbench_report::ReportError::Write { path, source } if path == out_dir => {
+            RunError::OutDir { path, source }
+        }
+        e => RunError::Output(e),
+    })
+}
+
 /// The run's engine: the one the options bring (tests), else lanes on the load generator's
 /// pinned CPUs (all allowed CPUs when not pinned).
 pub(crate) fn start_engine(opts: &RunOptions, pinning: &Pinning) -> Result<Arc<Engine>, RunError> {
@@ -191,13 +205,7 @@ pub async fn run_with<C: Connector>(
         &opts.scenarios,
         pinning.server_cpus.as_ref().map(Vec::len),
     );
-    let mut writer =
-        ResultsWriter::create(&opts.out_dir, pinning.record(meta)).map_err(|e| match e {
-            wsbench_report::ReportError::Write { path, source } if path == opts.out_dir => {
-                RunError::OutDir { path, source }
-            }
-            e => RunError::Output(e),
-        })?;
+    let mut writer = create_writer(&opts.out_dir, pinning.record(meta))?;
     let env = RowsEnv {
         prepared: &prepared,
         pinning: &pinning,
