@@ -5,10 +5,12 @@
 //! Runs that need the machine's cgroup cpu controller print `skipped: …` where there is none
 //! (or it is not writable); with `WSBENCH_REQUIRE_SERVICES` set (CI) they fail instead.
 
+mod budget_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use wsbench_loadgen::cgroup::{CgroupRoot, CpuQuota};
+use budget_support::{budget_unavailable, text};
 use wsbench_report::Meta;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wsbench");
@@ -37,23 +39,12 @@ fn pingpong() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, file, out)
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// Whether budgets can be applied here; prints why not (panics under
 /// `WSBENCH_REQUIRE_SERVICES`).
 fn budgets_work(test: &str) -> bool {
-    match CgroupRoot::probe(CpuQuota::for_cpus(0.5)) {
-        Ok(_) => true,
-        Err(e) => {
-            let required =
-                std::env::var_os("WSBENCH_REQUIRE_SERVICES").is_some_and(|v| !v.is_empty());
-            assert!(!required, "{test}: WSBENCH_REQUIRE_SERVICES is set: {e}");
+    match budget_unavailable(test) {
+        None => true,
+        Some(e) => {
             println!("skipped: {test}: {e}");
             false
         }
