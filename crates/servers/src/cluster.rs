@@ -294,10 +294,10 @@ async fn receiver<F: OutFrame>(
             hub.to_all(frame);
         } else if let Some(target) = msg.target {
             hub.to_conn(target, frame);
-        } else if let Some(room) = channel.strip_prefix(room_prefix.as_bytes()) {
-            if let Ok(room) = std::str::from_utf8(room) {
-                hub.to_room(room, frame);
-            }
+        } else if let Some(room) = channel.strip_prefix(room_prefix.as_bytes())
+            && let Ok(room) = std::str::from_utf8(room)
+        {
+            hub.to_room(room, frame);
         }
     }
 }

@@ -92,6 +92,8 @@ impl Plan {
             repeat: ctx.repeat,
             sweep: s.sweep_label(),
             variant: self.variant.clone(),
+            nodes: s.nodes,
+            agents: 1,
             ..SummaryRow::default()
         }
     }
