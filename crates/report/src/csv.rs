@@ -286,8 +286,8 @@ mod tests {
         odd.staleness_p50_ms = Some(0.125);
         odd.staleness_p99_ms = Some(12.0);
         odd.versions_missed = Some(0);
-        odd.nodes = 3;
-        odd.agents = 1;
+        odd.nodes = Some(3);
+        odd.agents = Some(1);
         odd.redis_cpu_s = Some(0.5);
         odd.loadgen_rss_peak_kb = Some(65_536);
         odd.redis_msgs_per_delivery = Some(0.125);

@@ -129,11 +129,11 @@ pub struct SummaryRow {
     /// for a server the run did not start).
     #[serde(serialize_with = "opt_float_cell")]
     pub floor_server_cpu_s: Option<f64>,
-    /// Server processes of the target, one cluster over Redis when above 1 (`nodes`); 0 in
-    /// files written before the column existed.
-    pub nodes: u32,
-    /// Load-generator processes the row ran on (1: this process); 0 in older files.
-    pub agents: u32,
+    /// Server processes of the target, one cluster over Redis when above 1 (`nodes`); empty
+    /// in files written before the column existed.
+    pub nodes: Option<u32>,
+    /// Load-generator processes the row ran on (1: this process); empty in older files.
+    pub agents: Option<u32>,
     /// CPU time Redis used during the measure phase (`INFO` `used_cpu_sys + used_cpu_user`
     /// delta), s; empty for a row without a cluster.
     #[serde(serialize_with = "opt_float_cell")]
