@@ -101,6 +101,13 @@ pub fn main(a: ServeArgs) -> u8 {
                 return exit::RUN_ERROR;
             }
         };
+        // a node of a cluster refuses to start (before its listening line) without Redis
+        if let Some(adapter) = &cfg.adapter
+            && let Err(e) = wsbench_servers::cluster::check_redis(adapter).await
+        {
+            eprintln!("wsbench serve {}: {e}", target.name());
+            return exit::RUN_ERROR;
+        }
         let listener = match bind(&a.bind).await {
             Ok(l) => l,
             Err(e) => {

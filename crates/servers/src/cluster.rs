@@ -188,6 +188,27 @@ impl Relay {
     }
 }
 
+/// Checks that the cluster's Redis answers (PING), so a node can refuse to start before it
+/// says it listens.
+pub async fn check_redis(cfg: &AdapterConfig) -> Result<(), ServerError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        ServerError::Config(format!("adapter {}: Redis does not answer: {e}", cfg.url))
+    };
+    let client = redis::Client::open(cfg.resp3_url()).map_err(|e| fail(&e))?;
+    let conn_cfg = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&conn_cfg)
+        .await
+        .map_err(|e| fail(&e))?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| fail(&e))?;
+    Ok(())
+}
+
 /// Connects `hub` to the cluster at `cfg`: takes a node number, subscribes to the shared
 /// and this node's channels, starts the publisher and receiver tasks, and makes `hub` issue
 /// ids of this node. Fails with a clear error when Redis does not answer.
