@@ -336,6 +336,92 @@ async fn every_node_target_keeps_the_contract_across_three_nodes() {
     }
 }
 
+/// `POST /api/dashboard` on `addr` with `body`; returns the status code.
+async fn post(addr: std::net::SocketAddr, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /api/dashboard HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(T, s.read_to_string(&mut out))
+        .await
+        .expect("HTTP reply in time")
+        .unwrap();
+    out.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The dashboard push of a write on node 1 reaches the viewers of room `dashboard` on every
+/// node, once, and nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_push_reaches_viewers_on_every_node() {
+    let Some(url) = redis_url("the_dashboard_push_reaches_viewers_on_every_node") else {
+        return;
+    };
+    for row in TARGETS {
+        let ServerKind::Serve(server) = row.server else {
+            continue;
+        };
+        if !row.has_http() || !row.default {
+            continue;
+        }
+        eprintln!("cluster dashboard push: {}", row.name);
+        let adapter = AdapterConfig::parse(&url, &prefix(&format!("push-{}", row.name))).unwrap();
+        let mut servers = Vec::new();
+        for _ in 0..2 {
+            let cfg = ServerConfig {
+                adapter: Some(adapter.clone()),
+                ..ServerConfig::default()
+            };
+            servers.push(start(server, cfg).await);
+        }
+        let ep = |s: &transport_support::Server| {
+            endpoint(row.protocol, s.addr, s.addr.to_string(), "/ws")
+        };
+        // w views on node 1, v on node 2; x on node 2 does not view
+        let mut c = Clients {
+            c: vec![
+                connect(&ep(&servers[0])).await,
+                connect(&ep(&servers[1])).await,
+                connect(&ep(&servers[1])).await,
+            ],
+            next_ack: 1,
+        };
+        c.join_or_leave(0, OpKind::Join, "dashboard").await;
+        c.join_or_leave(1, OpKind::Join, "dashboard").await;
+        assert_eq!(post(servers[0].addr, r#"{"value":{"k":1}}"#).await, 200);
+        for k in [0, 1] {
+            match recv(&mut c.c[k]).await {
+                Incoming::Msg(d) | Incoming::Event { data: d, .. } => {
+                    let v: serde_json::Value = serde_json::from_slice(&d).unwrap();
+                    assert!(v["version"].is_u64(), "{}: {v}", row.name);
+                }
+                other => panic!("{}: viewer {k}: want the push, got {other:?}", row.name),
+            }
+        }
+        // nothing else, in particular no second copy: a marker from node 1 comes next
+        let marker = stamp(0, MARK);
+        let got = c.acked(0, with(OpKind::ToAll, &marker)).await;
+        assert_eq!(got, [MARK], "{}", row.name);
+        for k in [1, 2] {
+            match recv(&mut c.c[k]).await {
+                Incoming::Msg(d) => assert_eq!(seq_of(&d), MARK, "{}: client {k}", row.name),
+                other => panic!("{}: client {k}: want the marker, got {other:?}", row.name),
+            }
+        }
+        c.close().await;
+        for s in servers {
+            s.stop().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_node_whose_redis_does_not_answer_fails_at_start() {
     // a port nothing listens on
