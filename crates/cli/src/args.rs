@@ -169,6 +169,21 @@ pub struct ServeArgs {
     /// (for the Autobahn|Testsuite; never for benchmarks).
     #[arg(long)]
     pub echo: bool,
+    /// Run as one node of a cluster over Redis, e.g. `redis://127.0.0.1:6379`: `to_all`,
+    /// `to_others`, `to_room` and `to_id` reach sockets on every node of the cluster, once.
+    /// sio-socketioxide uses socketioxide-redis; the raw targets relay over Redis pub/sub
+    /// (docs/cluster.md). Fails at start when Redis does not answer.
+    #[arg(long, value_name = "URL")]
+    pub adapter: Option<String>,
+    /// With --adapter: names the cluster's Redis channels, so clusters sharing one Redis stay
+    /// apart. Every node of one cluster uses the same prefix.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "wsbench",
+        requires = "adapter"
+    )]
+    pub adapter_prefix: String,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +239,16 @@ pub struct RunArgs {
     /// Database for servers the harness starts (same forms as `serve --database`).
     #[arg(long, default_value = "sqlite")]
     pub database: String,
+    /// Server processes per target, one cluster over Redis (overrides the file's `nodes`):
+    /// each is `serve --adapter`, and client i connects to node i mod N. Rows record
+    /// `nodes`, Redis's CPU (`redis_cpu_s`) and PUBLISH commands per delivery
+    /// (`redis_msgs_per_delivery`); see docs/cluster.md.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+    /// The Redis the clusters share (with nodes > 1); the run stops before any row when it
+    /// does not answer.
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,

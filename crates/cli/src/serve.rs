@@ -6,6 +6,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use wsbench_servers::cluster::AdapterConfig;
 use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer};
 use wsbench_servers::{RustServer, ServerConfig};
 
@@ -62,6 +63,13 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
             stall_once: a.fault_stall_once_ms.map(Duration::from_millis),
         },
         echo_only: a.echo,
+        adapter: match &a.adapter {
+            Some(url) => Some(
+                AdapterConfig::parse(url, &a.adapter_prefix)
+                    .map_err(|e| format!("--adapter: {e}"))?,
+            ),
+            None => None,
+        },
     };
     Ok((target, cfg))
 }
@@ -93,6 +101,13 @@ pub fn main(a: ServeArgs) -> u8 {
                 return exit::RUN_ERROR;
             }
         };
+        // a node of a cluster refuses to start (before its listening line) without Redis
+        if let Some(adapter) = &cfg.adapter
+            && let Err(e) = wsbench_servers::cluster::check_redis(adapter).await
+        {
+            eprintln!("wsbench serve {}: {e}", target.name());
+            return exit::RUN_ERROR;
+        }
         let listener = match bind(&a.bind).await {
             Ok(l) => l,
             Err(e) => {
@@ -212,5 +227,12 @@ mod tests {
                 .contains("--database")
         );
         assert!(config(&parse(&["tcp", "--idle-timeout-s=-1"])).is_err());
+        assert!(
+            config(&parse(&["tcp", "--adapter", "http://x:1"]))
+                .unwrap_err()
+                .contains("--adapter")
+        );
+        let (_, cfg) = config(&parse(&["tcp", "--adapter", "redis://127.0.0.1:6379"])).unwrap();
+        assert_eq!(cfg.adapter.unwrap().prefix, "wsbench");
     }
 }

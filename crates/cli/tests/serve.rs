@@ -91,6 +91,8 @@ fn usage_errors_exit_2_and_say_why() {
         ),
         (vec!["serve", "tcp", "--echo"], "--echo"),
         (vec!["serve", "tcp", "--bogus"], "--bogus"),
+        (vec!["serve", "tcp", "--adapter", "http://x:1"], "--adapter"),
+        (vec!["serve", "tcp", "--adapter-prefix", "p"], "--adapter"),
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -124,12 +126,37 @@ fn serve_help_documents_every_option_and_limit() {
         "--fault-drop-every",
         "--fault-stall-once-ms",
         "--echo",
+        "--adapter",
+        "--adapter-prefix",
+        "[default: wsbench]",
         "listening on",
     ] {
         assert!(
             help.contains(needle),
             "serve --help lacks {needle:?}:\n{help}"
         );
+    }
+}
+
+/// A node of a cluster whose Redis does not answer exits 1 saying so, before any listening
+/// line (a supervisor never takes it for ready).
+#[test]
+fn a_node_without_its_redis_exits_1_before_listening() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let adapter = format!("redis://127.0.0.1:{port}");
+    for target in ["tcp", "sio-socketioxide"] {
+        let out = Command::new(BIN)
+            .args(["serve", target, "--adapter", &adapter])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        assert!(out.stdout.is_empty(), "{target}: {:?}", out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Redis does not answer"), "{target}: {err}");
     }
 }
 

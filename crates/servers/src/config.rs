@@ -86,6 +86,8 @@ pub struct ServerConfig {
     /// app protocol. For the Autobahn|Testsuite, which needs an echo server; never used in
     /// a benchmark.
     pub echo_only: bool,
+    /// The cluster this server is a node of (`--adapter redis://…`); `None`: standalone.
+    pub adapter: Option<crate::cluster::AdapterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
             database: DatabaseConfig::SqliteTemp,
             faults: Faults::default(),
             echo_only: false,
+            adapter: None,
         }
     }
 }

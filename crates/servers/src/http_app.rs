@@ -84,6 +84,9 @@ where
     T: 'static,
 {
     let hub = Arc::new(RoomHub::<F>::new(&cfg, stats));
+    if let Some(adapter) = &cfg.adapter {
+        crate::cluster::join(&hub, adapter).await?;
+    }
     let conns = HttpConns::new(cfg.max_connections);
     let state = Arc::new(WsState {
         hub: hub.clone(),

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Relay;
 use crate::config::{Faults, ServerConfig, SlowConsumer};
 
 /// The hub's own id of a connection; its decimal text is the socket id clients see.
@@ -171,6 +172,9 @@ pub struct RoomHub<F> {
     /// When the `stall_once` stall ends; set by the first delivery.
     stall_until: OnceLock<Instant>,
     stats: Arc<HubStats>,
+    /// The link to the other nodes when the server runs in a cluster (`--adapter`); set
+    /// once at start, before any connection ([`crate::cluster`]).
+    relay: OnceLock<Arc<Relay>>,
 }
 
 impl<F: OutFrame> RoomHub<F> {
@@ -188,7 +192,20 @@ impl<F: OutFrame> RoomHub<F> {
             fault_seq: AtomicU64::new(0),
             stall_until: OnceLock::new(),
             stats,
+            relay: OnceLock::new(),
         }
+    }
+
+    /// Puts this hub in a cluster: ids start at `first_id` (they carry the node number)
+    /// and ops are relayed to other nodes. Called once, before any connection registers.
+    pub(crate) fn join_cluster(&self, relay: Arc<Relay>, first_id: ConnId) {
+        self.next_id.store(first_id, Ordering::Relaxed);
+        let _ = self.relay.set(relay);
+    }
+
+    /// The link to the other nodes, when in a cluster.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.relay.get().map(|r| &**r)
     }
 
     pub fn stats(&self) -> &Arc<HubStats> {
@@ -362,7 +379,11 @@ impl<F: OutFrame> RoomHub<F> {
     }
 
     /// The REST push: `frame` (an encoded `{"op":"msg",…}`) to every member of `room`.
+    /// In a cluster the push reaches the room's members on every node.
     pub fn push_to_room(&self, room: &str, frame: Bytes) -> u64 {
+        if let Some(relay) = self.relay() {
+            relay.to_room(room, &frame);
+        }
         self.to_room(room, F::from_json(frame))
     }
 
@@ -422,7 +443,7 @@ impl<F: OutFrame> RoomHub<F> {
 }
 
 /// Socket ids are canonical decimals: `"7"` names socket 7, `"07"` and `"+7"` name nothing.
-fn parse_id(id: &str) -> Option<ConnId> {
+pub(crate) fn parse_id(id: &str) -> Option<ConnId> {
     let canonical = !id.is_empty()
         && id.bytes().all(|b| b.is_ascii_digit())
         && (id == "0" || !id.starts_with('0'));

@@ -3,6 +3,7 @@
 //! shutdown; `wsbench serve` and every test harness start servers through it. Which
 //! servers exist is the target table's [`RustServer`] (crate `wsbench-scenario`).
 //!
+//! - [`cluster`]: clusters over Redis (`--adapter`): the raw targets' relay between nodes.
 //! - [`config`]: limits, slow-consumer policy, database choice, fault injection.
 //! - [`hub`] / [`session`]: the room hub the three raw targets share and the per-connection
 //!   request handling (rooms, sockets, fan-out); framing is all that differs between them.
@@ -11,6 +12,7 @@
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;

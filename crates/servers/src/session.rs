@@ -83,25 +83,49 @@ impl<F: OutFrame> Session<F> {
             Err(e) => return self.refuse(&e.to_string()).await,
         };
         let hub = &*self.hub;
+        // In a cluster (`--adapter`) every fan-out also goes to the other nodes.
+        let relay = hub.relay();
         let msg = |data| F::from_json(app::msg(data));
         match req.op {
-            Op::Join { room } => hub.join(self.id, &room),
+            Op::Join { room } => {
+                hub.join(self.id, &room);
+                if let Some(r) = relay
+                    && let Err(e) = r.subscribe_room(&room).await
+                {
+                    return self.refuse(&format!("join: cluster: {e}")).await;
+                }
+            }
             Op::Leave { room } => hub.leave(self.id, &room),
             Op::ToAll { data } => {
                 hub.stall_gate().await;
-                hub.to_all(msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_all(&json);
+                }
+                hub.to_all(F::from_json(json));
             }
             Op::ToOthers { data } => {
                 hub.stall_gate().await;
-                hub.to_others(self.id, msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_all(&json);
+                }
+                hub.to_others(self.id, F::from_json(json));
             }
             Op::ToRoom { room, data } => {
                 hub.stall_gate().await;
-                hub.to_room(&room, msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_room(&room, &json);
+                }
+                hub.to_room(&room, F::from_json(json));
             }
             Op::ToId { id, data } => {
                 hub.stall_gate().await;
-                hub.to_id(&id, msg(data));
+                let json = app::msg(data);
+                if !relay.is_some_and(|r| r.to_id(&id, &json)) {
+                    hub.to_id(&id, F::from_json(json));
+                }
             }
             Op::Echo { data } => {
                 // With an ack the data rides on the ack instead of a msg.

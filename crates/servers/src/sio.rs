@@ -26,8 +26,10 @@ use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, Value as PacketValue};
+use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{Sid, Socket};
 use socketioxide::{SocketIo, TransportType};
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -47,7 +49,14 @@ struct SharedInner {
     connected: Arc<AtomicU64>,
     /// Connections served at once; a further CONNECT gets a connect error.
     max_connections: u64,
+    /// A node of a cluster (`--adapter`): `to_id` of a socket not on this node goes
+    /// through the adapter (`io.to(sid)`).
+    clustered: bool,
 }
+
+/// Messages from Redis a node buffers per channel before socketioxide-redis drops them
+/// (its default, 1,024, loses deliveries under a broadcast burst).
+const ADAPTER_STREAM_BUFFER: usize = 1 << 16;
 
 /// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
 struct WantsAck(bool);
@@ -83,8 +92,9 @@ pub(crate) async fn run(
         deliveries: Deliveries::new(cfg.faults.clone()),
         connected: Arc::new(AtomicU64::new(0)),
         max_connections: cfg.max_connections as u64,
+        clustered: cfg.adapter.is_some(),
     }));
-    let (layer, io) = SocketIo::builder()
+    let builder = SocketIo::builder()
         .transports([TransportType::Polling, TransportType::Websocket])
         .ping_interval(cfg.sio_ping_interval)
         .ping_timeout(cfg.sio_ping_timeout)
@@ -92,16 +102,54 @@ pub(crate) async fn run(
         .ws_max_message_size(cfg.max_message_bytes)
         .ws_max_frame_size(cfg.max_message_bytes)
         .max_buffer_size(cfg.outbound_queue)
-        .with_state(shared.clone())
-        .build_layer();
+        .with_state(shared.clone());
     // Handlers are registered in a connect middleware, which socketioxide awaits before it
     // sends the CONNECT reply; the connect handler itself is spawned after the reply, so a
     // client's first event could otherwise arrive before any handler exists.
+    let Some(adapter) = &cfg.adapter else {
+        let (layer, io) = builder.build_layer();
+        io.ns(
+            "/",
+            socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
+        );
+        return serve_io(listener, cfg, shared, io, layer, shutdown).await;
+    };
+    let unreachable = |e: &dyn std::fmt::Display| {
+        ServerError::Config(format!(
+            "adapter {}: Redis does not answer: {e}",
+            adapter.url
+        ))
+    };
+    let client = redis::Client::open(adapter.resp3_url()).map_err(|e| unreachable(&e))?;
+    let config = RedisAdapterConfig::new()
+        .with_prefix(adapter.prefix.clone())
+        .with_stream_buffer(ADAPTER_STREAM_BUFFER);
+    let ctr = tokio::time::timeout(
+        crate::cluster::REDIS_TIMEOUT,
+        RedisAdapterCtr::new_with_redis_config(&client, config),
+    )
+    .await
+    .map_err(|e| unreachable(&e))?
+    .map_err(|e| unreachable(&e))?;
+    let (layer, io) = builder.with_adapter::<RedisAdapter<_>>(ctr).build_layer();
     io.ns(
         "/",
         socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
-    );
+    )
+    .await
+    .map_err(|e| unreachable(&e))?;
+    serve_io(listener, cfg, shared, io, layer, shutdown).await
+}
 
+/// Serves `io` (standalone or clustered) and the REST routes until `shutdown`.
+async fn serve_io<A: Adapter>(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    shared: Shared,
+    io: SocketIo<A>,
+    layer: SocketIoLayer<A>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let (push_tx, push_rx) = mpsc::unbounded_channel::<String>();
     let pusher: rest::Pusher = Arc::new(move |text: String| {
         // The receiver lives as long as the server; after shutdown a push has no viewers.
@@ -128,7 +176,11 @@ pub(crate) async fn run(
 
 /// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
 /// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
-async fn push_updates(io: SocketIo, shared: Shared, mut rx: mpsc::UnboundedReceiver<String>) {
+async fn push_updates<A: Adapter>(
+    io: SocketIo<A>,
+    shared: Shared,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) {
     while let Some(text) = rx.recv().await {
         match serde_json::value::RawValue::from_string(text) {
             Ok(row) => shared
@@ -142,7 +194,10 @@ async fn push_updates(io: SocketIo, shared: Shared, mut rx: mpsc::UnboundedRecei
 
 /// Connect middleware: admits the socket (or refuses it over `max_connections`) and
 /// registers the event handlers.
-async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(), ServerError> {
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    State(shared): State<Shared>,
+) -> Result<(), ServerError> {
     let inner = &shared.0;
     let admitted = inner
         .connected
@@ -154,6 +209,11 @@ async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(
             "connection limit {} reached",
             inner.max_connections
         )));
+    }
+    if inner.clustered {
+        // socketioxide does not put a socket in the room of its own id (socket.io does):
+        // `to_id` of a socket on another node reaches it through that room.
+        socket.join(socket.id);
     }
     socket.on_disconnect(async |State(shared): State<Shared>| {
         shared.0.connected.fetch_sub(1, Ordering::AcqRel);
@@ -169,11 +229,15 @@ async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(
 }
 
 /// Tells the client its arguments were malformed (the raw protocol's `error` reply).
-fn reject(socket: &SocketRef, event: &str, reason: impl std::fmt::Display) {
+fn reject<A: Adapter>(socket: &SocketRef<A>, event: &str, reason: impl std::fmt::Display) {
     let _ = socket.emit("error", &format!("{event}: malformed arguments: {reason}"));
 }
 
-async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
+async fn on_join<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(room): TryData<String>,
+    ack: AckSender<A>,
+) {
     match room {
         Ok(room) => {
             socket.join(room);
@@ -183,7 +247,11 @@ async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSend
     }
 }
 
-async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
+async fn on_leave<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(room): TryData<String>,
+    ack: AckSender<A>,
+) {
     match room {
         Ok(room) => {
             socket.leave(room);
@@ -193,22 +261,22 @@ async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSen
     }
 }
 
-async fn on_to_all(
-    io: SocketIo,
+async fn on_to_all<A: Adapter>(
+    io: SocketIo<A>,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     shared.0.deliveries.deliver(&io, Audience::All, &data).await;
     let _ = ack.send(&NO_ARGS);
 }
 
-async fn on_to_others(
-    io: SocketIo,
-    socket: SocketRef,
+async fn on_to_others<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     shared
         .0
@@ -218,12 +286,12 @@ async fn on_to_others(
     let _ = ack.send(&NO_ARGS);
 }
 
-async fn on_to_room(
-    io: SocketIo,
-    socket: SocketRef,
+async fn on_to_room<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     match args {
         Ok((room, data)) => {
@@ -238,21 +306,23 @@ async fn on_to_room(
     }
 }
 
-async fn on_to_id(
-    io: SocketIo,
-    socket: SocketRef,
+async fn on_to_id<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     match args {
         Ok((id, data)) => {
-            let target = id.parse::<Sid>().ok().and_then(|sid| io.get_socket(sid));
-            shared
-                .0
-                .deliveries
-                .deliver(&io, Audience::One(target), &data)
-                .await;
+            let sid = id.parse::<Sid>().ok();
+            let local = sid.and_then(|sid| io.get_socket(sid));
+            // Every socket is in the room named by its id, on whichever node it is.
+            let audience = match (local, sid) {
+                (None, Some(_)) if shared.0.clustered => Audience::Room(id),
+                (local, _) => Audience::One(local),
+            };
+            shared.0.deliveries.deliver(&io, audience, &data).await;
             let _ = ack.send(&NO_ARGS);
         }
         Err(e) => reject(&socket, "to_id", e),
@@ -260,13 +330,13 @@ async fn on_to_id(
 }
 
 /// `echo`: with an ack id the data comes back in the ack (and no `msg`), else as `msg`.
-async fn on_echo(
-    io: SocketIo,
-    socket: SocketRef,
+async fn on_echo<A: Adapter>(
+    io: SocketIo<A>,
+    socket: SocketRef<A>,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
     WantsAck(wants_ack): WantsAck,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     let deliveries = &shared.0.deliveries;
     if wants_ack {

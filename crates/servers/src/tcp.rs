@@ -35,6 +35,9 @@ pub(crate) async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let hub = Arc::new(RoomHub::<Bytes>::new(&cfg, stats));
+    if let Some(adapter) = &cfg.adapter {
+        crate::cluster::join(&hub, adapter).await?;
+    }
     let limit = Arc::new(Semaphore::new(cfg.max_connections));
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
