@@ -11,11 +11,22 @@
 //! queue or closed socket), `fault_dropped` (deliveries skipped by `drop_every`) and the
 //! gauge `connected` (Socket.IO sockets connected now).
 //!
+//! Limits: `join` refuses a room name over `max_room_name_bytes` or a room beyond
+//! `max_rooms_per_connection` with an `error(reason)` event and no ack ([`rooms`]). The
+//! connection limit counts TCP connections (`crate::http_server`) and, on top, connected
+//! Socket.IO sockets; a CONNECT over it gets a connect error "connection limit reached".
+//! Engine.IO sessions that never CONNECT hold their TCP connection's slot and are closed
+//! after the connect timeout (the Engine.IO ping timeout). What socketioxide cannot do is
+//! refused at start or documented in docs/hardening.md: it has no byte bound on its
+//! queues and cannot close a socket whose queue is full, so `--slow-consumer disconnect`
+//! is refused; its own closes (oversize, invalid packets) carry no close code.
+//!
 //! Note (socketioxide 0.18): every event handler runs in its own task, so a client must
 //! await the `join` ack before relying on membership, and events of one client may be
 //! processed concurrently.
 
 mod fanout;
+mod rooms;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use self::fanout::{Audience, Deliveries};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, SlowConsumer};
 use crate::error::ServerError;
 use crate::rest;
 
@@ -47,6 +58,8 @@ struct SharedInner {
     connected: Arc<AtomicU64>,
     /// Connections served at once; a further CONNECT gets a connect error.
     max_connections: u64,
+    /// Room limits of `join`.
+    rooms: crate::room_limits::RoomLimits,
 }
 
 /// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
@@ -79,10 +92,14 @@ pub(crate) async fn run(
                 .into(),
         ));
     }
+    if cfg.slow_consumer == SlowConsumer::Disconnect {
+        return Err(ServerError::Config(SLOW_CONSUMER_DISCONNECT_REFUSED.into()));
+    }
     let shared = Shared(Arc::new(SharedInner {
         deliveries: Deliveries::new(cfg.faults.clone()),
         connected: Arc::new(AtomicU64::new(0)),
         max_connections: cfg.max_connections as u64,
+        rooms: crate::room_limits::RoomLimits::new(&cfg),
     }));
     let (layer, io) = SocketIo::builder()
         .transports([TransportType::Polling, TransportType::Websocket])
@@ -92,6 +109,8 @@ pub(crate) async fn run(
         .ws_max_message_size(cfg.max_message_bytes)
         .ws_max_frame_size(cfg.max_message_bytes)
         .max_buffer_size(cfg.outbound_queue)
+        // An Engine.IO session that never CONNECTs is closed after this.
+        .connect_timeout(cfg.sio_ping_timeout)
         .with_state(shared.clone())
         .build_layer();
     // Handlers are registered in a connect middleware, which socketioxide awaits before it
@@ -108,6 +127,7 @@ pub(crate) async fn run(
         let _ = push_tx.send(text);
     });
     let (rest_router, rest_handle) = rest::router(&cfg.database, pusher).await?;
+    rest_handle.guard(&cfg);
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
@@ -115,16 +135,23 @@ pub(crate) async fn run(
 
     let app = rest_router.layer(layer);
     let closing = io.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.close().await;
-        })
-        .await;
+    crate::http_server::serve_router(
+        listener,
+        app,
+        crate::http_server::HttpLimits::new(&cfg),
+        shutdown,
+        async move { closing.close().await },
+    )
+    .await;
     pushing.abort();
     rest_handle.close().await;
-    served.map_err(|e| ServerError::Http(format!("sio-socketioxide: serving: {e}")))
+    Ok(())
 }
+
+/// Why `sio-socketioxide` refuses `--slow-consumer disconnect` at start.
+pub const SLOW_CONSUMER_DISCONNECT_REFUSED: &str = "sio-socketioxide cannot honour \
+     slow-consumer disconnect: socketioxide has no way to close a socket whose queue is full \
+     (its disconnect packet needs room in that queue); use drop, its own behaviour";
 
 /// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
 /// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
@@ -142,7 +169,7 @@ async fn push_updates(io: SocketIo, shared: Shared, mut rx: mpsc::UnboundedRecei
 
 /// Connect middleware: admits the socket (or refuses it over `max_connections`) and
 /// registers the event handlers.
-async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(), ServerError> {
+async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(), ConnectRefused> {
     let inner = &shared.0;
     let admitted = inner
         .connected
@@ -150,11 +177,9 @@ async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(
             (n < inner.max_connections).then_some(n + 1)
         });
     if admitted.is_err() {
-        return Err(ServerError::Config(format!(
-            "connection limit {} reached",
-            inner.max_connections
-        )));
+        return Err(ConnectRefused::Limit);
     }
+    socket.extensions.insert(rooms::Joined::default());
     socket.on_disconnect(async |State(shared): State<Shared>| {
         shared.0.connected.fetch_sub(1, Ordering::AcqRel);
     });
@@ -168,17 +193,33 @@ async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(
     Ok(())
 }
 
+/// Why a CONNECT is refused; the text is the connect error's `message`.
+#[derive(Debug, thiserror::Error)]
+enum ConnectRefused {
+    #[error("connection limit reached")]
+    Limit,
+}
+
 /// Tells the client its arguments were malformed (the raw protocol's `error` reply).
 fn reject(socket: &SocketRef, event: &str, reason: impl std::fmt::Display) {
     let _ = socket.emit("error", &format!("{event}: malformed arguments: {reason}"));
 }
 
-async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
+async fn on_join(
+    socket: SocketRef,
+    State(shared): State<Shared>,
+    TryData(room): TryData<String>,
+    ack: AckSender,
+) {
     match room {
-        Ok(room) => {
-            socket.join(room);
-            let _ = ack.send(&NO_ARGS);
-        }
+        Ok(room) => match rooms::join(&shared.0.rooms, &socket, room) {
+            Ok(()) => {
+                let _ = ack.send(&NO_ARGS);
+            }
+            Err(refused) => {
+                let _ = socket.emit("error", &format!("join: {refused}"));
+            }
+        },
         Err(e) => reject(&socket, "join", e),
     }
 }
@@ -186,7 +227,7 @@ async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSend
 async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
     match room {
         Ok(room) => {
-            socket.leave(room);
+            rooms::leave(&socket, room);
             let _ = ack.send(&NO_ARGS);
         }
         Err(e) => reject(&socket, "leave", e),

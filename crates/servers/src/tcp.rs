@@ -38,6 +38,7 @@ pub(crate) async fn run(
     let limit = Arc::new(Semaphore::new(cfg.max_connections));
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let mut accept_errors = crate::http_server::AcceptErrors::default();
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -45,9 +46,9 @@ pub(crate) async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly.
-                    tracing::warn!("tcp target: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly,
+                    // logging at most once a second.
+                    accept_errors.failed("tcp", &e).await;
                     continue;
                 }
             },
