@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, Value as PacketValue};
 use socketioxide::socket::{Sid, Socket};
 use socketioxide::{SocketIo, TransportType};
@@ -200,6 +200,23 @@ enum ConnectRefused {
     Limit,
 }
 
+/// The event's data, or `None` after telling the client why it could not be read (JSON
+/// nested past serde_json's recursion limit, a lone UTF-16 surrogate, …): socketioxide
+/// would otherwise drop such an event without a word.
+fn accepted<T, E: std::fmt::Display>(
+    socket: &SocketRef,
+    event: &str,
+    data: Result<T, E>,
+) -> Option<T> {
+    match data {
+        Ok(d) => Some(d),
+        Err(e) => {
+            reject(socket, event, e);
+            None
+        }
+    }
+}
+
 /// Tells the client its arguments were malformed (the raw protocol's `error` reply).
 fn reject(socket: &SocketRef, event: &str, reason: impl std::fmt::Display) {
     let _ = socket.emit("error", &format!("{event}: malformed arguments: {reason}"));
@@ -236,10 +253,14 @@ async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSen
 
 async fn on_to_all(
     io: SocketIo,
+    socket: SocketRef,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     ack: AckSender,
 ) {
+    let Some(data) = accepted(&socket, "to_all", data) else {
+        return;
+    };
     shared.0.deliveries.deliver(&io, Audience::All, &data).await;
     let _ = ack.send(&NO_ARGS);
 }
@@ -248,9 +269,12 @@ async fn on_to_others(
     io: SocketIo,
     socket: SocketRef,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     ack: AckSender,
 ) {
+    let Some(data) = accepted(&socket, "to_others", data) else {
+        return;
+    };
     shared
         .0
         .deliveries
@@ -305,10 +329,13 @@ async fn on_echo(
     io: SocketIo,
     socket: SocketRef,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     WantsAck(wants_ack): WantsAck,
     ack: AckSender,
 ) {
+    let Some(data) = accepted(&socket, "echo", data) else {
+        return;
+    };
     let deliveries = &shared.0.deliveries;
     if wants_ack {
         deliveries.before_delivery().await;
