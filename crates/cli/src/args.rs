@@ -163,7 +163,7 @@ pub struct ServeArgs {
     pub max_room_name_bytes: usize,
     /// HTTP targets: seconds a client has to send a request's headers (counted whenever the
     /// server waits for them, so also the keep-alive idle timeout) and a REST body (408).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 30.0)]
     pub http_read_timeout_s: f64,
     /// Seconds shutdown (SIGINT/SIGTERM) waits for open connections before dropping them;
     /// a second signal exits at once.

@@ -130,7 +130,7 @@ impl Default for ServerConfig {
             outbound_queue_bytes: 16 << 20,
             max_rooms_per_connection: 1000,
             max_room_name_bytes: 256,
-            http_read_timeout: Duration::from_secs(10),
+            http_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
             stats_reset_from: StatsResetFrom::Loopback,
         }

@@ -37,7 +37,7 @@ use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -52,7 +52,7 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
 content-length: 25\r\nconnection: close\r\n\r\nconnection limit reached\n";
 
-/// How long a refused connection may take to receive its 503.
+/// How long a refused connection may take to receive its 503 and close.
 const REFUSAL_WRITE: Duration = Duration::from_secs(1);
 
 /// The HTTP limits of one server, from its [`ServerConfig`].
@@ -206,11 +206,16 @@ fn wrong_websocket_version(req: &Request<Incoming>) -> Option<Response<axum::bod
     Some(r)
 }
 
-/// Answers a connection over the limit with `503` and closes it (best effort, bounded).
+/// Answers a connection over the limit with `503` and closes it (best effort, bounded by
+/// [`REFUSAL_WRITE`]). What the client sent is read and discarded until it closes too, so
+/// unread input does not turn the close into a reset that destroys the 503 in flight.
 async fn refuse(mut tcp: TcpStream) {
     let _ = tokio::time::timeout(REFUSAL_WRITE, async {
         tcp.write_all(REFUSAL).await?;
-        tcp.shutdown().await
+        tcp.shutdown().await?;
+        let mut discard = [0u8; 1024];
+        while tcp.read(&mut discard).await? > 0 {}
+        Ok::<(), io::Error>(())
     })
     .await;
 }

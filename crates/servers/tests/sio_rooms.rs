@@ -22,12 +22,12 @@ async fn wait_connected(addr: std::net::SocketAddr, n: u64) {
     loop {
         // At a connection limit of 1 the probe itself may be refused (503) until the last
         // client's TCP connection is gone: that is "not yet" too.
-        let (status, body) = sio_rest_common::http::request(addr, "GET", "/api/stats", None).await;
-        let stats: Value = if status == 503 {
-            Value::Null
-        } else {
-            assert_eq!(status, 200, "GET /api/stats: {body}");
-            serde_json::from_str(&body).expect("JSON body")
+        let got = sio_rest_common::http::try_request(addr, "GET", "/api/stats", None).await;
+        let stats: Value = match got {
+            Some((200, body)) => serde_json::from_str(&body).expect("JSON body"),
+            // Refused (503, or the refusal's close won the race): not yet.
+            Some((503, _)) | None => Value::Null,
+            Some((status, body)) => panic!("GET /api/stats: {status} {body}"),
         };
         if stats["connected"] == n {
             return;
