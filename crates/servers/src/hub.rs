@@ -2,8 +2,10 @@
 //!
 //! A broadcast's frame is encoded once and every recipient gets a clone of the same shared
 //! buffer (a refcount bump). Each connection owns a bounded outbound queue of
-//! `cfg.outbound_queue` frames drained by its writer task; fan-out never waits: a full
-//! queue triggers the slow-consumer policy (drop that delivery, or close that connection).
+//! `cfg.outbound_queue` frames and `cfg.outbound_queue_bytes` bytes (`crate::queue_bytes`)
+//! drained by its writer task; fan-out never waits: a full queue triggers the
+//! slow-consumer policy (drop that delivery, or close that connection). A join beyond the
+//! room limits (`crate::room_limits`) is refused.
 //! Fan-out runs under a read lock that is never held across an `.await`; membership changes
 //! take the write lock briefly. Counters are updated once per fan-out, not per recipient.
 //!
