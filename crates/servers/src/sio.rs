@@ -11,11 +11,22 @@
 //! queue or closed socket), `fault_dropped` (deliveries skipped by `drop_every`) and the
 //! gauge `connected` (Socket.IO sockets connected now).
 //!
+//! Limits: `join` refuses a room name over `max_room_name_bytes` or a room beyond
+//! `max_rooms_per_connection` with an `error(reason)` event and no ack ([`rooms`]). The
+//! connection limit counts TCP connections (`crate::http_server`) and, on top, connected
+//! Socket.IO sockets; a CONNECT over it gets a connect error "connection limit reached".
+//! Engine.IO sessions that never CONNECT hold their TCP connection's slot and are closed
+//! after the connect timeout (the Engine.IO ping timeout). What socketioxide cannot do is
+//! refused at start or documented in docs/hardening.md: it has no byte bound on its
+//! queues and cannot close a socket whose queue is full, so `--slow-consumer disconnect`
+//! is refused; its own closes (oversize, invalid packets) carry no close code.
+//!
 //! Note (socketioxide 0.18): every event handler runs in its own task, so a client must
 //! await the `join` ack before relying on membership, and events of one client may be
 //! processed concurrently.
 
 mod fanout;
+mod rooms;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, Value as PacketValue};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{Sid, Socket};
@@ -34,7 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use self::fanout::{Audience, Deliveries};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, SlowConsumer};
 use crate::error::ServerError;
 use crate::rest;
 
@@ -52,6 +63,8 @@ struct SharedInner {
     /// A node of a cluster (`--adapter`): `to_id` of a socket not on this node goes
     /// through the adapter (`io.to(sid)`).
     clustered: bool,
+    /// Room limits of `join`.
+    rooms: crate::room_limits::RoomLimits,
 }
 
 /// Messages from Redis a node buffers per channel before socketioxide-redis drops them
@@ -88,11 +101,15 @@ pub(crate) async fn run(
                 .into(),
         ));
     }
+    if cfg.slow_consumer == SlowConsumer::Disconnect {
+        return Err(ServerError::Config(SLOW_CONSUMER_DISCONNECT_REFUSED.into()));
+    }
     let shared = Shared(Arc::new(SharedInner {
         deliveries: Deliveries::new(cfg.faults.clone()),
         connected: Arc::new(AtomicU64::new(0)),
         max_connections: cfg.max_connections as u64,
         clustered: cfg.adapter.is_some(),
+        rooms: crate::room_limits::RoomLimits::new(&cfg),
     }));
     let builder = SocketIo::builder()
         .transports([TransportType::Polling, TransportType::Websocket])
@@ -102,6 +119,8 @@ pub(crate) async fn run(
         .ws_max_message_size(cfg.max_message_bytes)
         .ws_max_frame_size(cfg.max_message_bytes)
         .max_buffer_size(cfg.outbound_queue)
+        // An Engine.IO session that never CONNECTs is closed after this.
+        .connect_timeout(cfg.sio_ping_timeout)
         .with_state(shared.clone());
     // Handlers are registered in a connect middleware, which socketioxide awaits before it
     // sends the CONNECT reply; the connect handler itself is spawned after the reply, so a
@@ -156,6 +175,7 @@ async fn serve_io<A: Adapter>(
         let _ = push_tx.send(text);
     });
     let (rest_router, rest_handle) = rest::router(&cfg.database, pusher).await?;
+    rest_handle.guard(&cfg);
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
@@ -163,16 +183,23 @@ async fn serve_io<A: Adapter>(
 
     let app = rest_router.layer(layer);
     let closing = io.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.close().await;
-        })
-        .await;
+    crate::http_server::serve_router(
+        listener,
+        app,
+        crate::http_server::HttpLimits::new(&cfg),
+        shutdown,
+        async move { closing.close().await },
+    )
+    .await;
     pushing.abort();
     rest_handle.close().await;
-    served.map_err(|e| ServerError::Http(format!("sio-socketioxide: serving: {e}")))
+    Ok(())
 }
+
+/// Why `sio-socketioxide` refuses `--slow-consumer disconnect` at start.
+pub const SLOW_CONSUMER_DISCONNECT_REFUSED: &str = "sio-socketioxide cannot honour \
+     slow-consumer disconnect: socketioxide has no way to close a socket whose queue is full \
+     (its disconnect packet needs room in that queue); use drop, its own behaviour";
 
 /// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
 /// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
@@ -197,7 +224,7 @@ async fn push_updates<A: Adapter>(
 async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
     State(shared): State<Shared>,
-) -> Result<(), ServerError> {
+) -> Result<(), ConnectRefused> {
     let inner = &shared.0;
     let admitted = inner
         .connected
@@ -205,16 +232,14 @@ async fn on_connect<A: Adapter>(
             (n < inner.max_connections).then_some(n + 1)
         });
     if admitted.is_err() {
-        return Err(ServerError::Config(format!(
-            "connection limit {} reached",
-            inner.max_connections
-        )));
+        return Err(ConnectRefused::Limit);
     }
     if inner.clustered {
         // socketioxide does not put a socket in the room of its own id (socket.io does):
         // `to_id` of a socket on another node reaches it through that room.
         socket.join(socket.id);
     }
+    socket.extensions.insert(rooms::Joined::default());
     socket.on_disconnect(async |State(shared): State<Shared>| {
         shared.0.connected.fetch_sub(1, Ordering::AcqRel);
     });
@@ -228,6 +253,30 @@ async fn on_connect<A: Adapter>(
     Ok(())
 }
 
+/// Why a CONNECT is refused; the text is the connect error's `message`.
+#[derive(Debug, thiserror::Error)]
+enum ConnectRefused {
+    #[error("connection limit reached")]
+    Limit,
+}
+
+/// The event's data, or `None` after telling the client why it could not be read (JSON
+/// nested past serde_json's recursion limit, a lone UTF-16 surrogate, …): socketioxide
+/// would otherwise drop such an event without a word.
+fn accepted<A: Adapter, T, E: std::fmt::Display>(
+    socket: &SocketRef<A>,
+    event: &str,
+    data: Result<T, E>,
+) -> Option<T> {
+    match data {
+        Ok(d) => Some(d),
+        Err(e) => {
+            reject(socket, event, e);
+            None
+        }
+    }
+}
+
 /// Tells the client its arguments were malformed (the raw protocol's `error` reply).
 fn reject<A: Adapter>(socket: &SocketRef<A>, event: &str, reason: impl std::fmt::Display) {
     let _ = socket.emit("error", &format!("{event}: malformed arguments: {reason}"));
@@ -235,14 +284,19 @@ fn reject<A: Adapter>(socket: &SocketRef<A>, event: &str, reason: impl std::fmt:
 
 async fn on_join<A: Adapter>(
     socket: SocketRef<A>,
+    State(shared): State<Shared>,
     TryData(room): TryData<String>,
     ack: AckSender<A>,
 ) {
     match room {
-        Ok(room) => {
-            socket.join(room);
-            let _ = ack.send(&NO_ARGS);
-        }
+        Ok(room) => match rooms::join(&shared.0.rooms, &socket, room) {
+            Ok(()) => {
+                let _ = ack.send(&NO_ARGS);
+            }
+            Err(refused) => {
+                let _ = socket.emit("error", &format!("join: {refused}"));
+            }
+        },
         Err(e) => reject(&socket, "join", e),
     }
 }
@@ -254,7 +308,7 @@ async fn on_leave<A: Adapter>(
 ) {
     match room {
         Ok(room) => {
-            socket.leave(room);
+            rooms::leave(&socket, room);
             let _ = ack.send(&NO_ARGS);
         }
         Err(e) => reject(&socket, "leave", e),
@@ -263,10 +317,14 @@ async fn on_leave<A: Adapter>(
 
 async fn on_to_all<A: Adapter>(
     io: SocketIo<A>,
+    socket: SocketRef<A>,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
+    let Some(data) = accepted(&socket, "to_all", data) else {
+        return;
+    };
     shared.0.deliveries.deliver(&io, Audience::All, &data).await;
     let _ = ack.send(&NO_ARGS);
 }
@@ -275,9 +333,12 @@ async fn on_to_others<A: Adapter>(
     io: SocketIo<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
+    let Some(data) = accepted(&socket, "to_others", data) else {
+        return;
+    };
     shared
         .0
         .deliveries
@@ -334,10 +395,13 @@ async fn on_echo<A: Adapter>(
     io: SocketIo<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
-    Data(data): Data<Value>,
+    TryData(data): TryData<Value>,
     WantsAck(wants_ack): WantsAck,
     ack: AckSender<A>,
 ) {
+    let Some(data) = accepted(&socket, "echo", data) else {
+        return;
+    };
     let deliveries = &shared.0.deliveries;
     if wants_ack {
         deliveries.before_delivery().await;
