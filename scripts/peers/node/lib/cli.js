@@ -7,7 +7,11 @@ const USAGE = `options:
   --outbound-buffer-bytes N     node-ws: per-socket buffered bytes above which a delivery is
                                 dropped and counted (default 4194304)
   --idle-timeout-s N            node-ws: close a socket silent for this long; pings every N/2
-                                (default 120)`;
+                                (default 120)
+  --jwt-secret SECRET           require an HS256 JWT at the handshake (Socket.IO auth.token;
+                                raw: Authorization: Bearer or ?token=)
+  --cors-origin ORIGIN          allow this origin (repeatable, or *): CORS on REST and polling
+  --rate-limit N/s              at most N requests per second per connection`;
 
 /** Exits with code 2 (usage error, docs/design.md §6) after printing why. */
 function usage(why) {
@@ -18,7 +22,8 @@ function usage(why) {
 /**
  * Parses argv (without node and script).
  * @returns {{host: string, port: number, database: string, maxMessageBytes: number,
- *            outboundBufferBytes: number, idleTimeoutMs: number}}
+ *            outboundBufferBytes: number, idleTimeoutMs: number, jwtSecret?: string,
+ *            corsOrigins: string[], rateLimit?: number}}
  */
 export function parseArgs(argv) {
   const opts = {
@@ -28,6 +33,9 @@ export function parseArgs(argv) {
     maxMessageBytes: 1 << 20,
     outboundBufferBytes: 4 << 20,
     idleTimeoutMs: 120_000,
+    jwtSecret: undefined,
+    corsOrigins: [],
+    rateLimit: undefined,
   };
   const positiveInt = (flag, v) => {
     const n = Number(v);
@@ -63,6 +71,25 @@ export function parseArgs(argv) {
       case '--idle-timeout-s':
         opts.idleTimeoutMs = positiveInt(flag, value) * 1000;
         break;
+      case '--jwt-secret':
+        if (value === '') usage('--jwt-secret must not be empty');
+        opts.jwtSecret = value;
+        break;
+      case '--cors-origin':
+        if (value !== '*' && !/^https?:\/\/[^/?#\s]+$/.test(value)) {
+          usage(`--cors-origin needs scheme://host[:port] or *, got ${value}`);
+        }
+        opts.corsOrigins.push(value);
+        if (opts.corsOrigins.includes('*') && opts.corsOrigins.length > 1) {
+          usage('--cors-origin `*` allows every origin: give it alone');
+        }
+        break;
+      case '--rate-limit': {
+        const m = /^(\d+)(?:\/s)?$/.exec(value);
+        if (m === null || Number(m[1]) <= 0) usage(`--rate-limit needs N/s with N >= 1, got ${value}`);
+        opts.rateLimit = Number(m[1]);
+        break;
+      }
       default:
         usage(`unknown option ${flag}`);
     }
