@@ -169,6 +169,8 @@ pub struct ServeArgs {
     /// (for the Autobahn|Testsuite; never for benchmarks).
     #[arg(long)]
     pub echo: bool,
+    #[command(flatten)]
+    pub production: crate::production::ProductionArgs,
 }
 
 #[derive(Debug, Args)]

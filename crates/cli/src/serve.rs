@@ -62,6 +62,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
             stall_once: a.fault_stall_once_ms.map(Duration::from_millis),
         },
         echo_only: a.echo,
+        production: a.production.config(target)?,
     };
     Ok((target, cfg))
 }

@@ -86,6 +86,8 @@ pub struct ServerConfig {
     /// app protocol. For the Autobahn|Testsuite, which needs an echo server; never used in
     /// a benchmark.
     pub echo_only: bool,
+    /// JWT, CORS and rate limiting (`crate::production`); all off by default.
+    pub production: crate::production::Production,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
             database: DatabaseConfig::SqliteTemp,
             faults: Faults::default(),
             echo_only: false,
+            production: Default::default(),
         }
     }
 }

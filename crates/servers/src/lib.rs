@@ -9,6 +9,7 @@
 //! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
 //! - [`writer`]: their shared write path (one writer task per connection, batched writes).
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
+//! - [`production`]: JWT at the handshake, CORS, per-connection rate limiting.
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
 pub mod config;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod error;
 mod http_app;
 pub mod hub;
+pub mod production;
 pub mod rest;
 pub mod session;
 pub mod sio;

@@ -1,5 +1,8 @@
-//! The `sio-socketioxide` target: axum + socketioxide (namespace `/`, default parser, both
-//! Engine.IO transports) plus the REST routes, on one port.
+//! The `sio-socketioxide` target: axum + socketioxide (namespaces `/`, `/chat`, `/admin` and
+//! `/notifications`, each with the full op set and its own broadcasts and rooms; default
+//! parser; both Engine.IO transports) plus the REST routes, on one port. `--jwt-secret` and
+//! `--rate-limit` are applied by [`guard`], namespaces by [`namespace`], CORS by
+//! `crate::production`.
 //!
 //! Events (docs/design.md §3): `join(room)`, `leave(room)`, `to_all(data)`, `to_others(data)`,
 //! `to_room(room, data)`, `to_id(id, data)`, `echo(data)`; the server emits `msg(data)`.
@@ -9,13 +12,16 @@
 //! neither closes the connection. Committed dashboard writes are emitted as `update(row)`
 //! to room `dashboard`. `/api/stats` adds `dropped` (deliveries socketioxide refused: full
 //! queue or closed socket), `fault_dropped` (deliveries skipped by `drop_every`) and the
-//! gauge `connected` (Socket.IO sockets connected now).
+//! gauge `connected` (Socket.IO sockets connected now), and `rate_limited` (events refused
+//! by `--rate-limit`).
 //!
 //! Note (socketioxide 0.18): every event handler runs in its own task, so a client must
 //! await the `join` ack before relying on membership, and events of one client may be
 //! processed concurrently.
 
 mod fanout;
+mod guard;
+mod namespace;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,15 +29,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
-use socketioxide::adapter::Adapter;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
-use socketioxide::handler::{FromMessageParts, Value as PacketValue};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, Value as PacketValue};
 use socketioxide::socket::{Sid, Socket};
 use socketioxide::{SocketIo, TransportType};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use self::fanout::{Audience, Deliveries};
+use self::guard::{Meter, Metered};
+use self::namespace::Ns;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::rest;
@@ -47,6 +55,10 @@ struct SharedInner {
     connected: Arc<AtomicU64>,
     /// Connections served at once; a further CONNECT gets a connect error.
     max_connections: u64,
+    /// `--rate-limit`: every socket gets a bucket of this rate.
+    rate_limit: Option<crate::production::RateLimit>,
+    /// Events refused by the rate limit (`rate_limited` in `/api/stats`).
+    rate_limited: Arc<AtomicU64>,
 }
 
 /// Whether the client asked for an ack (socketioxide's `AckSender` does not say).
@@ -83,6 +95,8 @@ pub(crate) async fn run(
         deliveries: Deliveries::new(cfg.faults.clone()),
         connected: Arc::new(AtomicU64::new(0)),
         max_connections: cfg.max_connections as u64,
+        rate_limit: cfg.production.rate_limit,
+        rate_limited: Arc::new(AtomicU64::new(0)),
     }));
     let (layer, io) = SocketIo::builder()
         .transports([TransportType::Polling, TransportType::Websocket])
@@ -97,10 +111,14 @@ pub(crate) async fn run(
     // Handlers are registered in a connect middleware, which socketioxide awaits before it
     // sends the CONNECT reply; the connect handler itself is spawned after the reply, so a
     // client's first event could otherwise arrive before any handler exists.
-    io.ns(
-        "/",
-        socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
-    );
+    // With `--jwt-secret` the token is checked first (a refused socket is never admitted).
+    for ns in crate::production::namespaces::NAMESPACES {
+        let handler = ConnectHandler::with(async || {}, on_connect);
+        match cfg.production.jwt.clone() {
+            Some(jwt) => io.ns(ns, handler.with(guard::authorize(jwt))),
+            None => io.ns(ns, handler),
+        };
+    }
 
     let (push_tx, push_rx) = mpsc::unbounded_channel::<String>();
     let pusher: rest::Pusher = Arc::new(move |text: String| {
@@ -110,10 +128,11 @@ pub(crate) async fn run(
     let (rest_router, rest_handle) = rest::router(&cfg.database, pusher).await?;
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
+    rest_handle.add_counter("rate_limited", shared.0.rate_limited.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
     let pushing = tokio::spawn(push_updates(io.clone(), shared.clone(), push_rx));
 
-    let app = rest_router.layer(layer);
+    let app = cfg.production.with_cors(rest_router.layer(layer));
     let closing = io.clone();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -155,6 +174,9 @@ async fn on_connect(socket: SocketRef, State(shared): State<Shared>) -> Result<(
             inner.max_connections
         )));
     }
+    if let Some(limit) = inner.rate_limit {
+        Meter::install(&socket, limit, inner.rate_limited.clone());
+    }
     socket.on_disconnect(async |State(shared): State<Shared>| {
         shared.0.connected.fetch_sub(1, Ordering::AcqRel);
     });
@@ -173,7 +195,7 @@ fn reject(socket: &SocketRef, event: &str, reason: impl std::fmt::Display) {
     let _ = socket.emit("error", &format!("{event}: malformed arguments: {reason}"));
 }
 
-async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
+async fn on_join(_: Metered, socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
     match room {
         Ok(room) => {
             socket.join(room);
@@ -183,7 +205,7 @@ async fn on_join(socket: SocketRef, TryData(room): TryData<String>, ack: AckSend
     }
 }
 
-async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
+async fn on_leave(_: Metered, socket: SocketRef, TryData(room): TryData<String>, ack: AckSender) {
     match room {
         Ok(room) => {
             socket.leave(room);
@@ -194,17 +216,19 @@ async fn on_leave(socket: SocketRef, TryData(room): TryData<String>, ack: AckSen
 }
 
 async fn on_to_all(
-    io: SocketIo,
+    _: Metered,
+    Ns(io): Ns<LocalAdapter>,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
     ack: AckSender,
 ) {
-    shared.0.deliveries.deliver(&io, Audience::All, &data).await;
+    shared.0.deliveries.deliver(io, Audience::All, &data).await;
     let _ = ack.send(&NO_ARGS);
 }
 
 async fn on_to_others(
-    io: SocketIo,
+    _: Metered,
+    Ns(io): Ns<LocalAdapter>,
     socket: SocketRef,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
@@ -213,13 +237,14 @@ async fn on_to_others(
     shared
         .0
         .deliveries
-        .deliver(&io, Audience::Others(socket), &data)
+        .deliver(io, Audience::Others(socket), &data)
         .await;
     let _ = ack.send(&NO_ARGS);
 }
 
 async fn on_to_room(
-    io: SocketIo,
+    _: Metered,
+    Ns(io): Ns<LocalAdapter>,
     socket: SocketRef,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
@@ -230,7 +255,7 @@ async fn on_to_room(
             shared
                 .0
                 .deliveries
-                .deliver(&io, Audience::Room(room), &data)
+                .deliver(io, Audience::Room(room), &data)
                 .await;
             let _ = ack.send(&NO_ARGS);
         }
@@ -239,7 +264,8 @@ async fn on_to_room(
 }
 
 async fn on_to_id(
-    io: SocketIo,
+    _: Metered,
+    Ns(io): Ns<LocalAdapter>,
     socket: SocketRef,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
@@ -251,7 +277,7 @@ async fn on_to_id(
             shared
                 .0
                 .deliveries
-                .deliver(&io, Audience::One(target), &data)
+                .deliver(io, Audience::One(target), &data)
                 .await;
             let _ = ack.send(&NO_ARGS);
         }
@@ -261,7 +287,8 @@ async fn on_to_id(
 
 /// `echo`: with an ack id the data comes back in the ack (and no `msg`), else as `msg`.
 async fn on_echo(
-    io: SocketIo,
+    _: Metered,
+    Ns(io): Ns<LocalAdapter>,
     socket: SocketRef,
     State(shared): State<Shared>,
     Data(data): Data<Value>,
@@ -276,7 +303,7 @@ async fn on_echo(
         }
     } else {
         deliveries
-            .deliver(&io, Audience::One(Some(socket)), &data)
+            .deliver(io, Audience::One(Some(socket)), &data)
             .await;
     }
 }

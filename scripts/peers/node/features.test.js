@@ -12,6 +12,7 @@
 // can run against one server started with every flag. No check sleeps.
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { afterEach, describe, it } from 'node:test';
 
 import jwt from 'jsonwebtoken';
@@ -70,12 +71,18 @@ function refusedUpgrade(url, options = {}) {
         ws.terminate();
         reject(new Error(`${url}: the upgrade was accepted`));
       });
-      ws.once('unexpected-response', (_req, res) => {
+      ws.once('unexpected-response', (req, res) => {
+        const socket = res.socket;
         let body = '';
         res.on('data', (d) => {
           body += d;
         });
-        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('end', () => {
+          // The refusal may leave the HTTP connection open (keep-alive): drop it.
+          socket.destroy();
+          req.destroy();
+          resolve({ status: res.statusCode, body });
+        });
         res.on('error', reject);
       });
       ws.once('error', () => {});
@@ -193,16 +200,38 @@ describe(`JWT at the handshake (${PROTOCOL}, ${TRANSPORT})`, { skip: SECRET === 
   }
 });
 
-/** A CORS check over plain HTTP: `path` answered for `origin`. */
-async function cors(method, path, origin, extraHeaders = {}) {
-  const res = await fetch(`${HTTP}${path}`, { method, headers: { origin, ...extraHeaders } });
-  await res.arrayBuffer();
-  return res;
+/**
+ * One plain HTTP request on its own connection (`Connection: close`, so no keep-alive
+ * socket outlives the test): status, headers and body text.
+ */
+function request(method, path, headers = {}) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const req = http.request(`${HTTP}${path}`, { method, headers: { connection: 'close', ...headers } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    `${method} ${path}`,
+  );
 }
+
+/** A CORS check: `path` requested from `origin`. */
+const cors = (method, path, origin, extraHeaders = {}) => request(method, path, { origin, ...extraHeaders });
+
+/** The server's /api/stats. */
+const stats = async () => JSON.parse((await request('GET', '/api/stats')).body);
 
 describe(`CORS (${PROTOCOL})`, { skip: ORIGIN === undefined }, () => {
   const allowed = (res) => {
-    const got = res.headers.get('access-control-allow-origin');
+    const got = res.headers['access-control-allow-origin'];
     assert.ok(got === ORIGIN || got === '*', `access-control-allow-origin: ${got}`);
   };
 
@@ -213,7 +242,7 @@ describe(`CORS (${PROTOCOL})`, { skip: ORIGIN === undefined }, () => {
     });
     assert.ok(pre.status === 200 || pre.status === 204, `preflight status ${pre.status}`);
     allowed(pre);
-    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match(pre.headers['access-control-allow-methods'] ?? '', /POST/);
     const get = await cors('GET', '/api/dashboard', ORIGIN);
     assert.equal(get.status, 200);
     allowed(get);
@@ -223,7 +252,7 @@ describe(`CORS (${PROTOCOL})`, { skip: ORIGIN === undefined }, () => {
     if (ORIGIN === '*') t.skip('every origin is allowed');
     const res = await cors('GET', '/api/dashboard', 'http://elsewhere.invalid');
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
   });
 
   if (PROTOCOL === 'sio') {
@@ -246,7 +275,7 @@ describe(`rate limiting (${PROTOCOL}, ${TRANSPORT})`, { skip: RATE === undefined
       : item.event === 'error' && item.args[0] === 'rate limited';
 
   it('over the limit a request is refused with "rate limited", counted, and others are unaffected', TEST, async () => {
-    const before = await (await fetch(`${HTTP}/api/stats`)).json();
+    const before = await stats();
     const greedy = await connectTo('greedy', 0);
     const calm = await connectTo('calm', 0);
     const sent = RATE * 3;
@@ -261,7 +290,7 @@ describe(`rate limiting (${PROTOCOL}, ${TRANSPORT})`, { skip: RATE === undefined
     // The calm client's own bucket is full: its requests all go through.
     const { data } = await calm.act('echo', { data: { calm: true } });
     assert.deepEqual(data, { calm: true });
-    const after = await (await fetch(`${HTTP}/api/stats`)).json();
+    const after = await stats();
     assert.equal(after.rate_limited - (before.rate_limited ?? 0), refused, 'the server counted every refusal');
   });
 });

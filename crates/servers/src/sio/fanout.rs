@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use socketioxide::extract::SocketRef;
-use socketioxide::{BroadcastError, SendError, SocketIo};
+use socketioxide::operators::BroadcastOperators;
+use socketioxide::{BroadcastError, SendError};
 use tokio::time::Instant;
 
 use crate::config::Faults;
@@ -87,13 +88,14 @@ impl Deliveries {
     }
 
     /// Emits `msg(data)` to `audience`, after the faults, counting refused deliveries.
-    pub(crate) async fn deliver(&self, io: &SocketIo, audience: Audience, data: &Value) {
+    /// `ns` is the sender's namespace: every audience is inside it.
+    pub(crate) async fn deliver(&self, ns: BroadcastOperators, audience: Audience, data: &Value) {
         self.before_delivery().await;
         if self.faults.drop_every.is_some() {
             let sockets = match audience {
-                Audience::All => io.broadcast().sockets(),
+                Audience::All => ns.sockets(),
                 Audience::Others(s) => s.broadcast().sockets(),
-                Audience::Room(room) => io.to(room).sockets(),
+                Audience::Room(room) => ns.to(room).sockets(),
                 Audience::One(s) => s.into_iter().collect(),
             };
             for s in sockets {
@@ -104,9 +106,9 @@ impl Deliveries {
             return;
         }
         match audience {
-            Audience::All => self.count_broadcast(io.emit("msg", data).await),
+            Audience::All => self.count_broadcast(ns.emit("msg", data).await),
             Audience::Others(s) => self.count_broadcast(s.broadcast().emit("msg", data).await),
-            Audience::Room(room) => self.count_broadcast(io.to(room).emit("msg", data).await),
+            Audience::Room(room) => self.count_broadcast(ns.to(room).emit("msg", data).await),
             Audience::One(Some(s)) => self.count_send(s.emit("msg", data)),
             Audience::One(None) => {}
         }
