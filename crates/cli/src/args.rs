@@ -226,6 +226,11 @@ pub struct RunArgs {
     /// Database for servers the harness starts (same forms as `serve --database`).
     #[arg(long, default_value = "sqlite")]
     pub database: String,
+    /// Start the servers with `--jwt-secret SECRET` and have every client present an HS256
+    /// token the generator mints with it (scenario key `jwt`; given alone it means
+    /// `jwt = "valid"`). Without it, a `jwt` scenario uses a random secret per run.
+    #[arg(long, value_name = "SECRET")]
+    pub jwt_secret: Option<String>,
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,

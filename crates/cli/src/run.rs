@@ -75,6 +75,7 @@ pub fn main(a: RunArgs) -> u8 {
     if a.database != "sqlite" {
         opts.serve_args = vec!["--database".into(), a.database.clone()];
     }
+    opts.jwt_secret = a.jwt_secret.clone();
     opts.cancel = cancel.clone();
     // On a terminal a live line; piped (CI, logs) a plain line every few seconds.
     opts.progress = !a.no_progress;

@@ -100,3 +100,49 @@ mod tests {
         assert!(mint("", "1", 60).is_err());
     }
 }
+
+/// What one scenario point asks of the servers and clients: the extra `serve` flags
+/// (`--jwt-secret`, `--rate-limit`) and the token each client presents.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PointCredentials {
+    pub serve_args: Vec<String>,
+    pub token: Option<String>,
+}
+
+/// The credentials of a point: `jwt = "valid"` (or `run --jwt-secret` alone) mints a token
+/// signed with `secret`; `jwt = "bad"` one signed with another secret, which every server
+/// must refuse. `secret` is `run --jwt-secret`, or the run's own random secret.
+pub fn for_point(
+    production: &wsbench_scenario::production::Production,
+    secret: &str,
+    secret_given: bool,
+) -> Result<PointCredentials, String> {
+    use wsbench_scenario::production::JwtTokens;
+    let mut out = PointCredentials::default();
+    let tokens = match production.jwt {
+        JwtTokens::Off if secret_given => JwtTokens::Valid,
+        t => t,
+    };
+    if tokens != JwtTokens::Off {
+        out.serve_args
+            .extend(["--jwt-secret".to_owned(), secret.to_owned()]);
+        let signer = match tokens {
+            JwtTokens::Bad => format!("not-{secret}"),
+            _ => secret.to_owned(),
+        };
+        out.token = Some(mint(&signer, "wsbench", TOKEN_TTL_S)?);
+    }
+    if let Some(n) = production.rate_limit {
+        out.serve_args
+            .extend(["--rate-limit".to_owned(), format!("{n}/s")]);
+    }
+    Ok(out)
+}
+
+/// A fresh random secret for a run that turns JWT on without `--jwt-secret`.
+pub fn random_secret() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 24];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 13] = [
+    const ADDED_COLUMNS: [&str; 14] = [
         "repeat",
         "sweep",
         "variant",
@@ -201,6 +201,7 @@ mod tests {
         "floor_deliveries_per_s",
         "floor_loadgen_cpu_s",
         "floor_server_cpu_s",
+        "rate_limited",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

@@ -71,6 +71,7 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
         update_rate: polling
             .and_then(|p| p.update_rate.as_ref())
             .map(|v| Val::file(text, "polling.update_rate", v)),
+        jwt: raw.jwt.as_ref().map(|v| Val::file(text, "jwt", v)),
     }
 }
 

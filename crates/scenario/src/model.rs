@@ -294,6 +294,9 @@ pub struct Scenario {
     /// `floor = true` / `--floor`: after each row, the floor client runs against the same
     /// server (validated: closed-loop echo without a rate, tcp and raw WebSocket targets).
     pub floor: bool,
+    /// `jwt` and `rate_limit` (crate::production): what the servers enforce and what the
+    /// clients present. All off by default.
+    pub production: crate::production::Production,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

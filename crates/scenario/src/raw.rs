@@ -32,6 +32,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "max_message_bytes",
     "server_cpus",
     "floor",
+    "jwt",
+    "rate_limit",
     "phases",
     "polling",
     "sweep",
@@ -53,6 +55,7 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "connect_rate",
     "poll_interval_ms",
     "update_rate",
+    "jwt",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -80,6 +83,8 @@ pub(crate) struct RawFile {
     pub max_message_bytes: Option<Spanned<i64>>,
     pub server_cpus: Option<Spanned<f64>>,
     pub floor: Option<Spanned<bool>>,
+    pub jwt: Option<Spanned<String>>,
+    pub rate_limit: Option<Spanned<i64>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
     pub sweep: Option<Spanned<RawSweep>>,
@@ -118,6 +123,7 @@ pub(crate) struct RawSweep {
     pub connect_rate: Option<SpannedList<f64>>,
     pub poll_interval_ms: Option<SpannedList<f64>>,
     pub update_rate: Option<SpannedList<f64>>,
+    pub jwt: Option<SpannedList<String>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a

@@ -41,6 +41,7 @@ pub(crate) struct Point {
     pub connect_rate: Option<Val<f64>>,
     pub poll_interval_ms: Option<Val<f64>>,
     pub update_rate: Option<Val<f64>>,
+    pub jwt: Option<Val<String>>,
 }
 
 /// One value of a sweep list.
@@ -90,6 +91,7 @@ impl Point {
             "connect_rate" => self.connect_rate.as_ref().map(|v| &v.at),
             "poll_interval_ms" => self.poll_interval_ms.as_ref().map(|v| &v.at),
             "update_rate" => self.update_rate.as_ref().map(|v| &v.at),
+            "jwt" => self.jwt.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -123,6 +125,7 @@ impl Point {
             "op" => self.op = Some(Val { v: text(v), at }),
             "arrival" => self.arrival = Some(Val { v: text(v), at }),
             "mode" => self.mode = Some(Val { v: text(v), at }),
+            "jwt" => self.jwt = Some(Val { v: text(v), at }),
             _ => unreachable!("{key} is not a sweep key"),
         }
     }
@@ -173,6 +176,7 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
             SweepValue::Float,
         ),
         axis(text, "update_rate", &sweep.update_rate, SweepValue::Float),
+        axis(text, "jwt", &sweep.jwt, SweepValue::Text),
     ]
     .into_iter()
     .flatten()

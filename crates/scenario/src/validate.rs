@@ -36,6 +36,10 @@ pub(crate) fn build_point(
     let floor = crate::floor::point(file, &c.floor, mode, rate)?;
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
+    let production = crate::production::Production {
+        jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets)?,
+        rate_limit: c.rate_limit,
+    };
     Ok(Scenario {
         name: c.name.clone(),
         description: c.description.clone(),
@@ -51,6 +55,7 @@ pub(crate) fn build_point(
         max_message_bytes: c.max_message_bytes.v,
         server_cpus: c.server_cpus,
         floor,
+        production,
         sweep,
     })
 }
@@ -185,6 +190,7 @@ pub(crate) mod fixture {
             polling_line: None,
             server_cpus: None,
             floor: None,
+            rate_limit: None,
         }
     }
 

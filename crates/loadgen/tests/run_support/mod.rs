@@ -90,6 +90,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         max_message_bytes: 1 << 20,
         server_cpus: None,
         floor: false,
+        production: Default::default(),
         sweep: Vec::new(),
     }
 }
