@@ -26,7 +26,9 @@ pub enum Command {
     /// Run one server target in the foreground (the harness starts these as children).
     ///
     /// Prints exactly `listening on <ip>:<port>` as its first stdout line, then serves until
-    /// SIGINT or SIGTERM, closing connections cleanly and exiting 0.
+    /// SIGINT or SIGTERM, closing connections cleanly and exiting 0. Socket.IO serves the
+    /// namespaces /, /chat, /admin and /notifications; the raw WebSocket targets the paths
+    /// /ws, /ws/chat, /ws/admin and /ws/notifications (one room hub each).
     Serve(ServeArgs),
     /// Run a scenario file against its targets and write summary.csv, .hgrm histograms,
     /// meta.json and report.md into a run directory.

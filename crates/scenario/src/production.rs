@@ -47,6 +47,7 @@ pub(crate) fn jwt(
     file: &str,
     v: Option<&Val<String>>,
     targets: &[String],
+    workload: crate::model::WorkloadKind,
 ) -> Result<JwtTokens, ScenarioError> {
     let Some(v) = v else {
         return Ok(JwtTokens::Off);
@@ -58,6 +59,10 @@ pub(crate) fn jwt(
             format!("unknown value '{}' (expected one of: {names})", v.v),
         )
     })?;
+    if tokens != JwtTokens::Off && workload == crate::model::WorkloadKind::PollingVsPush {
+        let msg = "polling-vs-push viewers do not present tokens: set jwt = \"off\"";
+        return Err(v.at.error(file, msg));
+    }
     if tokens != JwtTokens::Off && targets.iter().any(|t| is_tcp(t)) {
         let msg =
             "the tcp targets have no handshake to carry a token: drop them or set jwt = \"off\"";
@@ -136,6 +141,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("tcp"), "{e}");
+        let text = "workload = \"polling-vs-push\"\ntargets = [\"ws-tungstenite\", \"sio-socketioxide\"]\nclients = 5\njwt = \"valid\"\n[polling]\npoll_interval_ms = 100\nupdate_rate = 1\n";
+        let e = parse(text, "t.toml", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("polling-vs-push"), "{e}");
         let e = load("rate_limit = 0\n", "\"tcp\"").unwrap_err().to_string();
         assert!(e.contains("t.toml:4") && e.contains("rate_limit"), "{e}");
     }

@@ -37,7 +37,7 @@ pub(crate) fn build_point(
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
     let production = crate::production::Production {
-        jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets)?,
+        jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
         rate_limit: c.rate_limit,
     };
     Ok(Scenario {
