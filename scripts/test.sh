@@ -83,6 +83,16 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   step "official clients vs node-ws" bash "$conf" --protocol raw -- node scripts/peers/node/ws-server.js --bind 127.0.0.1:0
   step "official clients vs node-socketio (websocket, polling)" bash "$conf" --protocol sio --transports websocket,polling -- node scripts/peers/node/socketio-server.js --bind 127.0.0.1:0
   step "Node peers' own tests" bash -c 'cd scripts/peers/node && node --test servers.test.js'
+  # The production features (JWT, CORS, rate limit; namespaces always): every target started
+  # with all three flags, checked by features.test.js with the official clients.
+  feat=(--jwt-secret wsbench-test-secret --cors-origin http://allowed.test --rate-limit 20/s)
+  feat_env=(env WSBENCH_JWT_SECRET=wsbench-test-secret WSBENCH_CORS_ORIGIN=http://allowed.test WSBENCH_RATE_LIMIT=20)
+  for t in ws-tungstenite ws-fastwebsockets; do
+    step "production features, official clients vs $t" "${feat_env[@]}" bash "$conf" --protocol raw --driver features.test.js -- "$bin" serve "$t" --bind 127.0.0.1:0 "${feat[@]}"
+  done
+  step "production features, official clients vs sio-socketioxide (websocket, polling)" "${feat_env[@]}" bash "$conf" --protocol sio --driver features.test.js -- "$bin" serve sio-socketioxide --bind 127.0.0.1:0 "${feat[@]}"
+  step "production features, official clients vs node-ws" "${feat_env[@]}" bash "$conf" --protocol raw --driver features.test.js -- node scripts/peers/node/ws-server.js --bind 127.0.0.1:0 "${feat[@]}"
+  step "production features, official clients vs node-socketio (websocket, polling)" "${feat_env[@]}" bash "$conf" --protocol sio --driver features.test.js -- node scripts/peers/node/socketio-server.js --bind 127.0.0.1:0 "${feat[@]}"
 else
   unavailable "Node conformance tests and the Node peers' own tests" \
     "node and npm are not on PATH (install Node >= 20 with npm)"

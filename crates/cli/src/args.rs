@@ -26,7 +26,9 @@ pub enum Command {
     /// Run one server target in the foreground (the harness starts these as children).
     ///
     /// Prints exactly `listening on <ip>:<port>` as its first stdout line, then serves until
-    /// SIGINT or SIGTERM, closing connections cleanly and exiting 0.
+    /// SIGINT or SIGTERM, closing connections cleanly and exiting 0. Socket.IO serves the
+    /// namespaces /, /chat, /admin and /notifications; the raw WebSocket targets the paths
+    /// /ws, /ws/chat, /ws/admin and /ws/notifications (one room hub each).
     Serve(ServeArgs),
     /// Run a scenario file against its targets and write summary.csv, .hgrm histograms,
     /// meta.json and report.md into a run directory.
@@ -211,6 +213,8 @@ pub struct ServeArgs {
         requires = "adapter"
     )]
     pub adapter_prefix: String,
+    #[command(flatten)]
+    pub production: crate::production::ProductionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +280,11 @@ pub struct RunArgs {
     /// does not answer.
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
+    /// Start the servers with `--jwt-secret SECRET` and have every client present an HS256
+    /// token the generator mints with it (scenario key `jwt`; given alone it means
+    /// `jwt = "valid"`). Without it, a `jwt` scenario uses a random secret per run.
+    #[arg(long, value_name = "SECRET")]
+    pub jwt_secret: Option<String>,
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,

@@ -5,6 +5,7 @@ mod args;
 mod capacity;
 mod floor;
 mod list;
+mod production;
 mod results;
 mod run;
 mod serve;

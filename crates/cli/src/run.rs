@@ -77,6 +77,7 @@ pub fn main(a: RunArgs) -> u8 {
         opts.serve_args = vec!["--database".into(), a.database.clone()];
     }
     opts.redis = a.redis.clone();
+    opts.jwt_secret = a.jwt_secret.clone();
     opts.cancel = cancel.clone();
     // On a terminal a live line; piped (CI, logs) a plain line every few seconds.
     opts.progress = !a.no_progress;

@@ -84,6 +84,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
             "any" => StatsResetFrom::Any,
             _ => StatsResetFrom::Loopback,
         },
+        production: a.production.config(target)?,
     };
     Ok((target, cfg))
 }

@@ -16,6 +16,7 @@
 //!   the runner's seams.
 //! - [`supervise`]: server child processes and their /proc figures.
 //! - [`cluster`]: a row's cluster of server nodes over Redis, and Redis's own figures.
+//! - [`credentials`]: the JWTs clients present to a server run with `--jwt-secret`.
 //! - [`cgroup`]: server CPU budgets (a cgroup with a CFS quota) and their throttling.
 //! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
 //! - [`system`]: our own rlimit, CPU pinning and CPU time.
@@ -24,6 +25,7 @@ pub mod accounting;
 pub mod capacity;
 pub mod cgroup;
 pub mod cluster;
+pub mod credentials;
 pub mod engine;
 pub mod floor;
 pub mod peers;

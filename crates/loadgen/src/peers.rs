@@ -246,7 +246,8 @@ impl NodePeers {
 }
 
 /// The `wsbench serve` arguments a Node peer understands (`--database`,
-/// `--max-message-bytes`, `--adapter`, `--adapter-prefix`), passed through; fault injection, which the peers do not have,
+/// `--max-message-bytes`, `--adapter`, `--adapter-prefix`, `--jwt-secret`, `--cors-origin`,
+/// `--rate-limit`), passed through; fault injection, which the peers do not have,
 /// and any other flag are refused, naming the flag.
 pub fn node_args(target: &str, serve_args: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -264,7 +265,13 @@ pub fn node_args(target: &str, serve_args: &[String]) -> Result<Vec<String>, Str
         }
         if !matches!(
             flag,
-            "--database" | "--max-message-bytes" | "--adapter" | "--adapter-prefix"
+            "--database"
+                | "--max-message-bytes"
+                | "--adapter"
+                | "--adapter-prefix"
+                | "--jwt-secret"
+                | "--cors-origin"
+                | "--rate-limit"
         ) {
             return Err(format!(
                 "target {target}: the Node peers do not take the server option {flag}"

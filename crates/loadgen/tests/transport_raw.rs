@@ -20,6 +20,7 @@ async fn a_silent_server_is_a_handshake_timeout() {
             addr,
             host: host.clone(),
             transport: SioTransport::Polling,
+            auth: None,
         },
     ] {
         match connect(&endpoint, Duration::from_millis(200)).await {

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 18] = [
+    const ADDED_COLUMNS: [&str; 19] = [
         "repeat",
         "sweep",
         "variant",
@@ -206,6 +206,7 @@ mod tests {
         "redis_cpu_s",
         "loadgen_rss_peak_kb",
         "redis_msgs_per_delivery",
+        "rate_limited",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

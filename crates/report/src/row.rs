@@ -146,6 +146,9 @@ pub struct SummaryRow {
     /// or without deliveries.
     #[serde(serialize_with = "opt_float_cell")]
     pub redis_msgs_per_delivery: Option<f64>,
+    /// `rate_limit` rows: requests the server refused as `rate limited` (its own count, from
+    /// `/api/stats`); empty otherwise and for tcp.
+    pub rate_limited: Option<u64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

@@ -39,6 +39,8 @@ pub(crate) struct Common {
     pub server_cpus: Option<f64>,
     /// Where `floor = true` / `--floor` came from, when on ([`crate::floor`]).
     pub floor: Option<Origin>,
+    /// `rate_limit` ([`crate::production`]).
+    pub rate_limit: Option<u32>,
 }
 
 pub(crate) fn common(
@@ -134,6 +136,7 @@ pub(crate) fn common(
     let phases = phases(text, file, raw, ov, workload_line)?;
     let server_cpus = crate::budget::server_cpus(text, file, raw, ov, &targets)?;
     let floor = crate::floor::common(text, file, raw, ov, workload, &targets)?;
+    let rate_limit = crate::production::rate_limit(text, file, raw)?;
 
     if let (Some(p), false) = (&raw.polling, workload == WorkloadKind::PollingVsPush) {
         let msg = format!(
@@ -194,6 +197,7 @@ pub(crate) fn common(
         polling_line: raw.polling.as_ref().map(|p| line_of(text, p.span().start)),
         server_cpus,
         floor,
+        rate_limit,
     })
 }
 

@@ -4,6 +4,7 @@
 //! - [`load`] / [`parse`]: file or text + CLI [`Overrides`] → `Vec<Scenario>`.
 //! - [`target`]: the one table of built-in targets ([`target::table`]), `all`, external
 //!   `kind=url` targets, and [`TargetSpec`], the one parsed form of a target.
+//! - [`production`]: the keys `jwt` and `rate_limit` (JWT at the handshake, rate limiting).
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -21,6 +22,7 @@ mod load;
 pub mod model;
 mod nodes;
 mod overrides;
+pub mod production;
 mod raw;
 mod sweep;
 pub mod target;

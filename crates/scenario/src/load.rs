@@ -72,6 +72,7 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
             .and_then(|p| p.update_rate.as_ref())
             .map(|v| Val::file(text, "polling.update_rate", v)),
         nodes: raw.nodes.as_ref().map(|v| Val::file(text, "nodes", v)),
+        jwt: raw.jwt.as_ref().map(|v| Val::file(text, "jwt", v)),
     }
 }
 

@@ -298,6 +298,9 @@ pub struct Scenario {
     /// server, no cluster). Validated ([`crate::nodes`]): 1 to 64, and above 1 only with
     /// targets the run starts.
     pub nodes: u32,
+    /// `jwt` and `rate_limit` (crate::production): what the servers enforce and what the
+    /// clients present. All off by default.
+    pub production: crate::production::Production,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

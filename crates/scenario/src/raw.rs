@@ -33,6 +33,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "server_cpus",
     "nodes",
     "floor",
+    "jwt",
+    "rate_limit",
     "phases",
     "polling",
     "sweep",
@@ -55,6 +57,7 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "poll_interval_ms",
     "update_rate",
     "nodes",
+    "jwt",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -83,6 +86,8 @@ pub(crate) struct RawFile {
     pub server_cpus: Option<Spanned<f64>>,
     pub nodes: Option<Spanned<i64>>,
     pub floor: Option<Spanned<bool>>,
+    pub jwt: Option<Spanned<String>>,
+    pub rate_limit: Option<Spanned<i64>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
     pub sweep: Option<Spanned<RawSweep>>,
@@ -122,6 +127,7 @@ pub(crate) struct RawSweep {
     pub poll_interval_ms: Option<SpannedList<f64>>,
     pub update_rate: Option<SpannedList<f64>>,
     pub nodes: Option<SpannedList<i64>>,
+    pub jwt: Option<SpannedList<String>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a

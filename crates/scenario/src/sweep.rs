@@ -42,6 +42,7 @@ pub(crate) struct Point {
     pub poll_interval_ms: Option<Val<f64>>,
     pub update_rate: Option<Val<f64>>,
     pub nodes: Option<Val<i64>>,
+    pub jwt: Option<Val<String>>,
 }
 
 /// One value of a sweep list.
@@ -92,6 +93,7 @@ impl Point {
             "poll_interval_ms" => self.poll_interval_ms.as_ref().map(|v| &v.at),
             "update_rate" => self.update_rate.as_ref().map(|v| &v.at),
             "nodes" => self.nodes.as_ref().map(|v| &v.at),
+            "jwt" => self.jwt.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -126,6 +128,7 @@ impl Point {
             "op" => self.op = Some(Val { v: text(v), at }),
             "arrival" => self.arrival = Some(Val { v: text(v), at }),
             "mode" => self.mode = Some(Val { v: text(v), at }),
+            "jwt" => self.jwt = Some(Val { v: text(v), at }),
             _ => unreachable!("{key} is not a sweep key"),
         }
     }
@@ -177,6 +180,7 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
         ),
         axis(text, "update_rate", &sweep.update_rate, SweepValue::Float),
         axis(text, "nodes", &sweep.nodes, SweepValue::Int),
+        axis(text, "jwt", &sweep.jwt, SweepValue::Text),
     ]
     .into_iter()
     .flatten()

@@ -37,6 +37,10 @@ pub(crate) fn build_point(
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
     let nodes = crate::nodes::nodes(file, c, p)?;
+    let production = crate::production::Production {
+        jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
+        rate_limit: c.rate_limit,
+    };
     Ok(Scenario {
         name: c.name.clone(),
         description: c.description.clone(),
@@ -53,6 +57,7 @@ pub(crate) fn build_point(
         server_cpus: c.server_cpus,
         floor,
         nodes,
+        production,
         sweep,
     })
 }
@@ -187,6 +192,7 @@ pub(crate) mod fixture {
             polling_line: None,
             server_cpus: None,
             floor: None,
+            rate_limit: None,
         }
     }
 

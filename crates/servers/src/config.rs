@@ -114,6 +114,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Who may reset the REST stats.
     pub stats_reset_from: StatsResetFrom,
+    /// JWT, CORS and rate limiting (`crate::production`); all off by default.
+    pub production: crate::production::Production,
 }
 
 impl Default for ServerConfig {
@@ -136,6 +138,7 @@ impl Default for ServerConfig {
             http_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
             stats_reset_from: StatsResetFrom::Loopback,
+            production: Default::default(),
         }
     }
 }

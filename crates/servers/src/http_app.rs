@@ -64,8 +64,8 @@ pub(crate) struct WsState<F> {
     pub(crate) echo: bool,
 }
 
-/// Runs a raw WebSocket target until `shutdown`: its hub, `/ws` answered by `upgrade`, and
-/// the REST routes on the same port.
+/// Runs a raw WebSocket target until `shutdown`: one hub per raw path (`/ws`, `/ws/chat`,
+/// …, each answered by `upgrade`), and the REST routes on the same port.
 pub(crate) async fn serve_ws<F, H, T>(
     listener: TcpListener,
     cfg: ServerConfig,
@@ -78,19 +78,33 @@ where
     H: Handler<T, Arc<WsState<F>>>,
     T: 'static,
 {
-    let hub = Arc::new(RoomHub::<F>::new(&cfg, stats));
-    if let Some(adapter) = &cfg.adapter {
-        crate::cluster::join(&hub, adapter).await?;
-    }
     let conns = HttpConns::new();
-    let state = Arc::new(WsState {
-        hub: hub.clone(),
-        conns: conns.clone(),
-        max: cfg.max_message_bytes,
-        idle: cfg.idle_timeout,
-        echo: cfg.echo_only,
-    });
-    let ws = Router::new().route("/ws", get(upgrade)).with_state(state);
+    // One hub per raw path (namespace); the first, `/ws`, gets the dashboard pushes. In a
+    // cluster each path is its own cluster (its channels carry the path), so rooms and ids
+    // stay inside their namespace across nodes too.
+    let mut ws = Router::new();
+    let mut main_hub = None;
+    for path in crate::production::namespaces::RAW_PATHS {
+        let hub = Arc::new(RoomHub::<F>::new(&cfg, stats.clone()));
+        if let Some(adapter) = &cfg.adapter {
+            let mut adapter = adapter.clone();
+            if path != "/ws" {
+                adapter.prefix = format!("{}{path}", adapter.prefix);
+            }
+            crate::cluster::join(&hub, &adapter).await?;
+        }
+        main_hub.get_or_insert_with(|| hub.clone());
+        let state = Arc::new(WsState {
+            hub,
+            conns: conns.clone(),
+            max: cfg.max_message_bytes,
+            idle: cfg.idle_timeout,
+            echo: cfg.echo_only,
+        });
+        ws = ws.route(path, get(upgrade.clone()).with_state(state));
+    }
+    let hub = main_hub.expect("RAW_PATHS is not empty");
+    let ws = cfg.production.guard_sockets(ws);
     serve_http(listener, &cfg, hub, ws, conns, shutdown).await
 }
 
@@ -120,7 +134,7 @@ pub(crate) async fn serve_http<F: OutFrame>(
     for (name, counter) in hub.stats().published() {
         rest_handle.add_counter(name, counter);
     }
-    let app = ws.merge(rest);
+    let app = cfg.production.with_cors(ws.merge(rest));
     let stop = conns.stop.clone();
     let tracker = conns.tracker.clone();
     let drain = async move {

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Relay;
 use crate::config::{Faults, ServerConfig, SlowConsumer};
+use crate::production::RateLimit;
 use crate::queue_bytes::{ByteBudget, QueueCharge};
 use crate::room_limits::{RoomLimits, RoomRefused};
 
@@ -72,6 +73,8 @@ pub struct HubStats {
     fault_dropped: Arc<AtomicU64>,
     /// Connections closed by the `Disconnect` slow-consumer policy.
     slow_disconnects: Arc<AtomicU64>,
+    /// Requests refused by `--rate-limit` (each answered `rate limited`).
+    rate_limited: Arc<AtomicU64>,
     /// The longest any outbound queue has been right after a delivery (never above the bound).
     queue_high_water: AtomicUsize,
     /// Connections registered now (a watch, so a caller can wait for a socket to be gone).
@@ -91,6 +94,12 @@ impl HubStats {
     pub fn slow_disconnects(&self) -> u64 {
         self.slow_disconnects.load(Ordering::Relaxed)
     }
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+    pub(crate) fn count_rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
     pub fn queue_high_water(&self) -> usize {
         self.queue_high_water.load(Ordering::Relaxed)
     }
@@ -106,12 +115,13 @@ impl HubStats {
     }
 
     /// The counters `/api/stats` publishes, by name.
-    pub fn published(&self) -> [(&'static str, Arc<AtomicU64>); 4] {
+    pub fn published(&self) -> [(&'static str, Arc<AtomicU64>); 5] {
         [
             ("deliveries", self.deliveries.clone()),
             ("dropped", self.dropped.clone()),
             ("fault_dropped", self.fault_dropped.clone()),
             ("slow_disconnects", self.slow_disconnects.clone()),
+            ("rate_limited", self.rate_limited.clone()),
         ]
     }
 }
@@ -191,6 +201,8 @@ pub struct RoomHub<F> {
     fault_seq: AtomicU64,
     /// When the `stall_once` stall ends; set by the first delivery.
     stall_until: OnceLock<Instant>,
+    /// `--rate-limit`: each session takes a bucket of this rate.
+    rate_limit: Option<RateLimit>,
     stats: Arc<HubStats>,
     /// The link to the other nodes when the server runs in a cluster (`--adapter`); set
     /// once at start, before any connection ([`crate::cluster`]).
@@ -213,6 +225,7 @@ impl<F: OutFrame> RoomHub<F> {
             faults: cfg.faults.clone(),
             fault_seq: AtomicU64::new(0),
             stall_until: OnceLock::new(),
+            rate_limit: cfg.production.rate_limit,
             stats,
             relay: OnceLock::new(),
         }
@@ -232,6 +245,11 @@ impl<F: OutFrame> RoomHub<F> {
 
     pub fn stats(&self) -> &Arc<HubStats> {
         &self.stats
+    }
+
+    /// The per-connection request rate, if limited.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
     }
 
     // A panic while holding the lock cannot leave the maps half-updated in a way that

@@ -13,6 +13,7 @@
 //! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
 //! - [`writer`]: their shared write path (one writer task per connection, batched writes).
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
+//! - [`production`]: JWT at the handshake, CORS, per-connection rate limiting.
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
 pub mod cluster;
@@ -22,6 +23,7 @@ pub mod error;
 mod http_app;
 mod http_server;
 pub mod hub;
+pub mod production;
 pub mod queue_bytes;
 pub mod rest;
 pub mod room_limits;

@@ -11,7 +11,7 @@
 //! of its broadcast, every recipient's copy is already queued ahead of anything queued
 //! later for that recipient; tests use that as a barrier.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use wsbench_wire::app::{self, Op, Request};
 
 use crate::hub::{ConnId, OutFrame, Outbound, Registration, RoomHub};
+use crate::production::rate_limit::{RATE_LIMITED, TokenBucket};
 use crate::queue_bytes::ByteBudget;
 
 /// Control frames (pong, ping, close) waiting for the writer.
@@ -42,6 +43,9 @@ pub struct Session<F: OutFrame> {
     kicked: CancellationToken,
     /// The queue's byte bound: a reply waits for its bytes.
     bytes: ByteBudget,
+    /// `--rate-limit`: this connection's token bucket (frames are handled one at a time,
+    /// so the lock is never contended).
+    bucket: Option<Mutex<TokenBucket>>,
 }
 
 impl<F: OutFrame> Session<F> {
@@ -54,6 +58,7 @@ impl<F: OutFrame> Session<F> {
             kicked,
             bytes,
         } = hub.register();
+        let bucket = hub.rate_limit().map(|r| Mutex::new(r.bucket()));
         (
             Session {
                 hub,
@@ -61,6 +66,7 @@ impl<F: OutFrame> Session<F> {
                 tx,
                 kicked,
                 bytes,
+                bucket,
             },
             rx,
         )
@@ -88,6 +94,12 @@ impl<F: OutFrame> Session<F> {
     /// Handles one request frame: the op on the hub, then the ack if asked for. A
     /// malformed or unknown request gets an error reply; the connection stays up.
     pub async fn handle(&self, frame: &[u8]) -> Result<(), WriterGone> {
+        if let Some(bucket) = &self.bucket
+            && !bucket.lock().unwrap_or_else(|e| e.into_inner()).try_take()
+        {
+            self.hub.stats().count_rate_limited();
+            return self.refuse(RATE_LIMITED).await;
+        }
         let req = match Request::parse(frame) {
             Ok(req) => req,
             Err(e) => return self.refuse(&e.to_string()).await,

@@ -1,5 +1,8 @@
-//! The `sio-socketioxide` target: axum + socketioxide (namespace `/`, default parser, both
-//! Engine.IO transports) plus the REST routes, on one port.
+//! The `sio-socketioxide` target: axum + socketioxide (namespaces `/`, `/chat`, `/admin` and
+//! `/notifications`, each with the full op set and its own broadcasts and rooms; default
+//! parser; both Engine.IO transports) plus the REST routes, on one port. `--jwt-secret` and
+//! `--rate-limit` are applied by [`guard`], namespaces by [`namespace`], CORS by
+//! `crate::production`.
 //!
 //! Events (docs/design.md §3): `join(room)`, `leave(room)`, `to_all(data)`, `to_others(data)`,
 //! `to_room(room, data)`, `to_id(id, data)`, `echo(data)`; the server emits `msg(data)`.
@@ -9,7 +12,8 @@
 //! neither closes the connection. Committed dashboard writes are emitted as `update(row)`
 //! to room `dashboard`. `/api/stats` adds `dropped` (deliveries socketioxide refused: full
 //! queue or closed socket), `fault_dropped` (deliveries skipped by `drop_every`) and the
-//! gauge `connected` (Socket.IO sockets connected now).
+//! gauge `connected` (Socket.IO sockets connected now), and `rate_limited` (events refused
+//! by `--rate-limit`).
 //!
 //! Limits: `join` refuses a room name over `max_room_name_bytes` or a room beyond
 //! `max_rooms_per_connection` with an `error(reason)` event and no ack ([`rooms`]). The
@@ -26,6 +30,8 @@
 //! processed concurrently.
 
 mod fanout;
+mod guard;
+mod namespace;
 mod rooms;
 
 use std::convert::Infallible;
@@ -36,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::{FromMessageParts, Value as PacketValue};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, Value as PacketValue};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::{Sid, Socket};
 use socketioxide::{SocketIo, TransportType};
@@ -45,6 +51,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use self::fanout::{Audience, Deliveries};
+use self::guard::{Meter, Metered};
+use self::namespace::Ns;
 use crate::config::{ServerConfig, SlowConsumer};
 use crate::error::ServerError;
 use crate::rest;
@@ -65,6 +73,10 @@ struct SharedInner {
     clustered: bool,
     /// Room limits of `join`.
     rooms: crate::room_limits::RoomLimits,
+    /// `--rate-limit`: every socket gets a bucket of this rate.
+    rate_limit: Option<crate::production::RateLimit>,
+    /// Events refused by the rate limit (`rate_limited` in `/api/stats`).
+    rate_limited: Arc<AtomicU64>,
 }
 
 /// Messages from Redis a node buffers per channel before socketioxide-redis drops them
@@ -110,6 +122,8 @@ pub(crate) async fn run(
         max_connections: cfg.max_connections as u64,
         clustered: cfg.adapter.is_some(),
         rooms: crate::room_limits::RoomLimits::new(&cfg),
+        rate_limit: cfg.production.rate_limit,
+        rate_limited: Arc::new(AtomicU64::new(0)),
     }));
     let builder = SocketIo::builder()
         .transports([TransportType::Polling, TransportType::Websocket])
@@ -125,12 +139,16 @@ pub(crate) async fn run(
     // Handlers are registered in a connect middleware, which socketioxide awaits before it
     // sends the CONNECT reply; the connect handler itself is spawned after the reply, so a
     // client's first event could otherwise arrive before any handler exists.
+    // With `--jwt-secret` the token is checked first (a refused socket is never admitted).
     let Some(adapter) = &cfg.adapter else {
         let (layer, io) = builder.build_layer();
-        io.ns(
-            "/",
-            socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
-        );
+        for ns in crate::production::namespaces::NAMESPACES {
+            let handler = ConnectHandler::with(async || {}, on_connect);
+            match cfg.production.jwt.clone() {
+                Some(jwt) => io.ns(ns, handler.with(guard::authorize(jwt))),
+                None => io.ns(ns, handler),
+            };
+        }
         return serve_io(listener, cfg, shared, io, layer, shutdown).await;
     };
     let unreachable = |e: &dyn std::fmt::Display| {
@@ -151,12 +169,14 @@ pub(crate) async fn run(
     .map_err(|e| unreachable(&e))?
     .map_err(|e| unreachable(&e))?;
     let (layer, io) = builder.with_adapter::<RedisAdapter<_>>(ctr).build_layer();
-    io.ns(
-        "/",
-        socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
-    )
-    .await
-    .map_err(|e| unreachable(&e))?;
+    for ns in crate::production::namespaces::NAMESPACES {
+        let handler = ConnectHandler::with(async || {}, on_connect);
+        match cfg.production.jwt.clone() {
+            Some(jwt) => io.ns(ns, handler.with(guard::authorize(jwt))).await,
+            None => io.ns(ns, handler).await,
+        }
+        .map_err(|e| unreachable(&e))?;
+    }
     serve_io(listener, cfg, shared, io, layer, shutdown).await
 }
 
@@ -178,10 +198,11 @@ async fn serve_io<A: Adapter>(
     rest_handle.guard(&cfg);
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
+    rest_handle.add_counter("rate_limited", shared.0.rate_limited.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
     let pushing = tokio::spawn(push_updates(io.clone(), shared.clone(), push_rx));
 
-    let app = rest_router.layer(layer);
+    let app = cfg.production.with_cors(rest_router.layer(layer));
     let closing = io.clone();
     crate::http_server::serve_router(
         listener,
@@ -240,6 +261,9 @@ async fn on_connect<A: Adapter>(
         socket.join(socket.id);
     }
     socket.extensions.insert(rooms::Joined::default());
+    if let Some(limit) = inner.rate_limit {
+        Meter::install(&socket, limit, inner.rate_limited.clone());
+    }
     socket.on_disconnect(async |State(shared): State<Shared>| {
         shared.0.connected.fetch_sub(1, Ordering::AcqRel);
     });
@@ -283,6 +307,7 @@ fn reject<A: Adapter>(socket: &SocketRef<A>, event: &str, reason: impl std::fmt:
 }
 
 async fn on_join<A: Adapter>(
+    _: Metered,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(room): TryData<String>,
@@ -302,6 +327,7 @@ async fn on_join<A: Adapter>(
 }
 
 async fn on_leave<A: Adapter>(
+    _: Metered,
     socket: SocketRef<A>,
     TryData(room): TryData<String>,
     ack: AckSender<A>,
@@ -316,7 +342,8 @@ async fn on_leave<A: Adapter>(
 }
 
 async fn on_to_all<A: Adapter>(
-    io: SocketIo<A>,
+    _: Metered,
+    Ns(io): Ns<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(data): TryData<Value>,
@@ -325,12 +352,13 @@ async fn on_to_all<A: Adapter>(
     let Some(data) = accepted(&socket, "to_all", data) else {
         return;
     };
-    shared.0.deliveries.deliver(&io, Audience::All, &data).await;
+    shared.0.deliveries.deliver(io, Audience::All, &data).await;
     let _ = ack.send(&NO_ARGS);
 }
 
 async fn on_to_others<A: Adapter>(
-    io: SocketIo<A>,
+    _: Metered,
+    Ns(io): Ns<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(data): TryData<Value>,
@@ -342,13 +370,14 @@ async fn on_to_others<A: Adapter>(
     shared
         .0
         .deliveries
-        .deliver(&io, Audience::Others(socket), &data)
+        .deliver(io, Audience::Others(socket), &data)
         .await;
     let _ = ack.send(&NO_ARGS);
 }
 
 async fn on_to_room<A: Adapter>(
-    io: SocketIo<A>,
+    _: Metered,
+    Ns(io): Ns<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
@@ -359,7 +388,7 @@ async fn on_to_room<A: Adapter>(
             shared
                 .0
                 .deliveries
-                .deliver(&io, Audience::Room(room), &data)
+                .deliver(io, Audience::Room(room), &data)
                 .await;
             let _ = ack.send(&NO_ARGS);
         }
@@ -368,7 +397,8 @@ async fn on_to_room<A: Adapter>(
 }
 
 async fn on_to_id<A: Adapter>(
-    io: SocketIo<A>,
+    _: Metered,
+    Ns(io): Ns<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(args): TryData<(String, Value)>,
@@ -383,7 +413,7 @@ async fn on_to_id<A: Adapter>(
                 (None, Some(_)) if shared.0.clustered => Audience::Room(id),
                 (local, _) => Audience::One(local),
             };
-            shared.0.deliveries.deliver(&io, audience, &data).await;
+            shared.0.deliveries.deliver(io, audience, &data).await;
             let _ = ack.send(&NO_ARGS);
         }
         Err(e) => reject(&socket, "to_id", e),
@@ -392,7 +422,8 @@ async fn on_to_id<A: Adapter>(
 
 /// `echo`: with an ack id the data comes back in the ack (and no `msg`), else as `msg`.
 async fn on_echo<A: Adapter>(
-    io: SocketIo<A>,
+    _: Metered,
+    Ns(io): Ns<A>,
     socket: SocketRef<A>,
     State(shared): State<Shared>,
     TryData(data): TryData<Value>,
@@ -410,7 +441,7 @@ async fn on_echo<A: Adapter>(
         }
     } else {
         deliveries
-            .deliver(&io, Audience::One(Some(socket)), &data)
+            .deliver(io, Audience::One(Some(socket)), &data)
             .await;
     }
 }

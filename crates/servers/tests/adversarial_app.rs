@@ -171,6 +171,7 @@ adversarial!(outbound_queue_is_bounded_in_bytes: Tcp, Tungstenite, Fastwebsocket
 /// server keeps at most that much for it and drops the rest (the slow-consumer policy),
 /// instead of queueing 60 MB.
 async fn outbound_queue_is_bounded_in_bytes(t: Target) {
+    const ECHOES: u64 = 300;
     let _one_at_a_time = serial().await;
     let rss = Rss::now();
     let cfg = ServerConfig {
@@ -182,18 +183,21 @@ async fn outbound_queue_is_bounded_in_bytes(t: Target) {
     let raw = t.raw().expect("a raw target");
     let (mut hog, _) = RawClient::connect(raw, server.addr).await;
     let pad = "p".repeat(500 * 1024);
-    for seq in 0..120 {
+    // 300 echoes of 500 KiB are ~150 MiB unbounded; the queue holds at most 4 MiB. The
+    // RSS bound is wider than the other cases' because the allocator keeps some of the
+    // freed 500 KiB buffers (glibc raises its mmap threshold after the first free).
+    for seq in 0..ECHOES {
         hog.send(&format!(
             "{{\"op\":\"echo\",\"data\":{{\"seq\":{seq},\"pad\":\"{pad}\"}}}}"
         ))
         .await;
     }
-    // Every echo is either queued (a delivery) or dropped; wait until all 120 are one or
+    // Every echo is either queued (a delivery) or dropped; wait until all of them are one or
     // the other (the hog reads nothing, so there is no reply to wait for).
     let dropped = tokio::time::timeout(WAIT, async {
         loop {
             let d = server.stats.dropped();
-            if d + server.stats.deliveries() >= 120 {
+            if d + server.stats.deliveries() >= ECHOES {
                 return d;
             }
             tokio::task::yield_now().await;
@@ -203,7 +207,7 @@ async fn outbound_queue_is_bounded_in_bytes(t: Target) {
     .expect("every echo handled in time");
     assert!(dropped > 0, "{t:?}: nothing was dropped");
     probe.finish().await;
-    rss.assert_grew_at_most(RSS_BOUND_MIB, "large echoes never read");
+    rss.assert_grew_at_most(RSS_BOUND_MIB + 16, "large echoes never read");
     drop(hog);
     server.stop().await;
 }

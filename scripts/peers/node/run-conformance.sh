@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # Runs the conformance driver (conformance.test.js) against one server.
 #
-#   run-conformance.sh --protocol raw|sio [--transports websocket,polling] [--no-rest] -- CMD…
+#   run-conformance.sh --protocol raw|sio [--transports websocket,polling] [--no-rest]
+#                      [--driver conformance.test.js|features.test.js] -- CMD…
 #
 # CMD starts the server and must print `listening on IP:PORT` as its first stdout line,
 # e.g. `node scripts/peers/node/ws-server.js --bind 127.0.0.1:0` or
 # `target/debug/wsbench serve ws-tungstenite --bind 127.0.0.1:0`. The script installs the
 # locked Node packages if needed (npm ci), starts CMD, runs the driver once (raw) or once
 # per Socket.IO transport, stops the server with SIGTERM, and exits non-zero if any check
-# failed, the server did not start, or it did not exit cleanly.
+# failed, the server did not start, or it did not exit cleanly. The driver also gets
+# WSBENCH_PROTOCOL and WSBENCH_ADDR; features.test.js reads the features the server was
+# started with from WSBENCH_JWT_SECRET, WSBENCH_CORS_ORIGIN and WSBENCH_RATE_LIMIT, which the
+# caller sets to match CMD's flags.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 protocol=""
 transports="websocket,polling"
 rest=1
+driver="conformance.test.js"
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,16p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -24,12 +29,14 @@ while [[ $# -gt 0 ]]; do
     --protocol) protocol="${2:-}"; shift 2 ;;
     --transports) transports="${2:-}"; shift 2 ;;
     --no-rest) rest=0; shift ;;
+    --driver) driver="${2:-}"; shift 2 ;;
     --) shift; break ;;
     *) usage ;;
   esac
 done
 [[ "$protocol" == raw || "$protocol" == sio ]] || usage
 [[ $# -gt 0 ]] || usage
+[[ -f "$here/$driver" ]] || usage
 
 # Install the locked packages when node_modules is missing or older than the lockfile.
 if [[ ! -d "$here/node_modules" || "$here/package-lock.json" -nt "$here/node_modules" ]]; then
@@ -66,7 +73,8 @@ echo "run-conformance: server $* is listening on $addr" >&2
 
 status=0
 run_driver() {
-  (cd "$here" && env "$@" node --test --test-timeout=120000 --test-reporter=spec conformance.test.js) || status=1
+  (cd "$here" && env WSBENCH_PROTOCOL="$protocol" WSBENCH_ADDR="$addr" "$@" \
+    node --test --test-timeout=120000 --test-reporter=spec "$driver") || status=1
 }
 rest_env=()
 if [[ $rest -eq 1 ]]; then rest_env=("WSBENCH_HTTP_URL=http://$addr"); fi

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // `node-socketio`: THE reference Socket.IO server (docs/design.md §2–§4). socket.io 4.8 on an
-// http server, namespace `/`, both transports (polling and websocket), default parser and
-// ping settings, the library's own rooms; plus the REST routes of §4 (lib/rest.js) on the
-// same port. A dashboard write is pushed to room `dashboard` as event `update`.
+// http server, namespaces `/`, `/chat`, `/admin` and `/notifications` (each with the full op
+// set; broadcasts and rooms stay inside their namespace), both transports (polling and
+// websocket), default parser and ping settings, the library's own rooms; plus the REST routes
+// of §4 (lib/rest.js) on the same port. A dashboard write is pushed to room `dashboard` of
+// namespace `/` as event `update`. --jwt-secret (a namespace middleware: CONNECT_ERROR
+// `unauthorized`), --cors-origin (socket.io's own `cors` option for polling, lib/production.js
+// for REST) and --rate-limit (event `error("rate limited")`) are lib/production.js's.
 //
 // Events (docs/design.md §3): join(room), leave(room), to_all(data), to_others(data),
 // to_room(room, data), to_id(id, data), echo(data); the server emits msg(data). When the
@@ -17,7 +21,20 @@ import { parseArgs } from './lib/cli.js';
 import { closeRedis, connectRedis } from './lib/cluster.js';
 import { openDashboard } from './lib/db.js';
 import { openOrExit, serveUntilSignal } from './lib/lifecycle.js';
+import {
+  RATE_LIMITED,
+  TokenBucket,
+  UNAUTHORIZED,
+  corsOptions,
+  validToken,
+  withCors,
+} from './lib/production.js';
 import { createRest } from './lib/rest.js';
+
+/** The namespaces served, each with the full op set. */
+const NAMESPACES = ['/', '/chat', '/admin', '/notifications'];
+/** Events refused by --rate-limit since the last stats reset. */
+let rateLimited = 0;
 
 const opts = parseArgs(process.argv.slice(2));
 const db = await openOrExit(() => openDashboard(opts.database));
@@ -29,25 +46,42 @@ let io;
 const rest = createRest(db, (rowText) => io.to('dashboard').emit('update', JSON.parse(rowText)), {
   // A gauge like the Rust Socket.IO target's: reset leaves it alone. socket.io buffers
   // without bound and drops nothing, so there is no `dropped` counter to report.
-  entries: () => [['connected', io.engine.clientsCount]],
-  reset: () => {},
+  entries: () => [
+    ['connected', io.engine.clientsCount],
+    ['rate_limited', rateLimited],
+  ],
+  reset: () => {
+    rateLimited = 0;
+  },
 });
-const server = http.createServer((req, res) => {
-  if (!rest(req, res)) {
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found\n');
-  }
-});
+const server = http.createServer(
+  withCors(opts.corsOrigins, (req, res) => {
+    if (!rest(req, res)) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+    }
+  }),
+);
 io = new Server(server, {
   maxHttpBufferSize: opts.maxMessageBytes,
   serveClient: false,
   transports: ['polling', 'websocket'],
   ...(redis && { adapter: createAdapter(redis.pub, redis.sub, { key: opts.adapterPrefix }) }),
+  cors: corsOptions(opts.corsOrigins),
 });
 
-/** Splits off a trailing ack callback; `args` are the event's other arguments. */
-function withAck(handler) {
+/**
+ * Splits off a trailing ack callback; `args` are the event's other arguments. With
+ * --rate-limit an event over the socket's rate is answered `error("rate limited")`, counted,
+ * and not handled.
+ */
+function withAck(socket, handler) {
   return (...args) => {
+    if (socket.data.bucket !== undefined && !socket.data.bucket.tryTake()) {
+      rateLimited += 1;
+      socket.emit('error', RATE_LIMITED);
+      return;
+    }
     const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
     handler(args, ack);
   };
@@ -55,10 +89,21 @@ function withAck(handler) {
 
 const isRoom = (r) => typeof r === 'string' || typeof r === 'number';
 
-io.on('connection', (socket) => {
+/** Serves the op set on namespace `nsp`; every broadcast stays inside it. */
+function serveNamespace(nsp) {
+  if (opts.jwtSecret !== undefined) {
+    nsp.use((socket, next) => {
+      next(validToken(opts.jwtSecret, socket.handshake.auth?.token) ? undefined : new Error(UNAUTHORIZED));
+    });
+  }
+  nsp.on('connection', (socket) => onConnection(nsp, socket));
+}
+
+function onConnection(nsp, socket) {
+  if (opts.rateLimit !== undefined) socket.data.bucket = new TokenBucket(opts.rateLimit);
   socket.on(
     'join',
-    withAck(([room], ack) => {
+    withAck(socket, ([room], ack) => {
       if (!isRoom(room)) return;
       socket.join(room);
       ack?.();
@@ -66,7 +111,7 @@ io.on('connection', (socket) => {
   );
   socket.on(
     'leave',
-    withAck(([room], ack) => {
+    withAck(socket, ([room], ack) => {
       if (!isRoom(room)) return;
       socket.leave(room);
       ack?.();
@@ -74,42 +119,44 @@ io.on('connection', (socket) => {
   );
   socket.on(
     'to_all',
-    withAck(([data], ack) => {
-      io.emit('msg', data);
+    withAck(socket, ([data], ack) => {
+      nsp.emit('msg', data);
       ack?.();
     }),
   );
   socket.on(
     'to_others',
-    withAck(([data], ack) => {
+    withAck(socket, ([data], ack) => {
       socket.broadcast.emit('msg', data);
       ack?.();
     }),
   );
   socket.on(
     'to_room',
-    withAck(([room, data], ack) => {
+    withAck(socket, ([room, data], ack) => {
       if (!isRoom(room)) return;
-      io.to(room).emit('msg', data);
+      nsp.to(room).emit('msg', data);
       ack?.();
     }),
   );
   socket.on(
     'to_id',
-    withAck(([id, data], ack) => {
+    withAck(socket, ([id, data], ack) => {
       if (typeof id !== 'string') return;
-      io.to(id).emit('msg', data);
+      nsp.to(id).emit('msg', data);
       ack?.();
     }),
   );
   socket.on(
     'echo',
-    withAck(([data], ack) => {
+    withAck(socket, ([data], ack) => {
       if (ack !== undefined) ack(data);
       else socket.emit('msg', data);
     }),
   );
-});
+}
+
+for (const name of NAMESPACES) serveNamespace(io.of(name));
 
 await serveUntilSignal(
   server,

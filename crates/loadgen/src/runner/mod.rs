@@ -67,6 +67,10 @@ pub struct RunOptions {
     pub wsbench_exe: PathBuf,
     /// Extra arguments for every `wsbench serve` (e.g. `--database URL`).
     pub serve_args: Vec<String>,
+    /// `run --jwt-secret`: the secret servers are started with and clients sign with, for
+    /// points with `jwt` on (and it turns `jwt` on where a point leaves it off). `None`: a
+    /// random secret per run.
+    pub jwt_secret: Option<String>,
     /// Set on Ctrl-C: stop sending, drain briefly, write partial rows, return.
     pub cancel: CancellationToken,
     /// Show the live progress line on stderr.
@@ -94,6 +98,7 @@ impl RunOptions {
             repeat: 1,
             wsbench_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wsbench")),
             serve_args: Vec::new(),
+            jwt_secret: None,
             cancel: CancellationToken::new(),
             progress: std::io::stderr().is_terminal(),
             run_id: None,
@@ -455,6 +460,10 @@ async fn run_rows<C: Connector>(
     } = *env;
     let progress = Progress::start(opts.progress);
     let mut failures = Vec::new();
+    let jwt_secret = opts
+        .jwt_secret
+        .clone()
+        .unwrap_or_else(crate::credentials::random_secret);
     let points = opts
         .scenarios
         .iter()
@@ -478,32 +487,54 @@ async fn run_rows<C: Connector>(
                 };
                 let label = failure(String::new()).label();
                 progress.row(label.clone());
+                let creds = crate::credentials::for_point(
+                    &s.production,
+                    &jwt_secret,
+                    opts.jwt_secret.is_some(),
+                );
                 let resolved = match (
                     budget::cgroup_for(prepared.cgroup_root.as_ref(), s),
+                    creds,
                     &prepared.redis,
                 ) {
-                    (Ok(_), Some(redis)) if s.nodes > 1 => {
-                        cluster::resolve_nodes(
-                            &lane.spec,
-                            &opts.wsbench_exe,
-                            &opts.serve_args,
-                            pinning.server_cpus.clone(),
-                            s.nodes,
-                            redis,
-                        )
-                        .await
+                    (Err(m), _, _) | (_, Err(m), _) => Err(m),
+                    (Ok(_), Ok(creds), Some(redis)) if s.nodes > 1 => {
+                        if creds.token.is_some() {
+                            Err(
+                                "`jwt` tokens are not presented to a cluster (`nodes` > 1) yet: \
+                                 run `jwt` rows on one node"
+                                    .to_string(),
+                            )
+                        } else {
+                            let serve_args = [opts.serve_args.clone(), creds.serve_args].concat();
+                            cluster::resolve_nodes(
+                                &lane.spec,
+                                &opts.wsbench_exe,
+                                &serve_args,
+                                pinning.server_cpus.clone(),
+                                s.nodes,
+                                redis,
+                            )
+                            .await
+                        }
                     }
-                    (Ok(cgroup), _) => {
+                    (Ok(cgroup), Ok(creds), _) => {
+                        let serve_args = [opts.serve_args.clone(), creds.serve_args].concat();
                         resolve_in(
                             &lane.spec,
                             &opts.wsbench_exe,
-                            &opts.serve_args,
+                            &serve_args,
                             pinning.server_cpus.clone(),
                             cgroup,
                         )
                         .await
+                        .map(|mut r| {
+                            if let Some(token) = &creds.token {
+                                r.endpoint = crate::credentials::present(r.endpoint.clone(), token);
+                            }
+                            r
+                        })
                     }
-                    (Err(m), _) => Err(m),
                 };
                 let resolved = match resolved {
                     Ok(r) => r,

@@ -64,6 +64,7 @@ pub fn endpoint(protocol: Protocol, addr: SocketAddr, host: String, path: &str) 
             addr,
             host,
             transport,
+            auth: None,
         },
     }
 }

@@ -48,17 +48,21 @@ pub async fn connect(
                 addr,
                 host,
                 transport,
-            } => match transport {
-                SioTransport::WebSocket => {
-                    AnyTransport::Sio(SioWsTransport::connect(*addr, host).await?)
+                auth,
+            } => {
+                let connect = connect_packet(auth.as_deref());
+                match transport {
+                    SioTransport::WebSocket => {
+                        AnyTransport::Sio(SioWsTransport::connect(*addr, host, &connect).await?)
+                    }
+                    SioTransport::Polling => AnyTransport::SioPolling(
+                        SioPollingTransport::connect(*addr, host, &connect).await?,
+                    ),
+                    SioTransport::PollingThenUpgrade => {
+                        AnyTransport::Sio(sio_upgrade::connect(*addr, host, &connect).await?)
+                    }
                 }
-                SioTransport::Polling => {
-                    AnyTransport::SioPolling(SioPollingTransport::connect(*addr, host).await?)
-                }
-                SioTransport::PollingThenUpgrade => {
-                    AnyTransport::Sio(sio_upgrade::connect(*addr, host).await?)
-                }
-            },
+            }
         })
     };
     match tokio::time::timeout(timeout, attempt).await {
@@ -68,6 +72,11 @@ pub async fn connect(
             reason: format!("not connected within {timeout:?}"),
         }),
     }
+}
+
+/// The Socket.IO CONNECT packet for namespace `/`: `40`, or `40{auth}` with an auth object.
+pub(crate) fn connect_packet(auth: Option<&str>) -> String {
+    format!("40{}", auth.unwrap_or(""))
 }
 
 impl AnyTransport {

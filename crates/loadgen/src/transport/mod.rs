@@ -98,6 +98,9 @@ pub enum Endpoint {
         addr: SocketAddr,
         host: String,
         transport: SioTransport,
+        /// The handshake's auth object as JSON text (`{"token":"…"}` for `--jwt-secret`),
+        /// sent in the CONNECT packet; `None`: a bare CONNECT.
+        auth: Option<String>,
     },
 }
 

@@ -67,12 +67,13 @@ fn body_text(body: &Bytes) -> Result<&str, TransportError> {
         .map_err(|e| TransportError::Protocol(format!("polling body is not UTF-8: {e}")))
 }
 
-/// Opens a polling session: GET the open packet, POST CONNECT (`40`), poll until the
-/// CONNECT reply `40{"sid":…}`.
+/// Opens a polling session: GET the open packet, POST `connect` (the CONNECT packet, `40`
+/// or `40{auth}`), poll until the CONNECT reply `40{"sid":…}`.
 pub(crate) async fn open_session(
     addr: SocketAddr,
     host: &str,
     counters: &Arc<Counters>,
+    connect: &str,
 ) -> Result<Session, TransportError> {
     let mut get = HttpConn::open(addr, host, counters).await?;
     let first = format!("/socket.io/?{}", engineio::query("polling", None));
@@ -102,7 +103,7 @@ pub(crate) async fn open_session(
         engineio::query("polling", Some(&open.sid))
     );
     let mut post = HttpConn::open(addr, host, counters).await?;
-    post_ok(&mut post, &path, "40").await?;
+    post_ok(&mut post, &path, connect).await?;
 
     let mut early = VecDeque::new();
     let mut pings = 0;
@@ -174,13 +175,15 @@ pub struct SioPollingTransport {
 
 impl SioPollingTransport {
     /// Opens the session, then starts the poll and POST tasks.
+    /// `connect` is the CONNECT packet (`40` or `40{auth}`).
     pub async fn connect(
         addr: SocketAddr,
         host: &str,
+        connect: &str,
     ) -> Result<SioPollingTransport, TransportError> {
         let started = Instant::now();
         let counters = Arc::new(Counters::default());
-        let s = open_session(addr, host, &counters).await?;
+        let s = open_session(addr, host, &counters, connect).await?;
         let connect_time = started.elapsed();
 
         let (inbox_tx, inbox) = mpsc::channel(CHANNEL);

@@ -16,10 +16,15 @@ use super::ws::WsLink;
 
 /// Connects by polling, then upgrades. The connect time covers the whole sequence (the
 /// transport is usable on its final Engine.IO transport only when this returns).
-pub async fn connect(addr: SocketAddr, host: &str) -> Result<SioWsTransport, TransportError> {
+/// `connect` is the CONNECT packet (`40` or `40{auth}`), sent over polling.
+pub async fn connect(
+    addr: SocketAddr,
+    host: &str,
+    connect: &str,
+) -> Result<SioWsTransport, TransportError> {
     let started = Instant::now();
     let counters = Arc::new(Counters::default());
-    let session = open_session(addr, host, &counters).await?;
+    let session = open_session(addr, host, &counters, connect).await?;
     let path = ws_path(Some(&session.open.sid));
     let handshake = |reason: String| TransportError::Handshake {
         endpoint: format!("ws://{host}{path}"),

@@ -45,8 +45,13 @@ pub struct SioWsTransport {
 
 impl SioWsTransport {
     /// Opens `ws://host/socket.io/?EIO=4&transport=websocket`, reads the open packet, sends
-    /// CONNECT (`40`) and waits for `40{"sid":…}`, answering pings meanwhile.
-    pub async fn connect(addr: SocketAddr, host: &str) -> Result<SioWsTransport, TransportError> {
+    /// `connect` (the CONNECT packet, `40` or `40{auth}`) and waits for `40{"sid":…}`,
+    /// answering pings meanwhile.
+    pub async fn connect(
+        addr: SocketAddr,
+        host: &str,
+        connect: &str,
+    ) -> Result<SioWsTransport, TransportError> {
         let started = Instant::now();
         let counters = Arc::new(Counters::default());
         let path = ws_path(None);
@@ -72,7 +77,7 @@ impl SioWsTransport {
                 )));
             }
         }
-        t.link.send_text("40").await?;
+        t.link.send_text(connect).await?;
         t.id = t
             .await_connect()
             .await

@@ -205,6 +205,7 @@ pub async fn run_row<C: Connector>(
         timed.then(|| OwnLag::of(&merged.own_send_lag)),
     );
     crate::floor::row::fill_floor_columns(&mut row, s, target).await;
+    super::rate_limit::fill_rate_limited(&mut row, s, target).await;
     Ok(PointResult {
         row,
         hgrm: merged.corrected,

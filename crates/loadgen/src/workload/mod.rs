@@ -7,6 +7,7 @@
 //! - [`messages`]: the row driver of the message workloads (echo, broadcast, rooms, direct,
 //!   ack).
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
+//! - [`rate_limit`]: the `rate_limited` column, read from the server after a row.
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
 //!   time deliveries": a writer, viewers and a stats probe, with its own row driver.
 //!
@@ -16,6 +17,7 @@
 pub mod connect;
 pub mod messages;
 pub mod pvp;
+pub mod rate_limit;
 pub mod worker;
 
 use wsbench_report::row::SummaryRow;

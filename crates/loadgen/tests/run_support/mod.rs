@@ -91,6 +91,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         server_cpus: None,
         floor: false,
         nodes: 1,
+        production: Default::default(),
         sweep: Vec::new(),
     }
 }

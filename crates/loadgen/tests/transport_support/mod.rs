@@ -64,6 +64,7 @@ impl Server {
             addr: self.addr,
             host: self.addr.to_string(),
             transport,
+            auth: None,
         }
     }
 }

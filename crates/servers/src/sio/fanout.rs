@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
-use socketioxide::{BroadcastError, SendError, SocketIo};
+use socketioxide::operators::BroadcastOperators;
+use socketioxide::{BroadcastError, SendError};
 use tokio::time::Instant;
 
 use crate::config::Faults;
@@ -88,21 +89,22 @@ impl Deliveries {
     }
 
     /// Emits `msg(data)` to `audience`, after the faults, counting refused deliveries.
+    /// `ns` is the sender's namespace: every audience is inside it.
     ///
     /// In a cluster socketioxide's adapter carries `All`, `Others` and `Room` to every node;
     /// `drop_every` then counts only this node's recipients (it is a single-node fault).
     pub(crate) async fn deliver<A: Adapter>(
         &self,
-        io: &SocketIo<A>,
+        ns: BroadcastOperators<A>,
         audience: Audience<A>,
         data: &Value,
     ) {
         self.before_delivery().await;
         if self.faults.drop_every.is_some() {
             let sockets = match audience {
-                Audience::All => io.broadcast().sockets(),
+                Audience::All => ns.sockets(),
                 Audience::Others(s) => s.broadcast().sockets(),
-                Audience::Room(room) => io.to(room).sockets(),
+                Audience::Room(room) => ns.to(room).sockets(),
                 Audience::One(s) => s.into_iter().collect(),
             };
             for s in sockets {
@@ -113,9 +115,9 @@ impl Deliveries {
             return;
         }
         match audience {
-            Audience::All => self.count_broadcast(io.emit("msg", data).await),
+            Audience::All => self.count_broadcast(ns.emit("msg", data).await),
             Audience::Others(s) => self.count_broadcast(s.broadcast().emit("msg", data).await),
-            Audience::Room(room) => self.count_broadcast(io.to(room).emit("msg", data).await),
+            Audience::Room(room) => self.count_broadcast(ns.to(room).emit("msg", data).await),
             Audience::One(Some(s)) => self.count_send(s.emit("msg", data)),
             Audience::One(None) => {}
         }

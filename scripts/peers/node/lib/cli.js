@@ -11,7 +11,11 @@ const USAGE = `options:
   --adapter URL                 run as one node of a cluster over Redis (redis://HOST:PORT):
                                 node-socketio through @socket.io/redis-adapter, node-ws through
                                 Redis pub/sub (docs/cluster.md)
-  --adapter-prefix NAME         the cluster's channel prefix (default wsbench)`;
+  --adapter-prefix NAME         the cluster's channel prefix (default wsbench)
+  --jwt-secret SECRET           require an HS256 JWT at the handshake (Socket.IO auth.token;
+                                raw: Authorization: Bearer or ?token=)
+  --cors-origin ORIGIN          allow this origin (repeatable, or *): CORS on REST and polling
+  --rate-limit N/s              at most N requests per second per connection`;
 
 /** Exits with code 2 (usage error, docs/design.md §6) after printing why. */
 function usage(why) {
@@ -23,7 +27,7 @@ function usage(why) {
  * Parses argv (without node and script).
  * @returns {{host: string, port: number, database: string, maxMessageBytes: number,
  *            outboundBufferBytes: number, idleTimeoutMs: number, adapter: string|undefined,
- *            adapterPrefix: string}}
+ *            adapterPrefix: string, jwtSecret?: string, corsOrigins: string[], rateLimit?: number}}
  */
 export function parseArgs(argv) {
   const opts = {
@@ -35,6 +39,9 @@ export function parseArgs(argv) {
     idleTimeoutMs: 120_000,
     adapter: undefined,
     adapterPrefix: 'wsbench',
+    jwtSecret: undefined,
+    corsOrigins: [],
+    rateLimit: undefined,
   };
   const positiveInt = (flag, v) => {
     const n = Number(v);
@@ -78,6 +85,25 @@ export function parseArgs(argv) {
         if (value === '' || value.includes('#')) usage(`--adapter-prefix must be non-empty without '#'`);
         opts.adapterPrefix = value;
         break;
+      case '--jwt-secret':
+        if (value === '') usage('--jwt-secret must not be empty');
+        opts.jwtSecret = value;
+        break;
+      case '--cors-origin':
+        if (value !== '*' && !/^https?:\/\/[^/?#\s]+$/.test(value)) {
+          usage(`--cors-origin needs scheme://host[:port] or *, got ${value}`);
+        }
+        opts.corsOrigins.push(value);
+        if (opts.corsOrigins.includes('*') && opts.corsOrigins.length > 1) {
+          usage('--cors-origin `*` allows every origin: give it alone');
+        }
+        break;
+      case '--rate-limit': {
+        const m = /^(\d+)(?:\/s)?$/.exec(value);
+        if (m === null || Number(m[1]) <= 0) usage(`--rate-limit needs N/s with N >= 1, got ${value}`);
+        opts.rateLimit = Number(m[1]);
+        break;
+      }
       default:
         usage(`unknown option ${flag}`);
     }

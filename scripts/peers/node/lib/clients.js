@@ -97,8 +97,9 @@ function clip(s, n = 200) {
 
 /** A raw-protocol client (docs/design.md §3) on the `ws` library. Frames are kept as text. */
 export class RawClient {
-  static async connect(name, url = process.env.WSBENCH_RAW_URL) {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
+  /** `options` go to the `ws` client as they are (e.g. `headers` for a bearer token). */
+  static async connect(name, url = process.env.WSBENCH_RAW_URL, options = {}) {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20, ...options });
     const c = new RawClient(ws, name);
     await withTimeout(
       new Promise((resolve, reject) => {
@@ -198,14 +199,24 @@ const SIO_ARGS = {
 
 /** A Socket.IO client on the official `socket.io-client`. */
 export class SioClient {
-  static async connect(name, url = process.env.WSBENCH_SIO_URL) {
+  /**
+   * `url` may end in a namespace (`http://host:port/chat`); `options` go to socket.io-client
+   * as they are (e.g. `auth: {token}`). With `options.manager` the socket is opened on that
+   * Manager instead (namespaces multiplexed over one connection).
+   */
+  static async connect(name, url = process.env.WSBENCH_SIO_URL, options = {}) {
     const transport = process.env.WSBENCH_SIO_TRANSPORTS ?? 'websocket';
-    const socket = sioConnect(url, {
-      transports: [transport],
-      forceNew: true,
-      reconnection: false,
-      timeout: TIMEOUT_MS,
-    });
+    const { manager, nsp, ...rest } = options;
+    const socket =
+      manager !== undefined
+        ? manager.socket(nsp ?? '/', rest)
+        : sioConnect(url, {
+            transports: [transport],
+            forceNew: true,
+            reconnection: false,
+            timeout: TIMEOUT_MS,
+            ...rest,
+          });
     const c = new SioClient(socket, name);
     await withTimeout(
       new Promise((resolve, reject) => {

@@ -41,6 +41,7 @@ pub fn push_endpoint(v: PvpVariant, target: &Endpoint) -> Option<Endpoint> {
         addr,
         host: host.clone(),
         transport,
+        auth: None,
     };
     match v {
         PvpVariant::Poll | PvpVariant::PollSio => None,

@@ -1,0 +1,55 @@
+//! The `rate_limited` column: with `rate_limit` set, after the row the server's own count of
+//! requests it refused as `rate limited` is read from `GET /api/stats`. Built-in and Node
+//! servers are started fresh for each row, so the count is the row's (warmup and drain
+//! included); tcp has no HTTP, so its column stays empty and a note says why.
+
+use std::time::Duration;
+
+use wsbench_report::row::SummaryRow;
+use wsbench_scenario::Scenario;
+
+use crate::row::{RowTarget, push_note};
+use crate::transport::{Endpoint, HttpClient};
+
+/// Bound of the stats request.
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Fills `row.rate_limited` from the server when the scenario limits the rate.
+pub async fn fill_rate_limited(row: &mut SummaryRow, s: &Scenario, target: &RowTarget<'_>) {
+    if s.production.rate_limit.is_none() {
+        return;
+    }
+    let (addr, host) = match target.endpoint {
+        Endpoint::Tcp(_) => {
+            push_note(
+                row,
+                "rate_limited: tcp has no /api/stats (refusals are in errors)".into(),
+            );
+            return;
+        }
+        Endpoint::Ws { addr, host, .. } | Endpoint::Sio { addr, host, .. } => (*addr, host),
+    };
+    match tokio::time::timeout(STATS_TIMEOUT, server_count(addr, host)).await {
+        Ok(Ok(n)) => row.rate_limited = Some(n),
+        Ok(Err(why)) => push_note(row, format!("rate_limited: {why}")),
+        Err(_) => push_note(row, "rate_limited: GET /api/stats timed out".into()),
+    }
+}
+
+async fn server_count(addr: std::net::SocketAddr, host: &str) -> Result<u64, String> {
+    let mut http = HttpClient::connect(addr, host)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (status, body) = http
+        .get_json("/api/stats")
+        .await
+        .map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("GET /api/stats answered HTTP {status}"));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("GET /api/stats: {e}"))?;
+    v.get("rate_limited")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| "the server's /api/stats has no rate_limited count".into())
+}
