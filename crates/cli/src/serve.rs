@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer};
+use wsbench_servers::rest::CacheConfig;
 use wsbench_servers::{RustServer, ServerConfig};
 
 use crate::args::ServeArgs;
@@ -56,6 +57,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
         sio_ping_interval: secs("sio-ping-interval-s", a.sio_ping_interval_s)?,
         sio_ping_timeout: secs("sio-ping-timeout-s", a.sio_ping_timeout_s)?,
         database: DatabaseConfig::parse(&a.database).map_err(|e| format!("--database: {e}"))?,
+        cache: CacheConfig::parse(&a.cache).map_err(|e| format!("--cache: {e}"))?,
         faults: Faults {
             delay: a.fault_delay_ms.map(Duration::from_millis),
             drop_every: a.fault_drop_every,

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 13] = [
+    const ADDED_COLUMNS: [&str; 15] = [
         "repeat",
         "sweep",
         "variant",
@@ -201,6 +201,8 @@ mod tests {
         "floor_deliveries_per_s",
         "floor_loadgen_cpu_s",
         "floor_server_cpu_s",
+        "bytes_per_update",
+        "isolation_errors",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {
@@ -281,6 +283,8 @@ mod tests {
         odd.staleness_p50_ms = Some(0.125);
         odd.staleness_p99_ms = Some(12.0);
         odd.versions_missed = Some(0);
+        odd.bytes_per_update = Some(212.5);
+        odd.isolation_errors = Some(0);
         let rows = vec![sample_row("tcp", 1200), odd, SummaryRow::default()];
         let back = parse(&serialize(&rows)).unwrap();
         assert_eq!(back, rows);

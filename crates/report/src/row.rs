@@ -129,6 +129,14 @@ pub struct SummaryRow {
     /// for a server the run did not start).
     #[serde(serialize_with = "opt_float_cell")]
     pub floor_server_cpu_s: Option<f64>,
+    /// polling-vs-push: bytes on the wire (both ways, the viewers' connections) per viewer
+    /// per dashboard version, over the measure window: window bytes ÷ (viewer, version)
+    /// pairs due. Empty for other workloads.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub bytes_per_update: Option<f64>,
+    /// polling-vs-push: rows of another workspace that viewers received (each also an
+    /// error). Empty for other workloads.
+    pub isolation_errors: Option<u64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

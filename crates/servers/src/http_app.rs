@@ -110,18 +110,21 @@ pub(crate) async fn serve_http<F: OutFrame>(
 ) -> Result<(), ServerError> {
     let push_hub = hub.clone();
     let pusher: crate::rest::Pusher =
-        Arc::new(move |json: String| match RawValue::from_string(json) {
-            Ok(raw) => {
-                push_hub.push_to_room("dashboard", wsbench_wire::app::msg(&raw));
-            }
-            Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
-        });
-    let (rest, rest_handle) = crate::rest::router(&cfg.database, pusher).await?;
+        Arc::new(
+            move |room: &str, json: String| match RawValue::from_string(json) {
+                Ok(raw) => {
+                    push_hub.push_to_room(room, wsbench_wire::app::msg(&raw));
+                }
+                Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
+            },
+        );
+    let (rest, rest_handle) = crate::rest::router(&cfg.database, &cfg.cache, pusher).await?;
     for (name, counter) in hub.stats().published() {
         rest_handle.add_counter(name, counter);
     }
     let app = ws.merge(rest);
     let stop = conns.stop.clone();
+    let streams = rest_handle.stream_stopper();
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -129,6 +132,7 @@ pub(crate) async fn serve_http<F: OutFrame>(
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop.cancel();
+            streams.cancel();
         })
         .await;
     conns.stop.cancel();

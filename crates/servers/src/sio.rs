@@ -102,12 +102,12 @@ pub(crate) async fn run(
         socketioxide::handler::ConnectHandler::with(async || {}, on_connect),
     );
 
-    let (push_tx, push_rx) = mpsc::unbounded_channel::<String>();
-    let pusher: rest::Pusher = Arc::new(move |text: String| {
+    let (push_tx, push_rx) = mpsc::unbounded_channel::<(String, String)>();
+    let pusher: rest::Pusher = Arc::new(move |room: &str, text: String| {
         // The receiver lives as long as the server; after shutdown a push has no viewers.
-        let _ = push_tx.send(text);
+        let _ = push_tx.send((room.to_owned(), text));
     });
-    let (rest_router, rest_handle) = rest::router(&cfg.database, pusher).await?;
+    let (rest_router, rest_handle) = rest::router(&cfg.database, &cfg.cache, pusher).await?;
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
@@ -115,9 +115,11 @@ pub(crate) async fn run(
 
     let app = rest_router.layer(layer);
     let closing = io.clone();
+    let streams = rest_handle.stream_stopper();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
+            streams.cancel();
             closing.close().await;
         })
         .await;
@@ -126,15 +128,20 @@ pub(crate) async fn run(
     served.map_err(|e| ServerError::Http(format!("sio-socketioxide: serving: {e}")))
 }
 
-/// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
-/// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
-async fn push_updates(io: SocketIo, shared: Shared, mut rx: mpsc::UnboundedReceiver<String>) {
-    while let Some(text) = rx.recv().await {
+/// Emits each committed dashboard row, in commit order, as `update(row)` to its workspace's
+/// room (`dashboard` for workspace 1). The row goes out as its REST text (a `RawValue`, not
+/// a `Value`, which would sort keys).
+async fn push_updates(
+    io: SocketIo,
+    shared: Shared,
+    mut rx: mpsc::UnboundedReceiver<(String, String)>,
+) {
+    while let Some((room, text)) = rx.recv().await {
         match serde_json::value::RawValue::from_string(text) {
             Ok(row) => shared
                 .0
                 .deliveries
-                .count_broadcast(io.to("dashboard").emit("update", &row).await),
+                .count_broadcast(io.to(room).emit("update", &row).await),
             Err(e) => tracing::warn!("sio: dashboard update is not JSON: {e}"),
         }
     }

@@ -156,6 +156,7 @@ fn polling(cx: &Ctx) -> Result<Polling, ScenarioError> {
         poll_interval,
         update_rate,
         variants: c.variants.clone(),
+        workspaces: c.workspaces,
     })
 }
 

@@ -11,8 +11,16 @@
 //!   short-lived HTTP connection, then only listens: every `{"op":"msg","data":row}` (raw)
 //!   or `update(row)` (Socket.IO) is a sight.
 //!
+//! - A `poll-etag` viewer polls the same way with `If-None-Match` (a 304 is no sight); a
+//!   `poll-cached` viewer polls `/api/dashboard/cached`. `long-poll` and `sse` viewers live
+//!   in [`super::streams`].
+//! - With W > 1 workspaces, viewer i watches workspace `i % W + 1` (`?workspace=K`, push
+//!   room `dashboard:K`); a row whose value is tagged with another workspace is an
+//!   isolation error, not a sight.
+//!
 //! Setup (connect, join, snapshot) happens before warmup; the viewer reports it is ready,
-//! then waits for the row's timeline.
+//! then waits for the row's timeline. Each viewer also reads its byte counts at the start
+//! and end of the measure window (`window_bytes`: what `bytes_per_update` divides).
 //!
 //! A sight's time is the kernel's receive stamp of the read that completed the response or
 //! update (user time when the read had none), with the viewer's read lag beside it.
@@ -24,7 +32,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::tally::{Exchange, Sight, version_of};
+use super::tally::{Exchange, Sight, row_of};
+pub(super) use super::window::WindowBytes;
 use crate::recorder::{LazyHistogram, micros};
 use crate::transport::rxstamp::{ReceiveTime, RxClock};
 use crate::transport::{
@@ -38,6 +47,17 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The room the servers push dashboard updates to (docs/design.md §4).
 pub const DASHBOARD_ROOM: &str = "dashboard";
 
+/// How a polling viewer asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollKind {
+    /// `GET /api/dashboard`.
+    Plain,
+    /// `GET /api/dashboard` with `If-None-Match` of the last row seen.
+    Etag,
+    /// `GET /api/dashboard/cached`.
+    Cached,
+}
+
 /// How one viewer watches the dashboard.
 #[derive(Debug, Clone)]
 pub enum Watch {
@@ -45,7 +65,12 @@ pub enum Watch {
     Poll {
         interval: Duration,
         offset: Duration,
+        kind: PollKind,
     },
+    /// Hanging GETs of `/api/dashboard/wait?after=V`, one after the other.
+    LongPoll,
+    /// One `text/event-stream` of `/api/dashboard/events`.
+    Sse,
     /// Listen on a connection to `endpoint` (after join and snapshot).
     Push { endpoint: Endpoint },
 }
@@ -60,6 +85,31 @@ pub struct ViewerSpec {
     pub watch: Watch,
     /// Maps kernel receive stamps onto the epoch clock (measured once per row).
     pub rx_clock: RxClock,
+    /// The workspace watched (1..=`workspaces`).
+    pub workspace: u32,
+    /// Workspaces of the row; with 1 the paths carry no `?workspace=`.
+    pub workspaces: u32,
+}
+
+impl ViewerSpec {
+    /// `path` of this viewer's workspace (`?workspace=K` added when there are several).
+    pub fn path(&self, path: &str) -> String {
+        if self.workspaces == 1 {
+            path.to_owned()
+        } else {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}workspace={}", self.workspace)
+        }
+    }
+
+    /// The push room of this viewer's workspace (as the servers name it).
+    pub fn room(&self) -> String {
+        if self.workspace == 1 {
+            DASHBOARD_ROOM.to_owned()
+        } else {
+            format!("{DASHBOARD_ROOM}:{}", self.workspace)
+        }
+    }
 }
 
 /// When the row's phases are (the same instants for every viewer).
@@ -67,6 +117,9 @@ pub struct ViewerSpec {
 pub struct Timeline {
     /// Polling viewers' schedule origin (the start of warmup).
     pub start: Instant,
+    /// The measure window (byte counts are read at its edges).
+    pub measure_start: Instant,
+    pub measure_end: Instant,
     /// Viewers stop at the end of drain.
     pub drain_end: Instant,
 }
@@ -88,10 +141,15 @@ pub struct ViewerReport {
     /// How late polls left a viewer that was idle when they were due (timer and task
     /// scheduling: the load generator's own lag), µs.
     pub poll_lag_us: LazyHistogram,
+    /// Bytes this viewer moved (both ways) inside the measure window; `None` when the
+    /// window was not reached.
+    pub window_bytes: Option<u64>,
+    /// Rows of another workspace this viewer received.
+    pub isolation_errors: u64,
 }
 
 impl ViewerReport {
-    fn error(&mut self, index: u32, e: String) {
+    pub(super) fn error(&mut self, index: u32, e: String) {
         self.errors += 1;
         self.first_error
             .get_or_insert(format!("viewer {index}: {e}"));
@@ -113,7 +171,14 @@ pub async fn run_viewer(
     let mut report = ViewerReport::default();
     let permit = setup_slots.acquire_owned().await.ok();
     match &spec.watch {
-        Watch::Poll { interval, offset } => {
+        Watch::LongPoll | Watch::Sse => {
+            return super::streams::run(spec, permit, ready, timeline, cancel, report).await;
+        }
+        Watch::Poll {
+            interval,
+            offset,
+            kind,
+        } => {
             let t0 = Instant::now();
             let connected =
                 tokio::time::timeout(SETUP_TIMEOUT, HttpClient::connect(spec.http, &spec.host))
@@ -133,16 +198,12 @@ pub async fn run_viewer(
                 report.bytes = client.bytes();
                 return report;
             };
-            poll(
-                &mut client,
-                &spec,
-                *interval,
-                tl.start + *offset,
-                tl,
-                &cancel,
-                &mut report,
-            )
-            .await;
+            let plan = PollPlan {
+                interval: *interval,
+                first: tl.start + *offset,
+                kind: *kind,
+            };
+            poll(&mut client, &spec, plan, tl, &cancel, &mut report).await;
             report.bytes = client.bytes();
         }
         Watch::Push { endpoint } => {
@@ -153,31 +214,40 @@ pub async fn run_viewer(
             drop(permit);
             let _ = ready.send(Ok(())).await;
             // listen while waiting for the timeline too (updates already flow in warmup)
-            let mut drain_end: Option<Instant> = None;
+            let mut tl: Option<Timeline> = None;
+            let mut window = WindowBytes::default();
             loop {
-                let stop_at =
-                    drain_end.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                let far = Instant::now() + Duration::from_secs(3600);
+                let mark = tl.map_or(far, |t| window.next_mark(&t).unwrap_or(t.drain_end));
                 tokio::select! {
                     r = conn.recv() => match r {
                         Ok(incoming) => {
                             let stamp = conn.last_rx();
                             let received =
                                 ReceiveTime::new(Instant::now(), stamp, &spec.rx_clock);
-                            on_push(incoming, received, &mut report, spec.index);
+                            on_push(incoming, received, &mut report, &spec);
                         }
                         Err(e) => {
                             report.error(spec.index, format!("connection lost: {e}"));
                             break;
                         }
                     },
-                    changed = timeline.changed(), if drain_end.is_none() => match changed {
-                        Ok(()) => drain_end = timeline.borrow().map(|t| t.drain_end),
+                    changed = timeline.changed(), if tl.is_none() => match changed {
+                        Ok(()) => tl = *timeline.borrow(),
                         Err(_) => break,
                     },
-                    _ = tokio::time::sleep_until(stop_at.into()), if drain_end.is_some() => break,
+                    _ = tokio::time::sleep_until(mark.into()), if tl.is_some() => {
+                        let t = tl.expect("guarded");
+                        if Instant::now() >= t.drain_end {
+                            break;
+                        }
+                        let b = conn.bytes();
+                        window.sample(&t, b.out + b.r#in);
+                    }
                     _ = cancel.cancelled() => break,
                 }
             }
+            report.window_bytes = window.total();
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
             let b = conn.bytes();
             report.bytes.out += b.out;
@@ -209,48 +279,75 @@ async fn wait_timeline(
     }
 }
 
+/// When and how a polling viewer polls.
+#[derive(Debug, Clone, Copy)]
+struct PollPlan {
+    interval: Duration,
+    first: Instant,
+    kind: PollKind,
+}
+
 /// The polling loop: GET at `first`, `first + interval`, … until drain ends.
 async fn poll(
     client: &mut HttpClient,
     spec: &ViewerSpec,
-    interval: Duration,
-    first: Instant,
+    plan: PollPlan,
     tl: Timeline,
     cancel: &CancellationToken,
     report: &mut ViewerReport,
 ) {
-    let mut due = first;
+    let interval = plan.interval;
+    let mut due = plan.first;
     let mut last_version: Option<u64> = None;
+    let mut etag: Option<String> = None;
+    let mut window = WindowBytes::default();
+    let path = spec.path(match plan.kind {
+        PollKind::Plain | PollKind::Etag => "/api/dashboard",
+        PollKind::Cached => "/api/dashboard/cached",
+    });
     while due < tl.drain_end {
         tokio::select! {
             _ = crate::engine::timer::sleep_until(due) => {}
             _ = cancel.cancelled() => return,
         }
         let sent_at = Instant::now();
+        let b = client.bytes();
+        window.sample_at(&tl, sent_at, b.out + b.r#in);
         report.poll_lag_us.record_us(micros(sent_at - due));
-        let result = tokio::time::timeout(GET_TIMEOUT, client.get_json("/api/dashboard")).await;
+        let asked = async {
+            match plan.kind {
+                PollKind::Etag => client.get_conditional(&path, etag.as_deref()).await,
+                PollKind::Plain | PollKind::Cached => client
+                    .get_json(&path)
+                    .await
+                    .map(|(status, body)| (status, None, body)),
+            }
+        };
+        let result = tokio::time::timeout(GET_TIMEOUT, asked).await;
         let done_at = Instant::now();
         let received = ReceiveTime::new(done_at, client.last_rx(), &spec.rx_clock);
         let failure = match result {
-            Ok(Ok((200, body))) => match version_of(&body) {
-                Some(v) => {
-                    if last_version != Some(v) {
-                        report.sights.push(sight(v, received));
-                        last_version = Some(v);
+            Ok(Ok((200, tag, body))) => {
+                etag = tag;
+                match accept_row(&body, received, report, spec) {
+                    Ok(v) if last_version == Some(v) => {
+                        report.sights.pop(); // seen before: only the first sight counts
+                        None
                     }
-                    None
+                    Ok(v) => {
+                        last_version = Some(v);
+                        None
+                    }
+                    Err(e) => e,
                 }
-                None => Some(format!(
-                    "GET /api/dashboard: not a dashboard row: {}",
-                    String::from_utf8_lossy(&body)
-                )),
-            },
-            Ok(Ok((status, body))) => Some(format!(
-                "GET /api/dashboard: HTTP {status}: {}",
+            }
+            Ok(Ok((304, _, _))) if plan.kind == PollKind::Etag => None,
+            Ok(Ok((status, _, body))) => Some(format!(
+                "GET {path}: HTTP {status}: {}",
                 String::from_utf8_lossy(&body)
             )),
-            Ok(Err(e)) => Some(format!("GET /api/dashboard: {e}")),
-            Err(_) => Some(format!("GET /api/dashboard: no answer in {GET_TIMEOUT:?}")),
+            Ok(Err(e)) => Some(format!("GET {path}: {e}")),
+            Err(_) => Some(format!("GET {path}: no answer in {GET_TIMEOUT:?}")),
         };
         report.gets.push(Exchange {
             sent_at,
@@ -270,9 +367,40 @@ async fn poll(
             due += interval * skipped;
         }
     }
+    let b = client.bytes();
+    window.sample_at(&tl, tl.drain_end, b.out + b.r#in);
+    report.window_bytes = window.total();
 }
 
-/// Connect, join `dashboard` (acked), snapshot GET. The snapshot is a sight.
+/// A dashboard row received by `spec`'s viewer: a sight of its version (returned), or an
+/// isolation error when the writer tagged it with another workspace, or not a row at all.
+pub(super) fn accept_row(
+    body: &[u8],
+    received: ReceiveTime,
+    report: &mut ViewerReport,
+    spec: &ViewerSpec,
+) -> Result<u64, Option<String>> {
+    match row_of(body) {
+        Some((_, Some(w))) if w != spec.workspace => {
+            report.isolation_errors += 1;
+            Err(Some(format!(
+                "workspace {}'s viewer received workspace {w}'s row: {}",
+                spec.workspace,
+                String::from_utf8_lossy(body)
+            )))
+        }
+        Some((version, _)) => {
+            report.sights.push(sight(version, received));
+            Ok(version)
+        }
+        None => Err(Some(format!(
+            "not a dashboard row: {}",
+            String::from_utf8_lossy(body)
+        ))),
+    }
+}
+
+/// Connect, join the workspace's room (acked), snapshot GET. The snapshot is a sight.
 async fn push_setup(
     spec: &ViewerSpec,
     endpoint: &Endpoint,
@@ -283,9 +411,10 @@ async fn push_setup(
         .map_err(|e| e.to_string())?;
     report.connect_us = Some(micros(conn.connect_time()).max(1));
     let ack = CONTROL_ACK_BASE + u64::from(spec.index);
+    let room = spec.room();
     let join = Outgoing {
         op: OpKind::Join,
-        room: Some(DASHBOARD_ROOM),
+        room: Some(&room),
         id: None,
         data: None,
         ack: Some(ack),
@@ -300,24 +429,20 @@ async fn push_setup(
                 Incoming::Error(reason) => {
                     return Err(TransportError::Protocol(format!("join refused: {reason}")));
                 }
-                other => on_push(other, received, report, spec.index),
+                other => on_push(other, received, report, spec),
             }
         }
     };
     match tokio::time::timeout(SETUP_TIMEOUT, joined).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("join {DASHBOARD_ROOM:?}: {e}")),
-        Err(_) => {
-            return Err(format!(
-                "join {DASHBOARD_ROOM:?}: no ack in {SETUP_TIMEOUT:?}"
-            ));
-        }
+        Ok(Err(e)) => return Err(format!("join {room:?}: {e}")),
+        Err(_) => return Err(format!("join {room:?}: no ack in {SETUP_TIMEOUT:?}")),
     }
     // the snapshot: one GET on its own connection, closed afterwards (as a page load)
     let snapshot = async {
         let mut http = HttpClient::connect(spec.http, &spec.host).await?;
         let sent_at = Instant::now();
-        let r = http.get_json("/api/dashboard").await;
+        let r = http.get_json(&spec.path("/api/dashboard")).await;
         let done_at = Instant::now();
         let received = ReceiveTime::new(done_at, http.last_rx(), &spec.rx_clock);
         Ok::<_, TransportError>((http.bytes(), sent_at, done_at, received, r))
@@ -336,13 +461,9 @@ async fn push_setup(
     });
     match r {
         Ok((200, body)) => {
-            let version = version_of(&body).ok_or_else(|| {
-                format!(
-                    "snapshot GET: not a dashboard row: {}",
-                    String::from_utf8_lossy(&body)
-                )
-            })?;
-            report.sights.push(sight(version, received));
+            if let Err(e) = accept_row(&body, received, report, spec) {
+                return Err(format!("snapshot GET: {}", e.unwrap_or_default()));
+            }
         }
         Ok((status, body)) => {
             return Err(format!(
@@ -356,7 +477,7 @@ async fn push_setup(
 }
 
 /// A sight of `version` received at `received`.
-fn sight(version: u64, received: ReceiveTime) -> Sight {
+pub(super) fn sight(version: u64, received: ReceiveTime) -> Sight {
     Sight {
         version,
         at: received.instant(),
@@ -365,7 +486,13 @@ fn sight(version: u64, received: ReceiveTime) -> Sight {
 }
 
 /// A pushed update (raw `msg`, Socket.IO `update`) is a sight; anything else is an error.
-fn on_push(incoming: Incoming, received: ReceiveTime, report: &mut ViewerReport, index: u32) {
+fn on_push(
+    incoming: Incoming,
+    received: ReceiveTime,
+    report: &mut ViewerReport,
+    spec: &ViewerSpec,
+) {
+    let index = spec.index;
     let data = match incoming {
         Incoming::Msg(data) => data,
         Incoming::Event { name, data } if name == "update" => data,
@@ -382,14 +509,7 @@ fn on_push(incoming: Incoming, received: ReceiveTime, report: &mut ViewerReport,
             return;
         }
     };
-    match version_of(&data) {
-        Some(version) => report.sights.push(sight(version, received)),
-        None => report.error(
-            index,
-            format!(
-                "pushed update is not a dashboard row: {}",
-                String::from_utf8_lossy(&data)
-            ),
-        ),
+    if let Err(Some(e)) = accept_row(&data, received, report, spec) {
+        report.error(index, format!("pushed update: {e}"));
     }
 }
