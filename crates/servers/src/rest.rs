@@ -261,7 +261,7 @@ async fn post_dashboard(
 ) -> Result<Response, RouteError> {
     let w = match variants::workspace(&st, &q) {
         Ok(w) => w,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     let row: Dashboard = st.db.update_dashboard_with(pass, w, &body.value).await?;
     let text = row.to_json();

@@ -89,22 +89,30 @@ pub(super) struct WorkspaceQuery {
     workspace: Option<u32>,
 }
 
-/// The workspace a request names, or 404 when this server has no such workspace.
-pub(super) fn workspace(st: &RestState, q: &WorkspaceQuery) -> Result<u32, Response> {
-    let w = q.workspace.unwrap_or(1);
+/// A request named a workspace this server does not have: 404.
+pub(super) struct NoWorkspace {
+    asked: u32,
+    have: u32,
+}
+
+impl IntoResponse for NoWorkspace {
+    fn into_response(self) -> Response {
+        let msg = format!(
+            "no workspace {}: this server has workspaces 1..={} (POST /api/workspaces)",
+            self.asked, self.have
+        );
+        (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response()
+    }
+}
+
+/// The workspace a request names, or [`NoWorkspace`] when this server has no such one.
+pub(super) fn workspace(st: &RestState, q: &WorkspaceQuery) -> Result<u32, NoWorkspace> {
+    let asked = q.workspace.unwrap_or(1);
     let have = st.workspaces.load(Ordering::Acquire);
-    if (1..=have).contains(&w) {
-        Ok(w)
+    if (1..=have).contains(&asked) {
+        Ok(asked)
     } else {
-        Err((
-            StatusCode::NOT_FOUND,
-            Json(json!({
-                "error": format!(
-                    "no workspace {w}: this server has workspaces 1..={have} (POST /api/workspaces)"
-                )
-            })),
-        )
-            .into_response())
+        Err(NoWorkspace { asked, have })
     }
 }
 
@@ -162,7 +170,7 @@ pub(super) async fn get_dashboard(
 ) -> Result<Response, RouteError> {
     let w = match workspace(&st, &q) {
         Ok(w) => w,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     let Some(known) = if_none_match(&headers) else {
         return Ok(row_with_etag(&select(&st, pass, w).await?));
@@ -195,7 +203,7 @@ pub(super) async fn get_cached(
 ) -> Result<Response, RouteError> {
     let w = match workspace(&st, &q) {
         Ok(w) => w,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     if let Some(text) = st.cache.get(w).await? {
         st.variants.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -234,7 +242,7 @@ pub(super) async fn get_wait(
 ) -> Result<Response, RouteError> {
     let w = match workspace(&st, &q.ws) {
         Ok(w) => w,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     let wait = q.timeout_ms.map_or(DEFAULT_WAIT, Duration::from_millis);
     if wait > MAX_WAIT {
@@ -273,7 +281,7 @@ pub(super) async fn get_events(
 ) -> Result<Response, RouteError> {
     let w = match workspace(&st, &q) {
         Ok(w) => w,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(r.into_response()),
     };
     // subscribe first, so no row committed after the snapshot is missed
     let rx = st.live.subscribe(w).expect("workspace checked");
