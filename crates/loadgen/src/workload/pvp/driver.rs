@@ -26,13 +26,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{Polling, PvpVariant, Scenario};
 
-use super::tally::{Bounds, Seen, Window, staleness};
+use super::probe::{PROBE_TIMEOUT, measure, probe_call, sleep_or_cancel};
+use super::tally::{Bounds, Seen, staleness};
 use super::viewer::{PollKind, Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
 use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::row::{
-    CpuMark, OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
     flag_loadgen_bound,
 };
 use crate::transport::HttpClient;
@@ -42,32 +43,8 @@ use crate::transport::rxstamp::RxClock;
 const SETUP_CONCURRENCY: usize = 256;
 /// All viewers must be set up within this (plus 10 ms per viewer).
 const SETUP_BUDGET: Duration = Duration::from_secs(20);
-/// The stats probe's requests are bounded by this.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Head start of the timeline after setup.
 const START_LEAD: Duration = Duration::from_millis(50);
-
-/// What `GET /api/stats` says (the fields the row needs).
-#[derive(Debug, serde::Deserialize)]
-struct Stats {
-    db_queries_app: u64,
-    /// `null` from a server whose database has no engine-side count (the Node peers on
-    /// sql.js): the row leaves the cell empty and claims no agreement.
-    db_queries_engine: Option<u64>,
-    http_requests: u64,
-    #[serde(default)]
-    engine_count_source: String,
-    /// Conditional GETs answered 304 from memory / after a query (Rust servers only).
-    #[serde(default)]
-    etag_304_memory: Option<u64>,
-    #[serde(default)]
-    etag_304_query: Option<u64>,
-    /// `poll-cached` answers from the cache / after a SELECT.
-    #[serde(default)]
-    cache_hits: Option<u64>,
-    #[serde(default)]
-    cache_misses: Option<u64>,
-}
 
 /// Runs one polling-vs-push row of `variant` against `target`, with the point's `polling`
 /// settings.
@@ -424,64 +401,6 @@ pub async fn run_row(
         row,
         hgrm: st.histogram,
     })
-}
-
-/// True when cancelled before `until`.
-async fn sleep_or_cancel(until: Instant, ctx: &PointCtx<'_>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep_until(until.into()) => false,
-        _ = ctx.cancel.cancelled() => true,
-    }
-}
-
-/// Reset now, read at `end` (or on cancel): the window and the CPU and stats of it.
-async fn measure(
-    probe: &mut HttpClient,
-    ctx: &PointCtx<'_>,
-    target: &RowTarget<'_>,
-    end: Instant,
-) -> Result<(Window, (CpuMark, CpuMark), Stats), String> {
-    let from = CpuMark::now(target);
-    let reset_sent = Instant::now();
-    probe_call(
-        probe.post_json("/api/stats/reset", "{}"),
-        "POST /api/stats/reset",
-    )
-    .await?;
-    let reset_done = Instant::now();
-    sleep_or_cancel(end, ctx).await;
-    let read_sent = Instant::now();
-    let body = probe_call(probe.get_json("/api/stats"), "GET /api/stats").await?;
-    let read_done = Instant::now();
-    let to = CpuMark::now(target);
-    let stats: Stats = serde_json::from_slice(&body).map_err(|e| {
-        format!(
-            "GET /api/stats: unexpected answer ({e}): {}",
-            String::from_utf8_lossy(&body)
-        )
-    })?;
-    let window = Window {
-        reset_sent,
-        reset_done,
-        read_sent,
-        read_done,
-    };
-    Ok((window, (from, to), stats))
-}
-
-async fn probe_call(
-    call: impl Future<Output = Result<(u16, bytes::Bytes), crate::transport::TransportError>>,
-    what: &str,
-) -> Result<bytes::Bytes, String> {
-    match tokio::time::timeout(PROBE_TIMEOUT, call).await {
-        Ok(Ok((200, body))) => Ok(body),
-        Ok(Ok((status, body))) => Err(format!(
-            "{what}: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        )),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer in {PROBE_TIMEOUT:?}")),
-    }
 }
 
 fn base_row(ctx: &PointCtx<'_>, s: &Scenario, variant: PvpVariant, rate: f64) -> SummaryRow {

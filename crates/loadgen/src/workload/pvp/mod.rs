@@ -5,10 +5,10 @@
 //! - [`tally`]: the pure arithmetic (request bounds of the measure window, staleness,
 //!   versions missed).
 //! - [`writer`]: the open-loop writer.
-//! - [`viewer`]: one task per viewer, polling or pushed; `streams`: the `long-poll` and
-//!   `sse` viewers; `window`: byte counts at the edges of the measure window.
-//! - [`driver`]: one row: setup, phases, the stats probe (reset at measure start, read at
-//!   measure end), the merge into a [`wsbench_report::SummaryRow`].
+//! - [`viewer`]: one task per viewer, polling or pushed; `push`: a push viewer's setup and
+//!   updates; `streams`: the `long-poll` and `sse` viewers; `window`: byte counts at the edges of the measure window.
+//! - [`driver`]: one row: setup, phases, the stats probe (`probe`: reset at measure start,
+//!   read at measure end), the merge into a [`wsbench_report::SummaryRow`].
 //!
 //! Variants and targets: each variant runs on the targets of its kind — `poll` and
 //! `push-ws` on raw WebSocket targets, `poll-sio`, `push-sio` and `push-sio-polling` on
@@ -19,6 +19,8 @@
 //! its own when both are listed (the runner's `lanes`).
 
 pub mod driver;
+mod probe;
+mod push;
 mod streams;
 pub mod tally;
 pub mod viewer;

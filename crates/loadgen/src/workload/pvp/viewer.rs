@@ -6,7 +6,7 @@
 //!   end of drain. A GET that returns after its next tick was due skips that tick (counted:
 //!   the server, not the viewer, set the pace). Each time a GET returns a version it had not
 //!   seen, that is a sight.
-//! - A push viewer connects its transport (raw WebSocket or Socket.IO on either Engine.IO
+//! - A push viewer (`super::push`) connects its transport (raw WebSocket or Socket.IO on either Engine.IO
 //!   transport), joins room `dashboard` and waits for the ack, GETs one snapshot on a
 //!   short-lived HTTP connection, then only listens: every `{"op":"msg","data":row}` (raw)
 //!   or `update(row)` (Socket.IO) is a sight.
@@ -36,14 +36,11 @@ use super::tally::{Exchange, Sight, row_of};
 pub(super) use super::window::WindowBytes;
 use crate::recorder::{LazyHistogram, micros};
 use crate::transport::rxstamp::{ReceiveTime, RxClock};
-use crate::transport::{
-    ByteCounts, Endpoint, HttpClient, Incoming, OpKind, Outgoing, Transport, TransportError,
-};
-use crate::workload::CONTROL_ACK_BASE;
+use crate::transport::{ByteCounts, Endpoint, HttpClient, Transport};
 
 /// A GET is bounded by this; connect, join and snapshot each by [`SETUP_TIMEOUT`].
 const GET_TIMEOUT: Duration = Duration::from_secs(10);
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The room the servers push dashboard updates to (docs/design.md §4).
 pub const DASHBOARD_ROOM: &str = "dashboard";
 
@@ -207,7 +204,7 @@ pub async fn run_viewer(
             report.bytes = client.bytes();
         }
         Watch::Push { endpoint } => {
-            let mut conn = match push_setup(&spec, endpoint, &mut report).await {
+            let mut conn = match super::push::push_setup(&spec, endpoint, &mut report).await {
                 Ok(c) => c,
                 Err(e) => return setup_failed(report, &ready, spec.index, e).await,
             };
@@ -225,7 +222,7 @@ pub async fn run_viewer(
                             let stamp = conn.last_rx();
                             let received =
                                 ReceiveTime::new(Instant::now(), stamp, &spec.rx_clock);
-                            on_push(incoming, received, &mut report, &spec);
+                            super::push::on_push(incoming, received, &mut report, &spec);
                         }
                         Err(e) => {
                             report.error(spec.index, format!("connection lost: {e}"));
@@ -400,116 +397,11 @@ pub(super) fn accept_row(
     }
 }
 
-/// Connect, join the workspace's room (acked), snapshot GET. The snapshot is a sight.
-async fn push_setup(
-    spec: &ViewerSpec,
-    endpoint: &Endpoint,
-    report: &mut ViewerReport,
-) -> Result<crate::transport::AnyTransport, String> {
-    let mut conn = crate::transport::connect(endpoint, SETUP_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
-    report.connect_us = Some(micros(conn.connect_time()).max(1));
-    let ack = CONTROL_ACK_BASE + u64::from(spec.index);
-    let room = spec.room();
-    let join = Outgoing {
-        op: OpKind::Join,
-        room: Some(&room),
-        id: None,
-        data: None,
-        ack: Some(ack),
-    };
-    let joined = async {
-        conn.send(join).await?;
-        loop {
-            let incoming = conn.recv().await?;
-            let received = ReceiveTime::new(Instant::now(), conn.last_rx(), &spec.rx_clock);
-            match incoming {
-                Incoming::Ack { ack: a, .. } if a == ack => return Ok(()),
-                Incoming::Error(reason) => {
-                    return Err(TransportError::Protocol(format!("join refused: {reason}")));
-                }
-                other => on_push(other, received, report, spec),
-            }
-        }
-    };
-    match tokio::time::timeout(SETUP_TIMEOUT, joined).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("join {room:?}: {e}")),
-        Err(_) => return Err(format!("join {room:?}: no ack in {SETUP_TIMEOUT:?}")),
-    }
-    // the snapshot: one GET on its own connection, closed afterwards (as a page load)
-    let snapshot = async {
-        let mut http = HttpClient::connect(spec.http, &spec.host).await?;
-        let sent_at = Instant::now();
-        let r = http.get_json(&spec.path("/api/dashboard")).await;
-        let done_at = Instant::now();
-        let received = ReceiveTime::new(done_at, http.last_rx(), &spec.rx_clock);
-        Ok::<_, TransportError>((http.bytes(), sent_at, done_at, received, r))
-    };
-    let (bytes, sent_at, done_at, received, r) =
-        match tokio::time::timeout(SETUP_TIMEOUT, snapshot).await {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => return Err(format!("snapshot GET: {e}")),
-            Err(_) => return Err(format!("snapshot GET: no answer in {SETUP_TIMEOUT:?}")),
-        };
-    report.bytes = bytes;
-    report.gets.push(Exchange {
-        sent_at,
-        done_at,
-        answered: matches!(r, Ok((200, _))),
-    });
-    match r {
-        Ok((200, body)) => {
-            if let Err(e) = accept_row(&body, received, report, spec) {
-                return Err(format!("snapshot GET: {}", e.unwrap_or_default()));
-            }
-        }
-        Ok((status, body)) => {
-            return Err(format!(
-                "snapshot GET: HTTP {status}: {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        Err(e) => return Err(format!("snapshot GET: {e}")),
-    }
-    Ok(conn)
-}
-
 /// A sight of `version` received at `received`.
 pub(super) fn sight(version: u64, received: ReceiveTime) -> Sight {
     Sight {
         version,
         at: received.instant(),
         read_lag_ns: received.read_lag_ns(),
-    }
-}
-
-/// A pushed update (raw `msg`, Socket.IO `update`) is a sight; anything else is an error.
-fn on_push(
-    incoming: Incoming,
-    received: ReceiveTime,
-    report: &mut ViewerReport,
-    spec: &ViewerSpec,
-) {
-    let index = spec.index;
-    let data = match incoming {
-        Incoming::Msg(data) => data,
-        Incoming::Event { name, data } if name == "update" => data,
-        Incoming::Event { name, .. } => {
-            report.error(index, format!("unexpected event {name:?}"));
-            return;
-        }
-        Incoming::Ack { ack, .. } => {
-            report.error(index, format!("unexpected ack {ack}"));
-            return;
-        }
-        Incoming::Error(reason) => {
-            report.error(index, format!("server error: {reason}"));
-            return;
-        }
-    };
-    if let Err(Some(e)) = accept_row(&data, received, report, spec) {
-        report.error(index, format!("pushed update: {e}"));
     }
 }
