@@ -192,6 +192,17 @@ mod tests {
         assert_eq!(cfg.sio_ping_interval, d.sio_ping_interval);
         assert_eq!(cfg.sio_ping_timeout, d.sio_ping_timeout);
         assert_eq!(cfg.database, d.database);
+        assert_eq!(cfg.cache, d.cache);
+        let (_, cfg) = config(&parse(&[
+            "ws-tungstenite",
+            "--cache",
+            "redis://127.0.0.1:6379",
+        ]))
+        .unwrap();
+        assert_eq!(
+            cfg.cache,
+            CacheConfig::Redis("redis://127.0.0.1:6379".into())
+        );
     }
 
     #[test]
@@ -214,5 +225,10 @@ mod tests {
                 .contains("--database")
         );
         assert!(config(&parse(&["tcp", "--idle-timeout-s=-1"])).is_err());
+        assert!(
+            config(&parse(&["tcp", "--cache", "memcached://x"]))
+                .unwrap_err()
+                .contains("--cache")
+        );
     }
 }

@@ -405,3 +405,46 @@ pub(super) fn sight(version: u64, received: ReceiveTime) -> Sight {
         read_lag_ns: received.read_lag_ns(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(workspace: u32) -> ViewerSpec {
+        ViewerSpec {
+            index: 0,
+            http: "127.0.0.1:1".parse().unwrap(),
+            host: "127.0.0.1:1".into(),
+            watch: Watch::LongPoll,
+            rx_clock: RxClock::measure(),
+            workspace,
+            workspaces: 3,
+        }
+    }
+
+    #[test]
+    fn another_workspaces_row_is_an_isolation_error_not_a_sight() {
+        let s = spec(2);
+        let mut report = ViewerReport::default();
+        let now = ReceiveTime::new(Instant::now(), None, &s.rx_clock);
+        let own = br#"{"version":4,"value":{"workspace":2,"n":7},"written_at":1}"#;
+        assert_eq!(accept_row(own, now, &mut report, &s), Ok(4));
+        let other = br#"{"version":5,"value":{"workspace":3,"n":8},"written_at":1}"#;
+        let e = accept_row(other, now, &mut report, &s)
+            .unwrap_err()
+            .unwrap();
+        assert!(
+            e.contains("workspace 2's viewer received workspace 3's row"),
+            "{e}"
+        );
+        assert!(accept_row(b"nope", now, &mut report, &s).is_err());
+        assert_eq!(report.isolation_errors, 1);
+        assert_eq!(report.sights.len(), 1);
+        assert_eq!(
+            s.path("/api/dashboard/wait?after=1"),
+            "/api/dashboard/wait?after=1&workspace=2"
+        );
+        assert_eq!(s.room(), "dashboard:2");
+        assert_eq!(spec(1).room(), "dashboard");
+    }
+}
