@@ -187,6 +187,16 @@ pub(crate) fn common(
                 let msg = format!("must be 1..={MAX_WORKSPACES} dashboards (got {v})");
                 return Err(err(&at("polling.workspaces", w.span().start), msg));
             }
+            let node = targets
+                .iter()
+                .find(|t| TargetSpec::parse(t).is_ok_and(|s| s.is_node_peer()));
+            if let (Some(node), true) = (node, v > 1) {
+                let msg = format!(
+                    "the Node peers serve one workspace (got {v} with target {node}): list \
+                     Rust targets only"
+                );
+                return Err(err(&at("polling.workspaces", w.span().start), msg));
+            }
             v as u32
         }
     };
@@ -220,9 +230,9 @@ pub(crate) fn common(
 pub const MAX_WORKSPACES: u32 = 1_000_000;
 
 /// polling-vs-push: each variant runs on the targets of its kind (Socket.IO or raw
-/// WebSocket, [`TargetSpec::is_socket_io`]; the plain-HTTP variants on any HTTP target but
-/// the Node peers), so each variant needs at least one of them. A target with no variant
-/// of its kind simply has no rows.
+/// WebSocket, [`TargetSpec::is_socket_io`]; the plain-HTTP variants on any HTTP target), so
+/// each variant needs at least one of them. A target with no variant of its kind simply has
+/// no rows.
 fn pvp_variants_have_targets(
     file: &str,
     text: &str,
@@ -245,10 +255,7 @@ fn pvp_variants_have_targets(
             VariantServers::RawWebSocket => {
                 "a raw WebSocket target (ws-tungstenite, ws-fastwebsockets, node-ws or ws=ws://HOST:PORT/PATH)"
             }
-            VariantServers::AnyHttp => {
-                "a Rust HTTP target (ws-tungstenite, ws-fastwebsockets, sio-socketioxide) or a \
-                 ws=/sio= URL; the Node peers do not serve it"
-            }
+            VariantServers::AnyHttp => "an HTTP target (any but tcp)",
         };
         let line = raw
             .polling

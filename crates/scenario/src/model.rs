@@ -230,8 +230,7 @@ pub enum VariantServers {
     RawWebSocket,
     /// Socket.IO targets.
     SocketIo,
-    /// Every HTTP target whose REST routes include the plain-HTTP variants (the Rust
-    /// servers and `ws=`/`sio=` URLs; not the Node peers).
+    /// Every HTTP target (Rust servers, Node peers, `ws=`/`sio=` URLs).
     AnyHttp,
 }
 

@@ -1,6 +1,6 @@
 //! polling-vs-push rules that combine keys: each variant needs a target of its kind
-//! (Socket.IO or raw WebSocket; the plain-HTTP variants any HTTP target but the Node
-//! peers), `workspaces` is 1..=1,000,000, and the drain must last at least one poll interval so every
+//! (Socket.IO or raw WebSocket; the plain-HTTP variants any HTTP target), `workspaces` is
+//! 1..=1,000,000 and more than one needs Rust targets only, and the drain must last at least one poll interval so every
 //! polling viewer polls after the last write.
 
 mod common;
@@ -70,32 +70,27 @@ fn drain_must_cover_one_poll_interval() {
 }
 
 #[test]
-fn plain_http_variants_need_a_server_that_serves_them() {
-    let f = [
-        "workload = \"polling-vs-push\"",
-        "clients = 4",
-        "targets = [\"node-ws\", \"node-socketio\"]",
-        "[polling]",
-        "poll_interval_ms = 100",
-        "update_rate = 10",
-        "variants = [\"poll\", \"sse\"]",
-    ];
-    assert_invalid(
-        &f,
-        7,
-        "polling.variants",
-        "variant 'sse' needs a Rust HTTP target",
-    );
+fn plain_http_variants_run_on_every_http_target() {
     let ok = [
         "workload = \"polling-vs-push\"",
         "clients = 4",
-        "targets = [\"sio-socketioxide\"]",
+        "targets = [\"node-socketio\"]",
         "[polling]",
         "poll_interval_ms = 100",
         "update_rate = 10",
         "variants = [\"poll-etag\", \"poll-cached\", \"long-poll\", \"sse\"]",
     ];
     assert_eq!(run(&ok).unwrap().len(), 1);
+    let f = [
+        "workload = \"polling-vs-push\"",
+        "clients = 4",
+        "targets = [\"tcp\", \"ws-tungstenite\"]",
+        "[polling]",
+        "poll_interval_ms = 100",
+        "update_rate = 10",
+        "variants = [\"sse\"]",
+    ];
+    assert!(run(&f).is_err(), "tcp serves no HTTP");
 }
 
 #[test]
@@ -119,6 +114,14 @@ fn workspaces_are_counted_from_one() {
         "must be 1..=1000000 dashboards (got 0)",
     );
     let points = run(&with("workspaces = 3")).unwrap();
+    let mut node = with("workspaces = 3");
+    node[2] = "targets = [\"ws-tungstenite\", \"node-ws\"]";
+    assert_invalid(
+        &node,
+        8,
+        "polling.workspaces",
+        "the Node peers serve one workspace (got 3 with target node-ws)",
+    );
     let wsbench_scenario::Workload::PollingVsPush(p) = &points[0].workload else {
         panic!("polling-vs-push")
     };

@@ -1,7 +1,7 @@
 //! Which rows a polling-vs-push point runs: each variant on the targets of its kind (`poll`
 //! and `push-ws` on raw WebSocket targets, the `sio` variants on Socket.IO targets, the
 //! plain-HTTP variants `poll-etag`, `poll-cached`, `long-poll` and `sse` on every HTTP
-//! target but the Node peers), one row per (target, variant). The variant, not the target name, picks the client transport, so
+//! target), one row per (target, variant). The variant, not the target name, picks the client transport, so
 //! `sio-socketioxide-polling` names the same server as `sio-socketioxide` and runs no rows of
 //! its own when both are listed.
 
@@ -85,9 +85,13 @@ mod tests {
         polling.variants = vec![PvpVariant::PushSio];
         assert_eq!(lanes(&polling, &targets).len(), 1);
         polling.variants = vec![PvpVariant::Sse];
-        let node = [t("node-ws"), t("ws-tungstenite")];
-        let got: Vec<String> = lanes(&polling, &node).into_iter().map(|l| l.0).collect();
-        assert_eq!(got, ["ws-tungstenite"], "the Node peers serve no SSE");
+        let both = [t("node-ws"), t("tcp"), t("ws-tungstenite")];
+        let got: Vec<String> = lanes(&polling, &both).into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            got,
+            ["node-ws", "ws-tungstenite"],
+            "SSE on every HTTP target"
+        );
         assert_eq!(fds_per_viewer(&PvpVariant::ALL), 3);
     }
 }

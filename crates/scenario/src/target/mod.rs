@@ -136,7 +136,7 @@ impl TargetSpec {
 
     /// Whether polling-vs-push runs `variant` on this target: the Socket.IO variants on
     /// Socket.IO servers, `poll` and `push-ws` on raw WebSocket servers, the plain-HTTP
-    /// variants on every HTTP server whose routes include them (not the Node peers).
+    /// variants on every HTTP server.
     pub fn runs_variant(&self, variant: crate::PvpVariant) -> bool {
         if !self.has_http() {
             return false;
@@ -144,8 +144,13 @@ impl TargetSpec {
         match variant.servers() {
             crate::VariantServers::SocketIo => self.is_socket_io(),
             crate::VariantServers::RawWebSocket => !self.is_socket_io(),
-            crate::VariantServers::AnyHttp => !matches!(self.server(), Some(ServerKind::Node(_))),
+            crate::VariantServers::AnyHttp => true,
         }
+    }
+
+    /// Whether the target is a Node reference peer (which serves one workspace only).
+    pub fn is_node_peer(&self) -> bool {
+        matches!(self.server(), Some(ServerKind::Node(_)))
     }
 
     /// Whether the target can run `workload` (tcp has no HTTP, so no polling-vs-push).

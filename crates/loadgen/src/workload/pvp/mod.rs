@@ -13,7 +13,7 @@
 //! Variants and targets: each variant runs on the targets of its kind — `poll` and
 //! `push-ws` on raw WebSocket targets, `poll-sio`, `push-sio` and `push-sio-polling` on
 //! Socket.IO targets, `poll-etag`, `poll-cached`, `long-poll` and `sse` on every HTTP target
-//! but the Node peers — one row per (target, variant), each with a fresh server when the
+//! — one row per (target, variant), each with a fresh server when the
 //! runner spawns it. The variant, not the target name, picks the client transport, so
 //! `sio-socketioxide-polling` names the same server as `sio-socketioxide` and runs no rows of
 //! its own when both are listed (the runner's `lanes`).
