@@ -227,7 +227,7 @@ pub(crate) fn common(
 }
 
 /// Most dashboards `[polling].workspaces` may ask for (the servers' own limit).
-pub const MAX_WORKSPACES: u32 = 1_000_000;
+pub const MAX_WORKSPACES: u32 = 100_000;
 
 /// polling-vs-push: each variant runs on the targets of its kind (Socket.IO or raw
 /// WebSocket, [`TargetSpec::is_socket_io`]; the plain-HTTP variants on any HTTP target), so

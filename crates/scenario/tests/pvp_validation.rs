@@ -1,6 +1,6 @@
 //! polling-vs-push rules that combine keys: each variant needs a target of its kind
 //! (Socket.IO or raw WebSocket; the plain-HTTP variants any HTTP target), `workspaces` is
-//! 1..=1,000,000 and more than one needs Rust targets only, and the drain must last at least one poll interval so every
+//! 1..=100,000 and more than one needs Rust targets only, and the drain must last at least one poll interval so every
 //! polling viewer polls after the last write.
 
 mod common;
@@ -111,7 +111,7 @@ fn workspaces_are_counted_from_one() {
         &with("workspaces = 0"),
         8,
         "polling.workspaces",
-        "must be 1..=1000000 dashboards (got 0)",
+        "must be 1..=100000 dashboards (got 0)",
     );
     let points = run(&with("workspaces = 3")).unwrap();
     let mut node = with("workspaces = 3");

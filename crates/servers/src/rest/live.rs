@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
 /// Rows kept per workspace for long-poll viewers that fall behind by a few versions.
-const HISTORY: usize = 256;
+const HISTORY: usize = 64;
 /// Rows queued per SSE stream before a slow one skips (counted as `sse_lagged`).
 const SSE_QUEUE: usize = 1024;
 
@@ -24,22 +24,23 @@ pub(crate) struct LiveRow {
     pub(crate) text: Arc<str>,
 }
 
-/// One workspace's rows.
+/// One workspace's rows. Small until used: a server may hold many workspaces nobody
+/// watches over SSE (the stream queue is made by the first subscriber).
 struct Slot {
     /// The last [`HISTORY`] rows seen, oldest first (versions strictly increasing).
     history: Mutex<VecDeque<LiveRow>>,
     /// The newest version seen (0 before any): long-poll waits on it.
     newest: watch::Sender<u64>,
-    /// Every row seen, once, for SSE streams.
-    rows: broadcast::Sender<LiveRow>,
+    /// Every row seen, once, for SSE streams (`None` until the first stream).
+    rows: Mutex<Option<broadcast::Sender<LiveRow>>>,
 }
 
 impl Slot {
     fn new() -> Arc<Slot> {
         Arc::new(Slot {
-            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            history: Mutex::new(VecDeque::new()),
             newest: watch::channel(0).0,
-            rows: broadcast::channel(SSE_QUEUE).0,
+            rows: Mutex::new(None),
         })
     }
 }
@@ -89,7 +90,9 @@ impl LiveRows {
                 h.pop_front();
             }
         }
-        let _ = slot.rows.send(row.clone());
+        if let Some(rows) = &*slot.rows.lock().expect("live rows lock") {
+            let _ = rows.send(row.clone());
+        }
         slot.newest.send_if_modified(|v| {
             let newer = row.version > *v;
             if newer {
@@ -141,7 +144,12 @@ impl LiveRows {
 
     /// Every row learnt from now on (for one SSE stream).
     pub(crate) fn subscribe(&self, workspace: u32) -> Option<broadcast::Receiver<LiveRow>> {
-        Some(self.slot(workspace)?.rows.subscribe())
+        let slot = self.slot(workspace)?;
+        let mut rows = slot.rows.lock().expect("live rows lock");
+        Some(
+            rows.get_or_insert_with(|| broadcast::channel(SSE_QUEUE).0)
+                .subscribe(),
+        )
     }
 }
 

@@ -47,7 +47,7 @@ const MAX_WAIT: Duration = Duration::from_secs(120);
 /// A long-poll's wait when it names none.
 const DEFAULT_WAIT: Duration = Duration::from_secs(25);
 /// Most workspaces one server holds.
-pub const MAX_WORKSPACES: u32 = 1_000_000;
+pub const MAX_WORKSPACES: u32 = 100_000;
 
 /// The room a workspace's dashboard updates are pushed to: `dashboard` for workspace 1
 /// (docs/design.md §4), `dashboard:K` for workspace K > 1.

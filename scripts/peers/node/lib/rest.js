@@ -24,7 +24,7 @@ import { rowJson, unixNanos } from './db.js';
 /** Largest accepted request body. */
 const MAX_BODY_BYTES = 1 << 20;
 /** Rows kept for long-polls that fall behind by a few versions. */
-const HISTORY = 256;
+const HISTORY = 64;
 /** A long-poll's wait when it names none, and the longest it may ask for (ms). */
 const DEFAULT_WAIT_MS = 25_000;
 const MAX_WAIT_MS = 120_000;
