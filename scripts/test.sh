@@ -6,8 +6,9 @@
 #   2. the criterion benches, once each in test mode (debug build);
 #   3. the Autobahn|Testsuite against the raw WebSocket servers, where Python 2.7 is present
 #      (scripts/autobahn/install.sh --find-python decides);
-#   4. every Rust unit and integration test (real servers on loopback, SQLite, and the tests
-#      named `*postgres*` when DATABASE_URL is set), last, so its summary closes the output.
+#   4. every Rust unit and integration test (real servers on loopback, SQLite, the tests
+#      named `*postgres*` when DATABASE_URL is set, and the cluster tests on the Redis of
+#      REDIS_URL, which skip themselves without it), last, so its summary closes the output.
 #
 #   bash scripts/test.sh           run everything that can run here
 #   bash scripts/test.sh --plan    print which steps would run and which are skipped, and why,
@@ -15,7 +16,7 @@
 #
 # A step whose tool or service is missing is skipped with a `skipped: <step>: <why>` line,
 # and every skipped step is listed again at the end. With WSBENCH_REQUIRE_SERVICES set (CI),
-# a missing service (PostgreSQL, Node) is a failed step; only Autobahn, which needs Python
+# a missing service (PostgreSQL, Redis, Node) is a failed step; only Autobahn, which needs Python
 # 2.7, is still skipped where that interpreter is absent. Every step runs even when
 # an earlier one failed; the exit code is non-zero if any failed. The plan and the real run
 # go through the same decisions below; only `step` differs (print versus run).
@@ -112,6 +113,12 @@ else
   unavailable "$pg_tests" "$pg_why"
   nextest_filter=(-E 'not test(postgres)')
   cargo_test_skip=(-- --skip postgres)
+fi
+# The cluster tests (crates/loadgen/tests/{cluster_contract,run_cluster}.rs) read REDIS_URL
+# themselves: without it they print why and pass, and with WSBENCH_REQUIRE_SERVICES set they
+# fail. Said here too, so the closing list names them.
+if [ -z "${REDIS_URL:-}" ]; then
+  unavailable "the Rust cluster tests (Redis)" "REDIS_URL not set (e.g. REDIS_URL=redis://127.0.0.1:6379)"
 fi
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest (Rust tests)" cargo nextest run --workspace --no-fail-fast --failure-output final "${nextest_filter[@]}"

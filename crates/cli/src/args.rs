@@ -137,10 +137,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "memory")]
     pub cache: String,
     /// Largest accepted message in bytes (WebSocket message after reassembly, tcp frame,
-    /// Socket.IO packet). Over it a WebSocket closes with 1009; tcp closes the connection.
+    /// Socket.IO packet). Over it a raw WebSocket closes with 1009; tcp closes the
+    /// connection; sio-socketioxide closes without a close code (socketioxide sets none).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_message_bytes: usize,
-    /// Connections served at once; further ones are refused.
+    /// Connections served at once, of every kind (WebSocket, Engine.IO, REST, half-sent
+    /// requests; tcp: every socket); further ones get 503 (tcp: closed at once).
     #[arg(long, default_value_t = 100_000)]
     pub max_connections: usize,
     /// Outgoing frames queued per connection (Socket.IO: packets per socket) before the
@@ -149,8 +151,33 @@ pub struct ServeArgs {
     pub outbound_queue: usize,
     /// What to do when a connection's outbound queue is full: `drop` the delivery for that
     /// connection and count it (socketioxide's behaviour), or `disconnect` the connection.
+    /// sio-socketioxide accepts only `drop` (socketioxide cannot close a socket whose queue
+    /// is full).
     #[arg(long, default_value = "drop", value_parser = ["drop", "disconnect"])]
     pub slow_consumer: String,
+    /// Bytes queued per connection before the slow-consumer policy applies, beside the
+    /// frame bound (a single larger frame goes out alone). Raw targets only: socketioxide
+    /// bounds its queue in packets alone. [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
+    pub outbound_queue_bytes: Option<usize>,
+    /// Rooms one connection may be in; a further join gets an error reply and no ack.
+    #[arg(long, default_value_t = 1000)]
+    pub max_rooms_per_connection: usize,
+    /// Longest room name a join accepts, in bytes; a longer one gets an error reply.
+    #[arg(long, default_value_t = 256)]
+    pub max_room_name_bytes: usize,
+    /// HTTP targets: seconds a client has to send a request's headers (counted whenever the
+    /// server waits for them, so also the keep-alive idle timeout) and a REST body (408).
+    #[arg(long, default_value_t = 30.0)]
+    pub http_read_timeout_s: f64,
+    /// Seconds shutdown (SIGINT/SIGTERM) waits for open connections before dropping them;
+    /// a second signal exits at once.
+    #[arg(long, default_value_t = 5.0)]
+    pub shutdown_timeout_s: f64,
+    /// Who may `POST /api/stats/reset`: `loopback` clients only (others get 403), or `any`
+    /// (a load generator on another host).
+    #[arg(long, default_value = "loopback", value_parser = ["loopback", "any"])]
+    pub stats_reset_from: String,
     /// Raw WebSocket targets: close a connection silent for this many seconds (pinged every
     /// half of it).
     #[arg(long, default_value_t = 120.0)]
@@ -174,6 +201,21 @@ pub struct ServeArgs {
     /// (for the Autobahn|Testsuite; never for benchmarks).
     #[arg(long)]
     pub echo: bool,
+    /// Run as one node of a cluster over Redis, e.g. `redis://127.0.0.1:6379`: `to_all`,
+    /// `to_others`, `to_room` and `to_id` reach sockets on every node of the cluster, once.
+    /// sio-socketioxide uses socketioxide-redis; the raw targets relay over Redis pub/sub
+    /// (docs/cluster.md). Fails at start when Redis does not answer.
+    #[arg(long, value_name = "URL")]
+    pub adapter: Option<String>,
+    /// With --adapter: names the cluster's Redis channels, so clusters sharing one Redis stay
+    /// apart. Every node of one cluster uses the same prefix.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "wsbench",
+        requires = "adapter"
+    )]
+    pub adapter_prefix: String,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +271,16 @@ pub struct RunArgs {
     /// Database for servers the harness starts (same forms as `serve --database`).
     #[arg(long, default_value = "sqlite")]
     pub database: String,
+    /// Server processes per target, one cluster over Redis (overrides the file's `nodes`):
+    /// each is `serve --adapter`, and client i connects to node i mod N. Rows record
+    /// `nodes`, Redis's CPU (`redis_cpu_s`) and PUBLISH commands per delivery
+    /// (`redis_msgs_per_delivery`); see docs/cluster.md.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+    /// The Redis the clusters share (with nodes > 1); the run stops before any row when it
+    /// does not answer.
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,

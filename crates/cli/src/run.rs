@@ -25,6 +25,7 @@ fn overrides(a: &RunArgs) -> Overrides {
         quick: a.quick,
         server_cpus: a.server_cpus,
         floor: a.floor,
+        nodes: a.nodes,
     }
 }
 
@@ -75,6 +76,7 @@ pub fn main(a: RunArgs) -> u8 {
     if a.database != "sqlite" {
         opts.serve_args = vec!["--database".into(), a.database.clone()];
     }
+    opts.redis = a.redis.clone();
     opts.cancel = cancel.clone();
     // On a terminal a live line; piped (CI, logs) a plain line every few seconds.
     opts.progress = !a.no_progress;

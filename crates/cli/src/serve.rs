@@ -6,7 +6,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer};
+use wsbench_servers::cluster::AdapterConfig;
+use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer, StatsResetFrom};
 use wsbench_servers::rest::CacheConfig;
 use wsbench_servers::{RustServer, ServerConfig};
 
@@ -45,6 +46,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
     if a.echo && !target.is_raw_websocket() {
         return Err("--echo applies to ws-tungstenite and ws-fastwebsockets only".into());
     }
+    socketioxide_limits(target, a)?;
     let cfg = ServerConfig {
         max_message_bytes: positive("max-message-bytes", a.max_message_bytes)?,
         max_connections: positive("max-connections", a.max_connections)?,
@@ -64,8 +66,50 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
             stall_once: a.fault_stall_once_ms.map(Duration::from_millis),
         },
         echo_only: a.echo,
+        adapter: match &a.adapter {
+            Some(url) => Some(
+                AdapterConfig::parse(url, &a.adapter_prefix)
+                    .map_err(|e| format!("--adapter: {e}"))?,
+            ),
+            None => None,
+        },
+        outbound_queue_bytes: positive(
+            "outbound-queue-bytes",
+            a.outbound_queue_bytes
+                .unwrap_or(ServerConfig::default().outbound_queue_bytes),
+        )?,
+        max_rooms_per_connection: positive("max-rooms-per-connection", a.max_rooms_per_connection)?,
+        max_room_name_bytes: positive("max-room-name-bytes", a.max_room_name_bytes)?,
+        http_read_timeout: secs("http-read-timeout-s", a.http_read_timeout_s)?,
+        shutdown_timeout: secs("shutdown-timeout-s", a.shutdown_timeout_s)?,
+        stats_reset_from: match a.stats_reset_from.as_str() {
+            "any" => StatsResetFrom::Any,
+            _ => StatsResetFrom::Loopback,
+        },
     };
     Ok((target, cfg))
+}
+
+/// What socketioxide cannot do is refused at start rather than silently ignored.
+fn socketioxide_limits(target: RustServer, a: &ServeArgs) -> Result<(), String> {
+    if target != RustServer::SioSocketioxide {
+        return Ok(());
+    }
+    if a.slow_consumer == "disconnect" {
+        return Err(
+            "--slow-consumer disconnect: sio-socketioxide cannot close a socket whose queue \
+             is full (socketioxide's disconnect packet needs room in that queue); use drop"
+                .into(),
+        );
+    }
+    if a.outbound_queue_bytes.is_some() {
+        return Err(
+            "--outbound-queue-bytes: sio-socketioxide bounds its queue in packets only \
+             (--outbound-queue)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 pub fn main(a: ServeArgs) -> u8 {
@@ -95,6 +139,13 @@ pub fn main(a: ServeArgs) -> u8 {
                 return exit::RUN_ERROR;
             }
         };
+        // a node of a cluster refuses to start (before its listening line) without Redis
+        if let Some(adapter) = &cfg.adapter
+            && let Err(e) = wsbench_servers::cluster::check_redis(adapter).await
+        {
+            eprintln!("wsbench serve {}: {e}", target.name());
+            return exit::RUN_ERROR;
+        }
         let listener = match bind(&a.bind).await {
             Ok(l) => l,
             Err(e) => {
@@ -152,7 +203,9 @@ async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     Err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
 }
 
-/// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them.
+/// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them
+/// (graceful shutdown, bounded by `--shutdown-timeout-s`), and a second one exits the
+/// process at once with code 130.
 fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
@@ -162,6 +215,14 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("wsbench serve: second signal: exiting without waiting for connections");
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        });
     })
 }
 
@@ -230,5 +291,42 @@ mod tests {
                 .unwrap_err()
                 .contains("--cache")
         );
+        assert!(
+            config(&parse(&["tcp", "--adapter", "http://x:1"]))
+                .unwrap_err()
+                .contains("--adapter")
+        );
+        let (_, cfg) = config(&parse(&["tcp", "--adapter", "redis://127.0.0.1:6379"])).unwrap();
+        assert_eq!(cfg.adapter.unwrap().prefix, "wsbench");
+    }
+
+    #[test]
+    fn hardening_flags_are_checked() {
+        assert!(config(&parse(&["tcp", "--max-rooms-per-connection", "0"])).is_err());
+        assert!(config(&parse(&["tcp", "--shutdown-timeout-s", "0"])).is_err());
+        let sio_disconnect = ["sio-socketioxide", "--slow-consumer", "disconnect"];
+        assert!(
+            config(&parse(&sio_disconnect))
+                .unwrap_err()
+                .contains("--slow-consumer disconnect")
+        );
+        let sio_bytes = ["sio-socketioxide", "--outbound-queue-bytes", "1000"];
+        assert!(
+            config(&parse(&sio_bytes))
+                .unwrap_err()
+                .contains("--outbound-queue-bytes")
+        );
+    }
+
+    #[test]
+    fn hardening_defaults_match_server_defaults() {
+        let (_, cfg) = config(&parse(&["ws-fastwebsockets"])).unwrap();
+        let d = ServerConfig::default();
+        assert_eq!(cfg.outbound_queue_bytes, d.outbound_queue_bytes);
+        assert_eq!(cfg.max_rooms_per_connection, d.max_rooms_per_connection);
+        assert_eq!(cfg.max_room_name_bytes, d.max_room_name_bytes);
+        assert_eq!(cfg.http_read_timeout, d.http_read_timeout);
+        assert_eq!(cfg.shutdown_timeout, d.shutdown_timeout);
+        assert_eq!(cfg.stats_reset_from, d.stats_reset_from);
     }
 }

@@ -91,6 +91,8 @@ fn usage_errors_exit_2_and_say_why() {
         ),
         (vec!["serve", "tcp", "--echo"], "--echo"),
         (vec!["serve", "tcp", "--bogus"], "--bogus"),
+        (vec!["serve", "tcp", "--adapter", "http://x:1"], "--adapter"),
+        (vec!["serve", "tcp", "--adapter-prefix", "p"], "--adapter"),
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -124,12 +126,37 @@ fn serve_help_documents_every_option_and_limit() {
         "--fault-drop-every",
         "--fault-stall-once-ms",
         "--echo",
+        "--adapter",
+        "--adapter-prefix",
+        "[default: wsbench]",
         "listening on",
     ] {
         assert!(
             help.contains(needle),
             "serve --help lacks {needle:?}:\n{help}"
         );
+    }
+}
+
+/// A node of a cluster whose Redis does not answer exits 1 saying so, before any listening
+/// line (a supervisor never takes it for ready).
+#[test]
+fn a_node_without_its_redis_exits_1_before_listening() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let adapter = format!("redis://127.0.0.1:{port}");
+    for target in ["tcp", "sio-socketioxide"] {
+        let out = Command::new(BIN)
+            .args(["serve", target, "--adapter", &adapter])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        assert!(out.stdout.is_empty(), "{target}: {:?}", out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Redis does not answer"), "{target}: {err}");
     }
 }
 
@@ -165,4 +192,111 @@ fn listen_backlog_is_deep() {
         somaxconn.min(4096),
         "listen backlog in `ss` output {out:?}"
     );
+}
+
+#[test]
+fn serve_help_documents_the_hardening_limits() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--outbound-queue-bytes",
+        "[default: 16777216]",
+        "--max-rooms-per-connection",
+        "[default: 1000]",
+        "--max-room-name-bytes",
+        "[default: 256]",
+        "--http-read-timeout-s",
+        "--shutdown-timeout-s",
+        "second signal",
+        "--stats-reset-from",
+        "of every kind",
+    ] {
+        assert!(
+            help.contains(needle),
+            "serve --help lacks {needle:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn what_socketioxide_cannot_do_is_a_usage_error() {
+    for (flag, value) in [
+        ("--slow-consumer", "disconnect"),
+        ("--outbound-queue-bytes", "1000000"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["serve", "sio-socketioxide", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag}: stderr {err:?}");
+    }
+}
+
+/// Writes half a request head and half a request body (tcp: half a frame) and keeps both
+/// connections open.
+fn half_sent_requests(target: &str, addr: &str) -> [TcpStream; 2] {
+    use std::io::Write;
+    let mut head = TcpStream::connect(addr).unwrap();
+    let mut body = TcpStream::connect(addr).unwrap();
+    if target == "tcp" {
+        head.write_all(&[0, 0, 3, 232, b'{']).unwrap();
+        body.write_all(&[0, 0]).unwrap();
+    } else {
+        head.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n").unwrap();
+        body.write_all(
+            b"POST /api/dashboard HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n123456789",
+        )
+        .unwrap();
+    }
+    [head, body]
+}
+
+/// Half-sent requests used to hold SIGTERM up forever; now shutdown has a deadline.
+#[test]
+fn sigterm_with_half_sent_requests_exits_within_the_shutdown_deadline() {
+    for t in TARGETS {
+        let (child, addr) = start(&[
+            t,
+            "--shutdown-timeout-s",
+            "1",
+            "--http-read-timeout-s",
+            "600",
+        ]);
+        let _held = half_sent_requests(t, &addr);
+        signal(&child, libc::SIGTERM);
+        assert_eq!(wait_exit(child), 0, "{t}: exit code after SIGTERM");
+    }
+}
+
+/// With a long shutdown deadline and a half-sent request holding it up, a second signal
+/// ends the process at once with 130.
+#[test]
+fn a_second_signal_forces_exit() {
+    let (child, addr) = start(&[
+        "ws-tungstenite",
+        "--shutdown-timeout-s",
+        "600",
+        "--http-read-timeout-s",
+        "600",
+    ]);
+    let _held = half_sent_requests("ws-tungstenite", &addr);
+    signal(&child, libc::SIGTERM);
+    // Shutdown has begun once the listener is closed (two signals sent before the first
+    // is handled would count as one).
+    let mut closed = false;
+    for _ in 0..200 {
+        if TcpStream::connect(&addr).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+    assert!(closed, "the listener never closed after SIGTERM");
+    signal(&child, libc::SIGINT);
+    assert_eq!(wait_exit(child), 130, "exit code after the second signal");
 }

@@ -42,6 +42,7 @@ fn plan(bin: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
         .env("PATH", bin);
     for var in [
         "DATABASE_URL",
+        "REDIS_URL",
         "WSBENCH_REQUIRE_SERVICES",
         "WSBENCH_PY27",
         "WSBENCH_TEST_PLAN",
@@ -97,8 +98,17 @@ fn plan_skips_autobahn_node_and_the_database_tests_where_absent() {
     );
     assert!(!out.contains("would run: Autobahn"), "{out}");
     assert!(!out.contains("would run: official clients"), "{out}");
-    let summary = &out[out.find("skipped steps (3):").expect(&out)..];
-    for step in ["Autobahn|Testsuite", "Node conformance", "named *postgres*"] {
+    line(
+        &out,
+        "skipped: the Rust cluster tests (Redis): REDIS_URL not set",
+    );
+    let summary = &out[out.find("skipped steps (4):").expect(&out)..];
+    for step in [
+        "Autobahn|Testsuite",
+        "Node conformance",
+        "named *postgres*",
+        "cluster tests (Redis)",
+    ] {
         assert!(summary.contains(step), "{step} in the closing list: {out}");
     }
     assert!(!out.contains("FAILED"), "{out}");
@@ -112,6 +122,10 @@ fn plan_fails_where_services_are_required_but_absent() {
     line(
         &out,
         "FAILED: the Rust tests named *postgres*: DATABASE_URL not set",
+    );
+    line(
+        &out,
+        "FAILED: the Rust cluster tests (Redis): REDIS_URL not set",
     );
     // Python 2.7 is optional everywhere: Autobahn is skipped, visibly, never failed
     line(
@@ -142,6 +156,21 @@ fn plan_runs_the_database_tests_when_database_url_is_set() {
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("named *postgres*"), "{out}");
     assert!(!rust_tests(&out).contains("postgres"), "{out}");
+}
+
+#[test]
+fn plan_names_no_redis_step_when_redis_url_is_set() {
+    let bin = path_without(NO_PY27_NODE);
+    let (code, out) = plan(
+        bin.path(),
+        &[
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("WSBENCH_REQUIRE_SERVICES", "1"),
+        ],
+    );
+    assert!(!out.contains("cluster tests (Redis)"), "{out}");
+    // (it still fails: DATABASE_URL is missing)
+    assert_eq!(code, Some(1), "{out}");
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! - [`capacity`]: `wsbench capacity`: the highest load within an SLO, step by step through
 //!   the runner's seams.
 //! - [`supervise`]: server child processes and their /proc figures.
+//! - [`cluster`]: a row's cluster of server nodes over Redis, and Redis's own figures.
 //! - [`cgroup`]: server CPU budgets (a cgroup with a CFS quota) and their throttling.
 //! - [`peers`]: the Node reference peers (folder, `npm ci`, the command that starts them).
 //! - [`system`]: our own rlimit, CPU pinning and CPU time.
@@ -22,6 +23,7 @@
 pub mod accounting;
 pub mod capacity;
 pub mod cgroup;
+pub mod cluster;
 pub mod engine;
 pub mod floor;
 pub mod peers;

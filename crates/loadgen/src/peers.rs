@@ -246,7 +246,7 @@ impl NodePeers {
 }
 
 /// The `wsbench serve` arguments a Node peer understands (`--database`,
-/// `--max-message-bytes`), passed through; fault injection, which the peers do not have,
+/// `--max-message-bytes`, `--adapter`, `--adapter-prefix`), passed through; fault injection, which the peers do not have,
 /// and any other flag are refused, naming the flag.
 pub fn node_args(target: &str, serve_args: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -262,7 +262,10 @@ pub fn node_args(target: &str, serve_args: &[String]) -> Result<Vec<String>, Str
                  {flag}: run the faults against the Rust targets only"
             ));
         }
-        if !matches!(flag, "--database" | "--max-message-bytes") {
+        if !matches!(
+            flag,
+            "--database" | "--max-message-bytes" | "--adapter" | "--adapter-prefix"
+        ) {
             return Err(format!(
                 "target {target}: the Node peers do not take the server option {flag}"
             ));

@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wsbench_report::row::SummaryRow;
 
+use crate::cluster::{Cluster, RedisStats};
 use crate::engine::{Engine, LATE_SEND_MULTIPLE, SEND_PRECISION, late_send_limit};
 use crate::recorder::{LiveStats, quantile};
 use crate::supervise::ServerChild;
@@ -56,12 +57,33 @@ pub struct RowTarget<'a> {
     pub transport: &'a str,
     /// The server child, when the runner spawned one (its CPU and RSS go into the row).
     pub server: Option<&'a ServerChild>,
+    /// The other nodes and their Redis, when the row runs a cluster (`nodes` > 1).
+    pub cluster: Option<&'a Cluster>,
 }
 
 impl RowTarget<'_> {
-    /// The server child's CPU time so far (`None` for external targets).
+    /// Where the clients connect: client `i` to `endpoints()[i % len]` (every node of a
+    /// cluster; else the one endpoint).
+    pub fn endpoints(&self) -> &[Endpoint] {
+        match self.cluster {
+            Some(c) if !c.endpoints.is_empty() => &c.endpoints,
+            _ => std::slice::from_ref(self.endpoint),
+        }
+    }
+
+    /// The server children's CPU time so far, summed over a cluster's nodes (`None` for
+    /// external targets).
     pub fn server_cpu_seconds(&self) -> Option<f64> {
-        self.server.and_then(|c| c.cpu_seconds().ok())
+        let first = self.server.and_then(|c| c.cpu_seconds().ok())?;
+        let more = self.cluster.map_or(Some(0.0), |c| {
+            c.more.iter().map(|n| n.cpu_seconds().ok()).sum()
+        })?;
+        Some(first + more)
+    }
+
+    /// Redis's figures now, for a row on a cluster.
+    pub fn redis_stats(&self) -> Option<RedisStats> {
+        self.cluster.and_then(|c| c.redis.stats())
     }
 
     /// How long the server child has been throttled under its CPU budget, ns (`None`
@@ -70,9 +92,14 @@ impl RowTarget<'_> {
         self.server.and_then(ServerChild::throttled_ns)
     }
 
-    /// The server child's peak RSS (`None` for external targets).
+    /// The server child's peak RSS, summed over a cluster's nodes (each node's own peak;
+    /// `None` for external targets).
     pub fn server_peak_rss_kb(&self) -> Option<u64> {
-        self.server.and_then(|c| c.peak_rss_kb().ok())
+        let first = self.server.and_then(|c| c.peak_rss_kb().ok())?;
+        let more = self.cluster.map_or(Some(0), |c| {
+            c.more.iter().map(|n| n.peak_rss_kb().ok()).sum()
+        })?;
+        Some(first + more)
     }
 }
 
@@ -120,6 +147,8 @@ pub struct CpuMark {
     pub server: Option<f64>,
     /// The server's throttled time under its CPU budget so far, ns.
     pub server_throttled_ns: Option<u64>,
+    /// Redis's CPU time and PUBLISH count, for a row on a cluster.
+    pub redis: Option<RedisStats>,
 }
 
 impl CpuMark {
@@ -131,6 +160,7 @@ impl CpuMark {
             own: own_cpu_seconds() - crate::engine::timer::spin_seconds(),
             server: target.server_cpu_seconds(),
             server_throttled_ns: target.server_throttled_ns(),
+            redis: target.redis_stats(),
         }
     }
 }
@@ -146,6 +176,22 @@ pub fn fill_cpu(row: &mut SummaryRow, target: &RowTarget<'_>, from: CpuMark, to:
         row.server_throttled_ms = Some(b.saturating_sub(a) as f64 / 1e6);
     }
     row.server_rss_peak_kb = target.server_peak_rss_kb();
+    row.loadgen_rss_peak_kb = crate::system::own_peak_rss_kb();
+    if let (Some(a), Some(b)) = (from.redis, to.redis) {
+        row.redis_cpu_s = Some((b.cpu_s - a.cpu_s).max(0.0));
+    }
+}
+
+/// Fills `redis_msgs_per_delivery` (PUBLISH commands during the measure phase per
+/// delivery) once the row's `delivered` is known; left empty without a cluster or without
+/// deliveries.
+pub fn fill_redis_msgs(row: &mut SummaryRow, from: CpuMark, to: CpuMark) {
+    if let (Some(a), Some(b)) = (from.redis, to.redis)
+        && row.delivered > 0
+    {
+        let publishes = b.publishes.saturating_sub(a.publishes);
+        row.redis_msgs_per_delivery = Some(publishes as f64 / row.delivered as f64);
+    }
 }
 
 /// Fills `read_lag_p99_us` from the read-lag histogram (µs) of the row's measured deliveries,

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 15] = [
+    const ADDED_COLUMNS: [&str; 20] = [
         "repeat",
         "sweep",
         "variant",
@@ -201,6 +201,11 @@ mod tests {
         "floor_deliveries_per_s",
         "floor_loadgen_cpu_s",
         "floor_server_cpu_s",
+        "nodes",
+        "agents",
+        "redis_cpu_s",
+        "loadgen_rss_peak_kb",
+        "redis_msgs_per_delivery",
         "bytes_per_update",
         "isolation_errors",
     ];
@@ -283,6 +288,11 @@ mod tests {
         odd.staleness_p50_ms = Some(0.125);
         odd.staleness_p99_ms = Some(12.0);
         odd.versions_missed = Some(0);
+        odd.nodes = Some(3);
+        odd.agents = Some(1);
+        odd.redis_cpu_s = Some(0.5);
+        odd.loadgen_rss_peak_kb = Some(65_536);
+        odd.redis_msgs_per_delivery = Some(0.125);
         odd.bytes_per_update = Some(212.5);
         odd.isolation_errors = Some(0);
         let rows = vec![sample_row("tcp", 1200), odd, SummaryRow::default()];

@@ -129,6 +129,23 @@ pub struct SummaryRow {
     /// for a server the run did not start).
     #[serde(serialize_with = "opt_float_cell")]
     pub floor_server_cpu_s: Option<f64>,
+    /// Server processes of the target, one cluster over Redis when above 1 (`nodes`); empty
+    /// in files written before the column existed.
+    pub nodes: Option<u32>,
+    /// Load-generator processes the row ran on (1: this process); empty in older files.
+    pub agents: Option<u32>,
+    /// CPU time Redis used during the measure phase (`INFO` `used_cpu_sys + used_cpu_user`
+    /// delta), s; empty for a row without a cluster.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub redis_cpu_s: Option<f64>,
+    /// Peak resident memory of the load generator process so far (getrusage `ru_maxrss`),
+    /// KB: the process's high-water mark at the end of the row, over the run until then.
+    pub loadgen_rss_peak_kb: Option<u64>,
+    /// PUBLISH commands Redis executed during the measure phase per delivery counted in
+    /// the row (`INFO commandstats` delta / `delivered`); empty for a row without a cluster
+    /// or without deliveries.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub redis_msgs_per_delivery: Option<f64>,
     /// polling-vs-push: bytes on the wire (both ways, the viewers' connections) per viewer
     /// per dashboard version, over the measure window: window bytes ÷ (viewer, version)
     /// pairs due. Empty for other workloads.

@@ -7,7 +7,7 @@
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
-//! `budget` (the servers' CPU budget, `server_cpus`), `floor` (the side-by-side floor client),
+//! `budget` (the servers' CPU budget, `server_cpus`), `nodes` (clusters), `floor` (the side-by-side floor client),
 //! `sweep` (the matrix), `validate` (the rules of one point, one validator per concern:
 //! load and rate, payload, each workload's own settings).
 //!
@@ -19,6 +19,7 @@ mod error;
 mod floor;
 mod load;
 pub mod model;
+mod nodes;
 mod overrides;
 mod raw;
 mod sweep;

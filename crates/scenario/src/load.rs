@@ -71,6 +71,7 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
         update_rate: polling
             .and_then(|p| p.update_rate.as_ref())
             .map(|v| Val::file(text, "polling.update_rate", v)),
+        nodes: raw.nodes.as_ref().map(|v| Val::file(text, "nodes", v)),
     }
 }
 
@@ -122,6 +123,13 @@ fn apply_overrides(mut p: Point, axes: &mut Vec<Axis>, ov: &Overrides) -> Point 
         p.payload_bytes = Some(Val {
             v,
             at: Origin::Flag(flag::PAYLOAD_BYTES),
+        });
+    }
+    if let Some(v) = ov.nodes {
+        drop_axis("nodes");
+        p.nodes = Some(Val {
+            v: v.into(),
+            at: Origin::Flag(flag::NODES),
         });
     }
     p

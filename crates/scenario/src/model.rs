@@ -338,6 +338,10 @@ pub struct Scenario {
     /// `floor = true` / `--floor`: after each row, the floor client runs against the same
     /// server (validated: closed-loop echo without a rate, tcp and raw WebSocket targets).
     pub floor: bool,
+    /// Server processes per target, one cluster over Redis (`nodes` / `--nodes`; 1: one
+    /// server, no cluster). Validated ([`crate::nodes`]): 1 to 64, and above 1 only with
+    /// targets the run starts.
+    pub nodes: u32,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

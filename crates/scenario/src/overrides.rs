@@ -33,6 +33,8 @@ pub struct Overrides {
     pub server_cpus: Option<f64>,
     /// `--floor`: run the floor client after each row (as `floor = true`).
     pub floor: bool,
+    /// `--nodes`: server processes per target, one cluster over Redis (replaces `nodes`).
+    pub nodes: Option<u32>,
 }
 
 /// The longest phases a `--quick` run keeps: warmup 0.5 s, measure 2 s, drain 1 s.
@@ -48,6 +50,7 @@ pub(crate) mod flag {
     pub const CLIENTS: &str = "--clients";
     pub const PUBLISHERS: &str = "--publishers";
     pub const RATE: &str = "--rate";
+    pub const NODES: &str = "--nodes";
     pub const PAYLOAD_BYTES: &str = "--payload-bytes";
     pub const WARMUP_S: &str = "--warmup-s";
     pub const MEASURE_S: &str = "--measure-s";

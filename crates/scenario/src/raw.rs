@@ -31,6 +31,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "connect_rate",
     "max_message_bytes",
     "server_cpus",
+    "nodes",
     "floor",
     "phases",
     "polling",
@@ -54,6 +55,7 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "connect_rate",
     "poll_interval_ms",
     "update_rate",
+    "nodes",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -80,6 +82,7 @@ pub(crate) struct RawFile {
     pub connect_rate: Option<Spanned<f64>>,
     pub max_message_bytes: Option<Spanned<i64>>,
     pub server_cpus: Option<Spanned<f64>>,
+    pub nodes: Option<Spanned<i64>>,
     pub floor: Option<Spanned<bool>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
@@ -120,6 +123,7 @@ pub(crate) struct RawSweep {
     pub connect_rate: Option<SpannedList<f64>>,
     pub poll_interval_ms: Option<SpannedList<f64>>,
     pub update_rate: Option<SpannedList<f64>>,
+    pub nodes: Option<SpannedList<i64>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a

@@ -41,6 +41,7 @@ pub(crate) struct Point {
     pub connect_rate: Option<Val<f64>>,
     pub poll_interval_ms: Option<Val<f64>>,
     pub update_rate: Option<Val<f64>>,
+    pub nodes: Option<Val<i64>>,
 }
 
 /// One value of a sweep list.
@@ -90,6 +91,7 @@ impl Point {
             "connect_rate" => self.connect_rate.as_ref().map(|v| &v.at),
             "poll_interval_ms" => self.poll_interval_ms.as_ref().map(|v| &v.at),
             "update_rate" => self.update_rate.as_ref().map(|v| &v.at),
+            "nodes" => self.nodes.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -116,6 +118,7 @@ impl Point {
             "publishers" => self.publishers = Some(Val { v: int(v), at }),
             "payload_bytes" => self.payload_bytes = Some(Val { v: int(v), at }),
             "rooms" => self.rooms = Some(Val { v: int(v), at }),
+            "nodes" => self.nodes = Some(Val { v: int(v), at }),
             "rate" => self.rate = Some(Val { v: float(v), at }),
             "connect_rate" => self.connect_rate = Some(Val { v: float(v), at }),
             "poll_interval_ms" => self.poll_interval_ms = Some(Val { v: float(v), at }),
@@ -173,6 +176,7 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
             SweepValue::Float,
         ),
         axis(text, "update_rate", &sweep.update_rate, SweepValue::Float),
+        axis(text, "nodes", &sweep.nodes, SweepValue::Int),
     ]
     .into_iter()
     .flatten()

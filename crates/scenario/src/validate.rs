@@ -36,6 +36,7 @@ pub(crate) fn build_point(
     let floor = crate::floor::point(file, &c.floor, mode, rate)?;
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
+    let nodes = crate::nodes::nodes(file, c, p)?;
     Ok(Scenario {
         name: c.name.clone(),
         description: c.description.clone(),
@@ -51,6 +52,7 @@ pub(crate) fn build_point(
         max_message_bytes: c.max_message_bytes.v,
         server_cpus: c.server_cpus,
         floor,
+        nodes,
         sweep,
     })
 }

@@ -42,7 +42,7 @@ fn hub() -> (RoomHub<Bytes>, Vec<mpsc::Receiver<Outbound<Bytes>>>) {
     let rxs = (0..SOCKETS)
         .map(|_| {
             let reg = hub.register();
-            hub.join(reg.id, "r");
+            hub.join(reg.id, "r").expect("join");
             // The hub keeps its own sender; the session's copy is not needed here.
             drop(reg.tx);
             reg.rx

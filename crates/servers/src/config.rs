@@ -15,6 +15,16 @@ pub enum SlowConsumer {
     Disconnect,
 }
 
+/// Who may `POST /api/stats/reset` (the harness's probe zeroes the counters with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatsResetFrom {
+    /// Only clients on a loopback address; others get 403.
+    #[default]
+    Loopback,
+    /// Anyone who can reach the server (a load generator on another host).
+    Any,
+}
+
 /// Where the dashboard row of docs/design.md §4 lives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DatabaseConfig {
@@ -88,6 +98,24 @@ pub struct ServerConfig {
     /// app protocol. For the Autobahn|Testsuite, which needs an echo server; never used in
     /// a benchmark.
     pub echo_only: bool,
+    /// The cluster this server is a node of (`--adapter redis://…`); `None`: standalone.
+    pub adapter: Option<crate::cluster::AdapterConfig>,
+    /// Bytes queued per connection (raw targets) before the slow-consumer policy applies,
+    /// on top of the `outbound_queue` frame bound. A frame larger than the bound alone is
+    /// let through when the queue is empty. socketioxide cannot bound bytes: on
+    /// `sio-socketioxide` only the packet bound applies.
+    pub outbound_queue_bytes: usize,
+    /// Rooms one connection may be in at once; a further join gets an error reply.
+    pub max_rooms_per_connection: usize,
+    /// Longest room name accepted, in bytes (UTF-8); a longer one gets an error reply.
+    pub max_room_name_bytes: usize,
+    /// HTTP targets: time a client has to send a request head, counted whenever the server
+    /// waits for one (so it is also the keep-alive idle timeout), and to send a REST body.
+    pub http_read_timeout: Duration,
+    /// How long shutdown waits for open connections to finish before dropping them.
+    pub shutdown_timeout: Duration,
+    /// Who may reset the REST stats.
+    pub stats_reset_from: StatsResetFrom,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +132,13 @@ impl Default for ServerConfig {
             cache: crate::rest::CacheConfig::InProcess,
             faults: Faults::default(),
             echo_only: false,
+            adapter: None,
+            outbound_queue_bytes: 16 << 20,
+            max_rooms_per_connection: 1000,
+            max_room_name_bytes: 256,
+            http_read_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            stats_reset_from: StatsResetFrom::Loopback,
         }
     }
 }

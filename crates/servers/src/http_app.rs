@@ -1,7 +1,8 @@
-//! The HTTP plumbing both raw WebSocket targets share: the connection limit and shutdown
-//! signal of their WebSockets ([`HttpConns`]), and [`serve_http`], which merges a target's
-//! `/ws` route with the REST routes of docs/design.md §4, serves them until shutdown, closes
-//! open WebSockets and waits for them.
+//! The HTTP plumbing both raw WebSocket targets share: the shutdown signal and the set of
+//! live WebSockets ([`HttpConns`]), and [`serve_http`], which merges a target's `/ws` route
+//! with the REST routes of docs/design.md §4, serves them until shutdown (through
+//! `crate::http_server`, which owns the connection limit, timeouts and shutdown deadline),
+//! closes open WebSockets and waits for them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,10 +11,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
@@ -21,38 +20,34 @@ use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::hub::{HubStats, OutFrame, RoomHub};
 
-/// WebSocket connections of an HTTP target: the limit, the stop signal and the set of
-/// live connections `serve_http` waits for.
+/// WebSocket connections of an HTTP target: the stop signal and the set of live
+/// connections `serve_http` waits for. (Their `max_connections` slot is the TCP
+/// connection's, taken at accept by `crate::http_server`.)
 #[derive(Clone)]
 pub(crate) struct HttpConns {
     /// Cancelled when the server shuts down: every connection closes with 1001.
     pub(crate) stop: CancellationToken,
     /// Every admitted connection holds a token; shutdown waits until all are dropped.
     tracker: TaskTracker,
-    /// `max_connections` slots; an upgrade without a free slot is answered 503.
-    limit: Arc<Semaphore>,
 }
 
-/// Held by a connection for its lifetime: a slot under `max_connections` and a task the
-/// shutdown waits for.
-pub(crate) type Admission = (OwnedSemaphorePermit, TaskTrackerToken);
+/// Held by a WebSocket for its lifetime: a task the shutdown waits for.
+pub(crate) type Admission = TaskTrackerToken;
 
 impl HttpConns {
-    pub(crate) fn new(max_connections: usize) -> Self {
+    pub(crate) fn new() -> Self {
         HttpConns {
             stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            limit: Arc::new(Semaphore::new(max_connections)),
         }
     }
 
-    /// A slot for one more WebSocket, or `None` at the limit or while shutting down.
+    /// Admits one more WebSocket, or `None` while shutting down.
     pub(crate) fn admit(&self) -> Option<Admission> {
         if self.stop.is_cancelled() {
             return None;
         }
-        let permit = self.limit.clone().try_acquire_owned().ok()?;
-        Some((permit, self.tracker.token()))
+        Some(self.tracker.token())
     }
 }
 
@@ -84,7 +79,10 @@ where
     T: 'static,
 {
     let hub = Arc::new(RoomHub::<F>::new(&cfg, stats));
-    let conns = HttpConns::new(cfg.max_connections);
+    if let Some(adapter) = &cfg.adapter {
+        crate::cluster::join(&hub, adapter).await?;
+    }
+    let conns = HttpConns::new();
     let state = Arc::new(WsState {
         hub: hub.clone(),
         conns: conns.clone(),
@@ -97,7 +95,8 @@ where
 }
 
 /// Serves `ws` merged with the REST routes on `listener` until `shutdown`; then stops
-/// accepting, closes WebSockets (`conns.stop`), waits for them and releases the database.
+/// accepting, closes WebSockets (`conns.stop`), waits for them (at most
+/// `cfg.shutdown_timeout` in all) and releases the database.
 /// The REST dashboard push goes to `hub`'s room `dashboard`, and `/api/stats` publishes
 /// `hub`'s counters.
 pub(crate) async fn serve_http<F: OutFrame>(
@@ -119,25 +118,30 @@ pub(crate) async fn serve_http<F: OutFrame>(
             },
         );
     let (rest, rest_handle) = crate::rest::router(&cfg.database, &cfg.cache, pusher).await?;
+    rest_handle.guard(cfg);
     for (name, counter) in hub.stats().published() {
         rest_handle.add_counter(name, counter);
     }
     let app = ws.merge(rest);
     let stop = conns.stop.clone();
     let streams = rest_handle.stream_stopper();
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-            streams.cancel();
-        })
-        .await;
+    let tracker = conns.tracker.clone();
+    let drain = async move {
+        stop.cancel();
+        // long-polls answer and SSE streams end, so their connections can close
+        streams.cancel();
+        tracker.close();
+        tracker.wait().await;
+    };
+    crate::http_server::serve_router(
+        listener,
+        app,
+        crate::http_server::HttpLimits::new(cfg),
+        shutdown,
+        drain,
+    )
+    .await;
     conns.stop.cancel();
-    conns.tracker.close();
-    conns.tracker.wait().await;
     rest_handle.close().await;
-    served.map_err(|e| ServerError::Http(format!("serving HTTP: {e}")))
+    Ok(())
 }

@@ -2,8 +2,10 @@
 //!
 //! A broadcast's frame is encoded once and every recipient gets a clone of the same shared
 //! buffer (a refcount bump). Each connection owns a bounded outbound queue of
-//! `cfg.outbound_queue` frames drained by its writer task; fan-out never waits: a full
-//! queue triggers the slow-consumer policy (drop that delivery, or close that connection).
+//! `cfg.outbound_queue` frames and `cfg.outbound_queue_bytes` bytes (`crate::queue_bytes`)
+//! drained by its writer task; fan-out never waits: a full queue triggers the
+//! slow-consumer policy (drop that delivery, or close that connection). A join beyond the
+//! room limits (`crate::room_limits`) is refused.
 //! Fan-out runs under a read lock that is never held across an `.await`; membership changes
 //! take the write lock briefly. Counters are updated once per fan-out, not per recipient.
 //!
@@ -21,7 +23,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Relay;
 use crate::config::{Faults, ServerConfig, SlowConsumer};
+use crate::queue_bytes::{ByteBudget, QueueCharge};
+use crate::room_limits::{RoomLimits, RoomRefused};
 
 /// The hub's own id of a connection; its decimal text is the socket id clients see.
 pub type ConnId = u64;
@@ -31,11 +36,16 @@ pub type ConnId = u64;
 pub trait OutFrame: Clone + Send + Sync + 'static {
     /// Wraps an encoded JSON reply (always valid UTF-8).
     fn from_json(json: Bytes) -> Self;
+    /// Payload bytes, charged against the queue's byte bound (`crate::queue_bytes`).
+    fn byte_len(&self) -> usize;
 }
 
 impl OutFrame for Bytes {
     fn from_json(json: Bytes) -> Self {
         json
+    }
+    fn byte_len(&self) -> usize {
+        self.len()
     }
 }
 
@@ -45,6 +55,8 @@ pub struct Outbound<F> {
     pub frame: F,
     /// Not written before this instant (the `delay` fault); `None` when no delay applies.
     pub due: Option<Instant>,
+    /// The frame's bytes under the queue's byte bound, released when the writer takes it.
+    pub charge: Option<QueueCharge>,
 }
 
 /// Counters the hub keeps; shared so a caller (tests, the CLI, `/api/stats`) can read them
@@ -110,6 +122,8 @@ struct Handle<F> {
     tx: mpsc::Sender<Outbound<F>>,
     /// Cancelled to make the connection close itself (slow consumer under `Disconnect`).
     kick: CancellationToken,
+    /// The queue's byte bound.
+    bytes: ByteBudget,
 }
 
 impl<F> Clone for Handle<F> {
@@ -117,6 +131,7 @@ impl<F> Clone for Handle<F> {
         Handle {
             tx: self.tx.clone(),
             kick: self.kick.clone(),
+            bytes: self.bytes.clone(),
         }
     }
 }
@@ -145,6 +160,8 @@ pub struct Registration<F> {
     pub rx: mpsc::Receiver<Outbound<F>>,
     /// Cancelled when the hub wants this connection closed (slow consumer).
     pub kicked: CancellationToken,
+    /// The byte bound of the queue; replies take their charge from it.
+    pub bytes: ByteBudget,
 }
 
 /// Per-fan-out tallies, added to [`HubStats`] once at the end.
@@ -162,8 +179,12 @@ struct Tally {
 pub struct RoomHub<F> {
     state: RwLock<State<F>>,
     next_id: AtomicU64,
-    /// Bound of every outbound queue.
+    /// Bound of every outbound queue, in frames.
     queue: usize,
+    /// Bound of every outbound queue, in bytes.
+    queue_bytes: usize,
+    /// Rooms per connection and room-name size.
+    room_limits: RoomLimits,
     policy: SlowConsumer,
     faults: Faults,
     /// Deliveries counted for `drop_every` (1-based over the whole server).
@@ -171,6 +192,9 @@ pub struct RoomHub<F> {
     /// When the `stall_once` stall ends; set by the first delivery.
     stall_until: OnceLock<Instant>,
     stats: Arc<HubStats>,
+    /// The link to the other nodes when the server runs in a cluster (`--adapter`); set
+    /// once at start, before any connection ([`crate::cluster`]).
+    relay: OnceLock<Arc<Relay>>,
 }
 
 impl<F: OutFrame> RoomHub<F> {
@@ -183,12 +207,27 @@ impl<F: OutFrame> RoomHub<F> {
             }),
             next_id: AtomicU64::new(1),
             queue: cfg.outbound_queue.max(1),
+            queue_bytes: cfg.outbound_queue_bytes,
+            room_limits: RoomLimits::new(cfg),
             policy: cfg.slow_consumer,
             faults: cfg.faults.clone(),
             fault_seq: AtomicU64::new(0),
             stall_until: OnceLock::new(),
             stats,
+            relay: OnceLock::new(),
         }
+    }
+
+    /// Puts this hub in a cluster: ids start at `first_id` (they carry the node number)
+    /// and ops are relayed to other nodes. Called once, before any connection registers.
+    pub(crate) fn join_cluster(&self, relay: Arc<Relay>, first_id: ConnId) {
+        self.next_id.store(first_id, Ordering::Relaxed);
+        let _ = self.relay.set(relay);
+    }
+
+    /// The link to the other nodes, when in a cluster.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.relay.get().map(|r| &**r)
     }
 
     pub fn stats(&self) -> &Arc<HubStats> {
@@ -209,9 +248,11 @@ impl<F: OutFrame> RoomHub<F> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.queue);
         let kicked = CancellationToken::new();
+        let bytes = ByteBudget::new(self.queue_bytes);
         let handle = Handle {
             tx: tx.clone(),
             kick: kicked.clone(),
+            bytes: bytes.clone(),
         };
         self.write().sockets.insert(
             id,
@@ -221,7 +262,13 @@ impl<F: OutFrame> RoomHub<F> {
             },
         );
         self.stats.connections.send_modify(|n| *n += 1);
-        Registration { id, tx, rx, kicked }
+        Registration {
+            id,
+            tx,
+            rx,
+            kicked,
+            bytes,
+        }
     }
 
     /// Removes a closed connection from the registry and from every room it was in.
@@ -242,20 +289,23 @@ impl<F: OutFrame> RoomHub<F> {
         self.stats.connections.send_modify(|n| *n -= 1);
     }
 
-    pub fn join(&self, id: ConnId, room: &str) {
+    /// Adds connection `id` to `room`, unless that breaks the room limits.
+    pub fn join(&self, id: ConnId, room: &str) -> Result<(), RoomRefused> {
         let mut st = self.write();
         let st = &mut *st;
         let Some(peer) = st.sockets.get_mut(&id) else {
-            return;
+            return Ok(());
         };
         if peer.rooms.contains(room) {
-            return;
+            return Ok(());
         }
+        self.room_limits.check(room, peer.rooms.len())?;
         peer.rooms.insert(room.into());
         st.rooms
             .entry(room.into())
             .or_default()
             .insert(id, peer.handle.clone());
+        Ok(())
     }
 
     pub fn leave(&self, id: ConnId, room: &str) {
@@ -362,7 +412,11 @@ impl<F: OutFrame> RoomHub<F> {
     }
 
     /// The REST push: `frame` (an encoded `{"op":"msg",…}`) to every member of `room`.
+    /// In a cluster the push reaches the room's members on every node.
     pub fn push_to_room(&self, room: &str, frame: Bytes) -> u64 {
+        if let Some(relay) = self.relay() {
+            relay.to_room(room, &frame);
+        }
         self.to_room(room, F::from_json(frame))
     }
 
@@ -379,23 +433,31 @@ impl<F: OutFrame> RoomHub<F> {
                 return;
             }
         }
+        let Some(charge) = h.bytes.try_charge(frame.byte_len()) else {
+            self.full(h, t);
+            return;
+        };
         match h.tx.try_send(Outbound {
             frame: frame.clone(),
             due,
+            charge: Some(charge),
         }) {
             Ok(()) => {
                 t.delivered += 1;
                 t.high_water = t.high_water.max(self.queue - h.tx.capacity());
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                t.dropped += 1;
-                if self.policy == SlowConsumer::Disconnect {
-                    h.kick.cancel();
-                    t.disconnects += 1;
-                }
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => self.full(h, t),
             // The connection is closing; it unregisters itself right after.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// A delivery found `h`'s queue full (frames or bytes): the slow-consumer policy.
+    fn full(&self, h: &Handle<F>, t: &mut Tally) {
+        t.dropped += 1;
+        if self.policy == SlowConsumer::Disconnect {
+            h.kick.cancel();
+            t.disconnects += 1;
         }
     }
 
@@ -422,7 +484,7 @@ impl<F: OutFrame> RoomHub<F> {
 }
 
 /// Socket ids are canonical decimals: `"7"` names socket 7, `"07"` and `"+7"` name nothing.
-fn parse_id(id: &str) -> Option<ConnId> {
+pub(crate) fn parse_id(id: &str) -> Option<ConnId> {
     let canonical = !id.is_empty()
         && id.bytes().all(|b| b.is_ascii_digit())
         && (id == "0" || !id.starts_with('0'));
@@ -447,8 +509,8 @@ mod tests {
         let h = hub(8, SlowConsumer::Drop);
         let mut a = h.register();
         let mut b = h.register();
-        h.join(a.id, "r");
-        h.join(a.id, "r");
+        h.join(a.id, "r").unwrap();
+        h.join(a.id, "r").unwrap();
         assert_eq!(h.room_len("r"), 1);
         assert_eq!(h.to_room("r", Bytes::from_static(b"x")), 1);
         assert_eq!(&a.rx.try_recv().unwrap().frame[..], b"x");

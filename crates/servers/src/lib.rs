@@ -3,7 +3,11 @@
 //! shutdown; `wsbench serve` and every test harness start servers through it. Which
 //! servers exist is the target table's [`RustServer`] (crate `wsbench-scenario`).
 //!
+//! - [`cluster`]: clusters over Redis (`--adapter`): the raw targets' relay between nodes.
 //! - [`config`]: limits, slow-consumer policy, database choice, fault injection.
+//! - `http_server`: the HTTP accept loop of the HTTP targets (connection limit over every
+//!   connection, read timeouts, shutdown deadline); [`room_limits`]: rooms per connection
+//!   and room-name size (docs/hardening.md).
 //! - [`hub`] / [`session`]: the room hub the three raw targets share and the per-connection
 //!   request handling (rooms, sockets, fan-out); framing is all that differs between them.
 //! - [`tcp`], [`ws_tungstenite`], [`ws_fastwebsockets`]: the raw targets.
@@ -11,12 +15,16 @@
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
 mod http_app;
+mod http_server;
 pub mod hub;
+pub mod queue_bytes;
 pub mod rest;
+pub mod room_limits;
 pub mod session;
 pub mod sio;
 pub mod tcp;

@@ -9,12 +9,16 @@
 //! - `GET /api/stats`: `{"db_queries","db_queries_app","db_queries_engine","http_requests",
 //!   "engine_count_source","db_errors", …registered counters}`; `POST /api/stats/reset`
 //!   zeroes the app counters and registered counters (not gauges) and re-baselines the
-//!   engine count. Neither stats route is counted in `http_requests` nor runs a counted
+//!   engine count; by default only a loopback peer may reset (`--stats-reset-from`), others
+//!   get 403. Neither stats route is counted in `http_requests` nor runs a counted
 //!   query: they are the harness's measurement probe. Table setup and the initial row are
 //!   not counted either.
 //!
 //! The plain-HTTP polling variants (conditional GET, cache, long-poll, SSE) and
 //! workspaces (`?workspace=K`, `POST /api/workspaces`) are in [`variants`].
+//!
+//! Hostile input: a body over 2 MiB is answered 413, and a body that does not arrive
+//! within the server's `http_read_timeout` 408 (both still counted as requests).
 //!
 //! Exactness under load: a dashboard request takes the database's [`Pass`] (after its
 //! body has been read, so the gate never waits on a client's upload) before it bumps
@@ -27,11 +31,13 @@ mod cache;
 mod live;
 pub mod variants;
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +54,7 @@ use self::live::{LiveRow, LiveRows};
 pub use self::variants::room_of;
 use self::variants::{VariantCounters, WorkspaceQuery};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, ServerConfig, StatsResetFrom};
 use crate::db::{Dashboard, Db, Pass};
 use crate::error::ServerError;
 
@@ -81,6 +87,34 @@ struct RestState {
     stop: CancellationToken,
     /// Counters of the variant routes.
     variants: VariantCounters,
+    /// The server's limits on hostile clients, set once by [`RestHandle::guard`].
+    guards: OnceLock<Guards>,
+}
+
+/// What the routes take from the server's config to defend themselves.
+#[derive(Debug, Clone, Copy)]
+struct Guards {
+    /// A request body must arrive within this.
+    body_timeout: Duration,
+    /// Who may `POST /api/stats/reset`.
+    reset_from: StatsResetFrom,
+}
+
+impl Guards {
+    fn of(cfg: &ServerConfig) -> Self {
+        Guards {
+            body_timeout: cfg.http_read_timeout,
+            reset_from: cfg.stats_reset_from,
+        }
+    }
+}
+
+impl RestState {
+    fn guards(&self) -> Guards {
+        *self
+            .guards
+            .get_or_init(|| Guards::of(&ServerConfig::default()))
+    }
 }
 
 /// Owns the database behind a router: keep it alive as long as the router serves. On drop
@@ -109,6 +143,12 @@ impl RestHandle {
             .lock()
             .expect("stats counters lock")
             .push((name, gauge, false));
+    }
+
+    /// Applies `cfg`'s body-read timeout and stats-reset rule (the defaults apply until
+    /// then; only the first call counts).
+    pub fn guard(&self, cfg: &ServerConfig) {
+        let _ = self.state.guards.set(Guards::of(cfg));
     }
 
     /// The counted database (for tests and in-process harnesses).
@@ -172,6 +212,7 @@ pub async fn router(
         workspaces: AtomicU32::new(1),
         stop: CancellationToken::new(),
         variants,
+        guards: OnceLock::new(),
     });
     let counted = Router::new()
         .route(
@@ -204,15 +245,20 @@ pub async fn router(
 /// `http_requests` whose statement never ran (or ran without its push).
 async fn count_request(State(st): State<Arc<RestState>>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, BODY_LIMIT).await;
+    let body = tokio::time::timeout(
+        st.guards().body_timeout,
+        axum::body::to_bytes(body, BODY_LIMIT),
+    )
+    .await;
     let pass = st.db.pass().await;
     st.http_requests.fetch_add(1, Ordering::Relaxed);
     let body = match body {
-        Ok(b) => b,
-        Err(e) => {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return body_refused(e),
+        Err(_) => {
             return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": format!("reading the request body: {e}") })),
+                StatusCode::REQUEST_TIMEOUT,
+                Json(json!({ "error": "the request body did not arrive in time" })),
             )
                 .into_response();
         }
@@ -224,6 +270,33 @@ async fn count_request(State(st): State<Arc<RestState>>, req: Request, next: Nex
         Err(e) => {
             RouteError(ServerError::Http(format!("dashboard request task: {e}"))).into_response()
         }
+    }
+}
+
+/// 413 for a body over [`BODY_LIMIT`], 400 for any other failure to read it.
+fn body_refused(e: axum::Error) -> Response {
+    let inner = e.into_inner();
+    let too_big = {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+        std::iter::from_fn(|| {
+            let c = cause?;
+            cause = c.source();
+            Some(c)
+        })
+        .any(|c| c.is::<http_body_util::LengthLimitError>())
+    };
+    if too_big {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({ "error": format!("request body over {BODY_LIMIT} bytes") })),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("reading the request body: {inner}") })),
+        )
+            .into_response()
     }
 }
 
@@ -307,7 +380,30 @@ async fn get_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, Rout
 }
 
 /// Zeroes the counts, `http_requests` and registered counters as one cut behind the gate.
-async fn reset_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, RouteError> {
+/// Only from a loopback peer unless the server allows any (`StatsResetFrom::Any`); a
+/// router served without a peer address (in-process) allows it.
+async fn reset_stats(State(st): State<Arc<RestState>>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if let Some(peer) = peer
+        && st.guards().reset_from == StatsResetFrom::Loopback
+        && !peer.ip().is_loopback()
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "stats reset is allowed from loopback only (see --stats-reset-from)" })),
+        )
+            .into_response();
+    }
+    match reset_counts(&st).await {
+        Ok(j) => j.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn reset_counts(st: &RestState) -> Result<Json<Value>, RouteError> {
     let quiet = st.db.quiesce().await;
     quiet.reset_counts().await?;
     st.http_requests.store(0, Ordering::Relaxed);

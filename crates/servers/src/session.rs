@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use wsbench_wire::app::{self, Op, Request};
 
 use crate::hub::{ConnId, OutFrame, Outbound, Registration, RoomHub};
+use crate::queue_bytes::ByteBudget;
 
 /// Control frames (pong, ping, close) waiting for the writer.
 pub const CONTROL_QUEUE: usize = 16;
@@ -39,18 +40,27 @@ pub struct Session<F: OutFrame> {
     /// This connection's own queue: replies wait for room here instead of being dropped.
     tx: mpsc::Sender<Outbound<F>>,
     kicked: CancellationToken,
+    /// The queue's byte bound: a reply waits for its bytes.
+    bytes: ByteBudget,
 }
 
 impl<F: OutFrame> Session<F> {
     /// Registers a connection; returns the session and the queue its writer drains.
     pub fn open(hub: Arc<RoomHub<F>>) -> (Self, mpsc::Receiver<Outbound<F>>) {
-        let Registration { id, tx, rx, kicked } = hub.register();
+        let Registration {
+            id,
+            tx,
+            rx,
+            kicked,
+            bytes,
+        } = hub.register();
         (
             Session {
                 hub,
                 id,
                 tx,
                 kicked,
+                bytes,
             },
             rx,
         )
@@ -83,25 +93,51 @@ impl<F: OutFrame> Session<F> {
             Err(e) => return self.refuse(&e.to_string()).await,
         };
         let hub = &*self.hub;
+        // In a cluster (`--adapter`) every fan-out also goes to the other nodes.
+        let relay = hub.relay();
         let msg = |data| F::from_json(app::msg(data));
         match req.op {
-            Op::Join { room } => hub.join(self.id, &room),
+            Op::Join { room } => {
+                if let Err(refused) = hub.join(self.id, &room) {
+                    return self.refuse(&format!("join: {refused}")).await;
+                }
+                if let Some(r) = relay
+                    && let Err(e) = r.subscribe_room(&room).await
+                {
+                    return self.refuse(&format!("join: cluster: {e}")).await;
+                }
+            }
             Op::Leave { room } => hub.leave(self.id, &room),
             Op::ToAll { data } => {
                 hub.stall_gate().await;
-                hub.to_all(msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_all(&json);
+                }
+                hub.to_all(F::from_json(json));
             }
             Op::ToOthers { data } => {
                 hub.stall_gate().await;
-                hub.to_others(self.id, msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_all(&json);
+                }
+                hub.to_others(self.id, F::from_json(json));
             }
             Op::ToRoom { room, data } => {
                 hub.stall_gate().await;
-                hub.to_room(&room, msg(data));
+                let json = app::msg(data);
+                if let Some(r) = relay {
+                    r.to_room(&room, &json);
+                }
+                hub.to_room(&room, F::from_json(json));
             }
             Op::ToId { id, data } => {
                 hub.stall_gate().await;
-                hub.to_id(&id, msg(data));
+                let json = app::msg(data);
+                if !relay.is_some_and(|r| r.to_id(&id, &json)) {
+                    hub.to_id(&id, F::from_json(json));
+                }
             }
             Op::Echo { data } => {
                 // With an ack the data rides on the ack instead of a msg.
@@ -119,9 +155,12 @@ impl<F: OutFrame> Session<F> {
     }
 
     async fn reply(&self, json: Bytes) -> Result<(), WriterGone> {
+        let frame = F::from_json(json);
+        let charge = Some(self.bytes.charge(frame.byte_len()).await);
         let out = Outbound {
-            frame: F::from_json(json),
+            frame,
             due: None,
+            charge,
         };
         self.tx.send(out).await.map_err(|_| WriterGone)
     }

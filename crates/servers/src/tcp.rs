@@ -4,7 +4,9 @@
 //! (`wire::tcp::codec`: 4-byte big-endian length + JSON). An over-limit frame closes the
 //! connection (there are no close codes on TCP); invalid UTF-8 is a malformed request and
 //! gets an error reply. There is no REST here (TCP is not HTTP) and no idle timeout: a
-//! TCP client has no ping to prove it is alive while it only listens.
+//! TCP client has no ping to prove it is alive while it only listens. Shutdown waits at
+//! most `shutdown_timeout` for connections to close; accept failures are logged at most
+//! once a second.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,9 +37,13 @@ pub(crate) async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let hub = Arc::new(RoomHub::<Bytes>::new(&cfg, stats));
+    if let Some(adapter) = &cfg.adapter {
+        crate::cluster::join(&hub, adapter).await?;
+    }
     let limit = Arc::new(Semaphore::new(cfg.max_connections));
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let mut accept_errors = crate::http_server::AcceptErrors::default();
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -45,9 +51,9 @@ pub(crate) async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly.
-                    tracing::warn!("tcp target: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly,
+                    // logging at most once a second.
+                    accept_errors.failed("tcp", &e).await;
                     continue;
                 }
             },
@@ -68,7 +74,16 @@ pub(crate) async fn run(
     drop(listener);
     stop.cancel();
     tracker.close();
-    tracker.wait().await;
+    // Every connection closes within its close grace; the deadline still bounds the whole.
+    if tokio::time::timeout(cfg.shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "tcp target: connections still open {:?} after shutdown; dropping them",
+            cfg.shutdown_timeout
+        );
+    }
     Ok(())
 }
 

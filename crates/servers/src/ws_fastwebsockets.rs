@@ -6,7 +6,8 @@
 //! fragment by fragment (1007; fastwebsockets checks single-frame texts itself), and a
 //! continuation out of place is 1002. Single frames up to twice the limit are read whole
 //! before being refused, so the stream stays in sync and the close handshake completes.
-//! Control frames over 125 bytes are 1002 (fastwebsockets only checks pings).
+//! Control frames over 125 bytes are 1002 (fastwebsockets only checks pings), and so is
+//! an unmasked client frame (RFC 6455 §5.1; fastwebsockets does not check the mask bit).
 //!
 //! Pongs and close replies that fastwebsockets owes the peer (auto-pong, auto-close) go to
 //! the connection's one writer task as control frames. Server frames are unmasked text
@@ -64,7 +65,7 @@ type FwsState = crate::http_app::WsState<Bytes>;
 
 async fn upgrade(State(st): State<Arc<FwsState>>, ws: IncomingUpgrade) -> Response {
     let Some(admission) = st.conns.admit() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     };
     let (response, upgraded) = match ws.upgrade() {
         Ok(pair) => pair,
@@ -135,8 +136,11 @@ async fn serve(
         return None;
     }
     let obligated_tx = ctrl.clone();
-    let mut obligated = move |frame: Frame<'_>| {
+    let mut obligated = move |mut frame: Frame<'_>| {
+        // An unmasked frame is refused by the frame loop; it is owed nothing.
+        let masked = is_masked(&mut frame);
         let c = match frame.opcode {
+            _ if !masked => None,
             OpCode::Pong => Some(Control::Pong(Bytes::copy_from_slice(&frame.payload))),
             // fastwebsockets echoes a close without checking its length.
             OpCode::Close if frame.payload.len() > MAX_CONTROL_PAYLOAD => {
@@ -181,12 +185,15 @@ async fn serve(
                 }
             }
         };
-        let frame = match wake {
+        let mut frame = match wake {
             Wake::Close(c) => return Some(c),
             Wake::Frame(Ok(frame)) => frame,
             Wake::Frame(Err(e)) => return refusal(close_for(e)),
         };
         idle.seen();
+        if !is_masked(&mut frame) {
+            return refusal(Some(UNMASKED));
+        }
         let (fin, opcode) = (frame.fin, frame.opcode);
         match opcode {
             OpCode::Close => return None,
@@ -216,6 +223,17 @@ async fn serve(
 
 /// Largest payload of a control frame (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The close for an unmasked client frame (RFC 6455 §5.1).
+const UNMASKED: Refusal = (1002, "unmasked client frame");
+
+/// Whether a received frame carried a mask. fastwebsockets keeps the key private but
+/// writes it into the header `fmt_head` formats (mask bit 0x80 of the second byte).
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; MAX_HEAD + 4];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
+}
 
 fn refusal(r: Option<Refusal>) -> Option<Control> {
     r.map(|(code, reason)| Control::close(code, reason))

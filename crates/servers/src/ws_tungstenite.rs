@@ -44,6 +44,9 @@ impl OutFrame for Utf8Bytes {
             Utf8Bytes::from_static(r#"{"op":"error","reason":"server reply was not UTF-8"}"#)
         })
     }
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
 }
 
 /// Serves the `ws-tungstenite` target (`/ws` + REST) until `shutdown` resolves; then open
@@ -61,7 +64,7 @@ type WsState = crate::http_app::WsState<Utf8Bytes>;
 
 async fn upgrade(State(st): State<Arc<WsState>>, ws: WebSocketUpgrade) -> Response {
     let Some(admission) = st.conns.admit() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     };
     let ws = ws
         .read_buffer_size(READ_BUFFER)

@@ -72,7 +72,13 @@ pub enum DecodeError {
 impl<'a> Packet<'a> {
     /// Decodes the Socket.IO packet an Engine.IO message carried (without the `4`).
     pub fn decode(text: &'a str) -> Result<Packet<'a>, DecodeError> {
-        let kind = *text.as_bytes().first().ok_or(DecodeError::Empty)?;
+        let first = text.chars().next().ok_or(DecodeError::Empty)?;
+        // Every packet type is one ASCII digit; anything else (a multi-byte character
+        // included, which `&text[1..]` would split) is not a packet.
+        if !first.is_ascii() {
+            return Err(DecodeError::UnknownType(first));
+        }
+        let kind = first as u8;
         let mut rest = &text[1..];
         if kind == b'5' || kind == b'6' {
             return Err(DecodeError::Binary(text.to_owned()));
@@ -375,6 +381,15 @@ mod tests {
         let mut s = String::new();
         push_event(&mut s, ns, ack, name, args);
         s
+    }
+
+    #[test]
+    fn a_multibyte_first_character_is_not_a_packet() {
+        assert_eq!(
+            Packet::decode("🕴2[\"x\"]"),
+            Err(DecodeError::UnknownType('🕴'))
+        );
+        assert_eq!(Packet::decode("é"), Err(DecodeError::UnknownType('é')));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // Tests of the Node peers themselves (not of the protocol, which conformance.test.js
-// checks): the readiness line, exit codes, shutdown on signals with clients connected,
-// the outbound bound, and the raw request parser. Servers are spawned on 127.0.0.1:0.
+// checks): the readiness line, exit codes (a bad or unreachable --adapter included),
+// shutdown on signals with clients connected, the outbound bound, and the raw request parser. Servers are spawned on 127.0.0.1:0.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -76,6 +76,22 @@ for (const script of ['ws-server.js', 'socketio-server.js']) {
       const e2 = await exitOf(db);
       assert.equal(e2.code, 1, e2.stderr);
       assert.match(e2.stderr, /unsupported database URL/);
+    });
+
+    it('exits 2 on a bad --adapter and 1 when its Redis does not answer', TEST, async () => {
+      const bad = await start(script, '--adapter', 'http://127.0.0.1:6379');
+      const e1 = await exitOf(bad);
+      assert.equal(e1.code, 2, e1.stderr);
+      assert.match(e1.stderr, /--adapter needs redis:\/\/HOST:PORT/);
+      // a port nothing listens on
+      const probe = (await import('node:net')).createServer();
+      await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const { port } = probe.address();
+      await new Promise((resolve) => probe.close(resolve));
+      const gone = await start(script, '--adapter', `redis://127.0.0.1:${port}`);
+      const e2 = await exitOf(gone);
+      assert.equal(e2.code, 1, e2.stderr);
+      assert.match(e2.stderr, /Redis does not answer/);
     });
   });
 }

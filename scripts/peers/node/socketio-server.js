@@ -11,14 +11,19 @@
 
 import http from 'node:http';
 import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
 
 import { parseArgs } from './lib/cli.js';
+import { closeRedis, connectRedis } from './lib/cluster.js';
 import { openDashboard } from './lib/db.js';
 import { openOrExit, serveUntilSignal } from './lib/lifecycle.js';
 import { createRest } from './lib/rest.js';
 
 const opts = parseArgs(process.argv.slice(2));
 const db = await openOrExit(() => openDashboard(opts.database));
+// In a cluster (`--adapter`): @socket.io/redis-adapter carries io.emit, socket.broadcast,
+// io.to(room) and io.to(socketId) to every node (socket ids are random, unique across nodes).
+const redis = opts.adapter === undefined ? undefined : await openOrExit(() => connectRedis(opts.adapter));
 
 let io;
 const rest = createRest(db, (rowText) => io.to('dashboard').emit('update', JSON.parse(rowText)), {
@@ -37,6 +42,7 @@ io = new Server(server, {
   maxHttpBufferSize: opts.maxMessageBytes,
   serveClient: false,
   transports: ['polling', 'websocket'],
+  ...(redis && { adapter: createAdapter(redis.pub, redis.sub, { key: opts.adapterPrefix }) }),
 });
 
 /** Splits off a trailing ack callback; `args` are the event's other arguments. */
@@ -113,6 +119,7 @@ await serveUntilSignal(
     // io.close() also closes the http server; lifecycle closes it again, which is harmless
     // only if it is still open, so let io close the engine alone here.
     io.engine.close();
+    if (redis !== undefined) await closeRedis(redis);
   },
   db,
 );

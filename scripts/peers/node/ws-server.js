@@ -13,6 +13,7 @@ import http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 
 import { parseArgs } from './lib/cli.js';
+import { RawRelay } from './lib/cluster.js';
 import { openDashboard } from './lib/db.js';
 import { openOrExit, serveUntilSignal } from './lib/lifecycle.js';
 import * as proto from './lib/raw-protocol.js';
@@ -31,6 +32,8 @@ class Conn {
     this.rooms = new Set();
     /** Whether the socket showed life (message or pong) since the last ping tick. */
     this.alive = true;
+    /** In a cluster: this socket's requests in order (a join may wait for Redis). */
+    this.queue = Promise.resolve();
   }
 }
 
@@ -91,6 +94,26 @@ function* others(sender) {
   for (const conn of byId.values()) if (conn !== sender) yield conn;
 }
 
+/** In a cluster (`--adapter`), the link to the other nodes; they deliver to their sockets. */
+const relay =
+  opts.adapter === undefined
+    ? undefined
+    : await openOrExit(() =>
+        RawRelay.open(opts.adapter, opts.adapterPrefix, {
+          all: (frame) => {
+            for (const conn of byId.values()) deliver(conn, frame);
+          },
+          room: (room, frame) => {
+            const members = rooms.get(room);
+            if (members !== undefined) for (const conn of members) deliver(conn, frame);
+          },
+          conn: (id, frame) => {
+            const target = byId.get(id);
+            if (target !== undefined) deliver(target, frame);
+          },
+        }),
+      );
+
 function handle(conn, text) {
   let req;
   try {
@@ -103,24 +126,43 @@ function handle(conn, text) {
   switch (req.op) {
     case 'join':
       join(conn, req.room);
+      if (relay !== undefined) {
+        // acknowledged once this node hears the room from every node
+        return relay.subscribeRoom(req.room).then(
+          () => {
+            if (req.ack !== undefined) send(conn, proto.ack(req.ack));
+          },
+          (e) => send(conn, proto.error(`join: cluster: ${e.message}`)),
+        );
+      }
       break;
     case 'leave':
       leave(conn, req.room);
       break;
-    case 'to_all':
-      fanOut(byId.values(), proto.msg(req.data));
+    case 'to_all': {
+      const frame = proto.msg(req.data);
+      relay?.toAll(frame);
+      fanOut(byId.values(), frame);
       break;
-    case 'to_others':
-      fanOut(others(conn), proto.msg(req.data));
+    }
+    case 'to_others': {
+      const frame = proto.msg(req.data);
+      relay?.toAll(frame);
+      fanOut(others(conn), frame);
       break;
+    }
     case 'to_room': {
+      const frame = proto.msg(req.data);
+      relay?.toRoom(req.room, frame);
       const members = rooms.get(req.room);
-      if (members !== undefined) fanOut(members, proto.msg(req.data));
+      if (members !== undefined) fanOut(members, frame);
       break;
     }
     case 'to_id': {
+      const frame = proto.msg(req.data);
+      if (relay?.toId(req.id, frame)) break;
       const target = byId.get(req.id);
-      if (target !== undefined) deliver(target, proto.msg(req.data));
+      if (target !== undefined) deliver(target, frame);
       break;
     }
     case 'echo':
@@ -139,6 +181,7 @@ function handle(conn, text) {
 const rest = createRest(
   db,
   (rowText) => {
+    relay?.toRoom('dashboard', proto.msg(rowText));
     const members = rooms.get('dashboard');
     if (members !== undefined) fanOut(members, proto.msg(rowText));
   },
@@ -170,7 +213,7 @@ const wss = new WebSocketServer({
 
 wss.on('connection', (ws) => {
   nextId += 1;
-  const conn = new Conn(ws, String(nextId));
+  const conn = new Conn(ws, relay === undefined ? String(nextId) : relay.socketId(nextId));
   byId.set(conn.id, conn);
   ws.on('message', (data, isBinary) => {
     conn.alive = true;
@@ -178,7 +221,9 @@ wss.on('connection', (ws) => {
       send(conn, proto.error('binary frames are not accepted: send one JSON object per text frame'));
       return;
     }
-    handle(conn, data.toString('utf8'));
+    const text = data.toString('utf8');
+    if (relay === undefined) handle(conn, text);
+    else conn.queue = conn.queue.then(() => handle(conn, text));
   });
   ws.on('pong', () => {
     conn.alive = true;
@@ -225,6 +270,7 @@ await serveUntilSignal(
     await Promise.all(closed);
     clearTimeout(cut);
     await new Promise((resolve) => wss.close(resolve));
+    await relay?.close();
     if (droppedTotal > 0) {
       process.stderr.write(
         `node-ws: dropped ${droppedTotal} frames (outbound buffer over ${opts.outboundBufferBytes} bytes)\n`,

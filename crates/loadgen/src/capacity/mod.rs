@@ -66,6 +66,13 @@ pub fn check_searchable(s: &Scenario, by: By) -> Result<(), String> {
         }
         _ => {}
     }
+    if s.nodes > 1 {
+        return Err(format!(
+            "scenario {name:?} runs {} nodes: the capacity search measures one server; \
+             use `wsbench run` for clusters",
+            s.nodes
+        ));
+    }
     if by == By::Rate {
         if s.workload.mode() == LoopMode::Closed {
             return Err(format!(
@@ -217,6 +224,12 @@ mod tests {
         );
         let open = scenario("workload = \"echo\"\nclients = 4\nrate = 100\n");
         assert!(check_searchable(&open, By::Rate).is_ok());
+        let cluster = scenario("workload = \"echo\"\nclients = 4\nrate = 100\nnodes = 3\n");
+        assert!(
+            check_searchable(&cluster, By::Rate)
+                .unwrap_err()
+                .contains("3 nodes")
+        );
     }
 
     #[test]

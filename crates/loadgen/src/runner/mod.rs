@@ -3,6 +3,7 @@
 //!
 //! - [`budget`]: the servers' CPU budget (checked up front, a cgroup per server child).
 //! - [`target`]: target specs → a spawned server child or an external address.
+//! - [`cluster`]: a row's N server nodes on one Redis (`nodes` > 1).
 //! - [`point`]: one row: picks the row driver of the workload (`crate::workload`), which
 //!   meets the runner only through [`crate::row`].
 //! - [`lanes`]: which (target, variant) rows a polling-vs-push point runs.
@@ -20,6 +21,7 @@
 //! CPU (pinned to it) and a publisher lane; every row's connections run there.
 
 pub mod budget;
+pub mod cluster;
 pub mod lanes;
 pub mod point;
 pub mod progress;
@@ -78,6 +80,8 @@ pub struct RunOptions {
     /// The lane threads to run connections on; `None`: the run starts its own, one per
     /// load-generator core after pinning (a test passes its own to reach the lanes).
     pub engine: Option<Arc<Engine>>,
+    /// The Redis the clusters of rows with `nodes` > 1 share (`--redis`).
+    pub redis: String,
 }
 
 impl RunOptions {
@@ -96,6 +100,7 @@ impl RunOptions {
             scenario_toml: None,
             scenario_file: None,
             engine: None,
+            redis: crate::cluster::DEFAULT_REDIS.to_owned(),
         }
     }
 }
@@ -143,6 +148,9 @@ pub enum RunError {
     /// A server CPU budget that cannot be applied (no writable cgroup cpu controller).
     #[error(transparent)]
     Budget(#[from] crate::cgroup::CgroupError),
+    /// A point runs a cluster (`nodes` > 1) and its Redis does not answer.
+    #[error("{0}")]
+    Redis(String),
     #[error("cannot start the load generator's lane threads: {0}")]
     Engine(std::io::Error),
     /// The run stopped after its directory was made; `meta` records why.
@@ -253,6 +261,8 @@ pub(crate) struct Prepared {
     uses_node: bool,
     /// Where server cgroups are made, when a point has a CPU budget.
     pub(crate) cgroup_root: Option<crate::cgroup::CgroupRoot>,
+    /// The clusters' Redis (checked to answer), when a point has `nodes` > 1.
+    pub(crate) redis: Option<crate::cluster::RedisProbe>,
 }
 
 /// Plans every point, parses its targets, picks the polling-vs-push lanes and checks the
@@ -329,6 +339,21 @@ pub(crate) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
         }
     }
     let cgroup_root = budget::prepare(&opts.scenarios, &all_lanes)?;
+    let redis = if opts.scenarios.iter().any(|s| s.nodes > 1) {
+        if opts
+            .scenarios
+            .iter()
+            .any(|s| s.nodes > 1 && s.server_cpus.is_some())
+        {
+            return Err(RunError::Redis(
+                "nodes > 1 cannot go with a server CPU budget (a budget is per server process)"
+                    .into(),
+            ));
+        }
+        Some(crate::cluster::RedisProbe::connect(&opts.redis).map_err(RunError::Redis)?)
+    } else {
+        None
+    };
     let specs = || all_lanes.iter().flatten().map(|l| &l.spec);
     Ok(Prepared {
         cgroup_root,
@@ -336,6 +361,7 @@ pub(crate) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
         uses_node: specs().any(|t| matches!(t.server(), Some(ServerKind::Node(_)))),
         plans,
         lanes: all_lanes,
+        redis,
     })
 }
 
@@ -452,8 +478,22 @@ async fn run_rows<C: Connector>(
                 };
                 let label = failure(String::new()).label();
                 progress.row(label.clone());
-                let resolved = match budget::cgroup_for(prepared.cgroup_root.as_ref(), s) {
-                    Ok(cgroup) => {
+                let resolved = match (
+                    budget::cgroup_for(prepared.cgroup_root.as_ref(), s),
+                    &prepared.redis,
+                ) {
+                    (Ok(_), Some(redis)) if s.nodes > 1 => {
+                        cluster::resolve_nodes(
+                            &lane.spec,
+                            &opts.wsbench_exe,
+                            &opts.serve_args,
+                            pinning.server_cpus.clone(),
+                            s.nodes,
+                            redis,
+                        )
+                        .await
+                    }
+                    (Ok(cgroup), _) => {
                         resolve_in(
                             &lane.spec,
                             &opts.wsbench_exe,
@@ -463,7 +503,7 @@ async fn run_rows<C: Connector>(
                         )
                         .await
                     }
-                    Err(m) => Err(m),
+                    (Err(m), _) => Err(m),
                 };
                 let resolved = match resolved {
                     Ok(r) => r,
@@ -486,9 +526,7 @@ async fn run_rows<C: Connector>(
                     engine,
                 };
                 let result = run_point(&ctx, s, plan, &resolved, connector.clone()).await;
-                if let Some(child) = resolved.child {
-                    child.stop(SERVER_STOP_GRACE).await;
-                }
+                resolved.stop(SERVER_STOP_GRACE).await;
                 match result {
                     Ok(res) => writer.add_row(res.row, &res.hgrm)?,
                     Err(PointFailure::Cancelled) => break 'points,

@@ -23,6 +23,7 @@ pub async fn run_point<C: Connector>(
         endpoint: &target.endpoint,
         transport: target.protocol.label(),
         server: target.child.as_ref(),
+        cluster: target.cluster.as_ref(),
     };
     match &s.workload {
         Workload::PollingVsPush(polling) => {

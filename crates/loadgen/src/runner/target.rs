@@ -35,6 +35,20 @@ pub struct ResolvedTarget {
     pub protocol: Protocol,
     /// The server child, for built-in and Node targets (its CPU and RSS go into the row).
     pub child: Option<ServerChild>,
+    /// Nodes 2..N and their Redis when the row runs a cluster (`nodes` > 1).
+    pub cluster: Option<crate::cluster::Cluster>,
+}
+
+impl ResolvedTarget {
+    /// Stops every server the run started for this target.
+    pub async fn stop(self, grace: Duration) {
+        if let Some(child) = self.child {
+            child.stop(grace).await;
+        }
+        if let Some(cluster) = self.cluster {
+            cluster.stop(grace).await;
+        }
+    }
 }
 
 /// The endpoint of `protocol` at `addr` (Host header `host`).
@@ -115,6 +129,7 @@ pub async fn resolve_in(
                 endpoint: endpoint(protocol, addr, host_port.clone(), path),
                 protocol,
                 child: None,
+                cluster: None,
             });
         }
     };
@@ -123,6 +138,7 @@ pub async fn resolve_in(
         endpoint: endpoint(protocol, addr, addr.to_string(), "/ws"),
         protocol,
         child: Some(child),
+        cluster: None,
     })
 }
 

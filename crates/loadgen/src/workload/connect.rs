@@ -72,7 +72,7 @@ pub async fn run_storm_row<C: Connector>(
     let before = CpuMark::now(target);
     let opened = open_clients(
         connector,
-        target.endpoint,
+        target.endpoints(),
         s.clients,
         connect_rate,
         CONNECT_TIMEOUT,
@@ -112,13 +112,14 @@ pub async fn run_storm_row<C: Connector>(
     })
 }
 
-/// Opens `n` connections to `endpoint`, `rate` per second (0 = as fast as allowed), each
+/// Opens `n` connections, client `i` to `endpoints[i % len]` (the nodes of a cluster),
+/// `rate` per second (0 = as fast as allowed), each
 /// bounded by `timeout`, client `i` on the engine lane `place` gives it (where its worker
 /// will run: a socket belongs to the runtime it was opened on). Stops starting new ones
 /// when `cancel` fires.
 pub async fn open_clients<C: Connector>(
     connector: Arc<C>,
-    endpoint: &Endpoint,
+    endpoints: &[Endpoint],
     n: u32,
     rate: f64,
     timeout: Duration,
@@ -141,7 +142,7 @@ pub async fn open_clients<C: Connector>(
             _ = cancel.cancelled() => break,
         };
         let connector = connector.clone();
-        let endpoint = endpoint.clone();
+        let endpoint = endpoints[i as usize % endpoints.len().max(1)].clone();
         tasks.spawn_on(
             async move {
                 let r = match tokio::time::timeout(timeout, connector.connect(&endpoint, timeout))

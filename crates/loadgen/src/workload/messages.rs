@@ -28,7 +28,7 @@ use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::row::{
     CpuMark, OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
-    flag_loadgen_bound, push_note,
+    fill_redis_msgs, flag_loadgen_bound, push_note,
 };
 use crate::schedule::Pacing;
 use crate::transport::Transport;
@@ -59,7 +59,7 @@ pub async fn run_row<C: Connector>(
     let place = ctx.engine.placement(s.clients, plan.publishers);
     let opened = open_clients(
         connector,
-        target.endpoint,
+        target.endpoints(),
         s.clients,
         0.0,
         CONNECT_TIMEOUT,
@@ -185,6 +185,7 @@ pub async fn run_row<C: Connector>(
         .min(s.phases.measure.as_secs_f64());
     fill_cpu(&mut row, target, measure_from, measure_to);
     let merged = merge(&mut row, plan, &reports, panics);
+    fill_redis_msgs(&mut row, measure_from, measure_to);
     if shared.send_log.misses() > 0 {
         push_note(
             &mut row,

@@ -92,6 +92,8 @@ impl Plan {
             repeat: ctx.repeat,
             sweep: s.sweep_label(),
             variant: self.variant.clone(),
+            nodes: Some(s.nodes),
+            agents: Some(1),
             ..SummaryRow::default()
         }
     }

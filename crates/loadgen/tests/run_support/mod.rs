@@ -90,6 +90,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         max_message_bytes: 1 << 20,
         server_cpus: None,
         floor: false,
+        nodes: 1,
         sweep: Vec::new(),
     }
 }

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::{BroadcastError, SendError, SocketIo};
 use tokio::time::Instant;
@@ -24,15 +25,15 @@ use tokio::time::Instant;
 use crate::config::Faults;
 
 /// Who receives a delivery.
-pub(crate) enum Audience {
+pub(crate) enum Audience<A: Adapter> {
     /// Every socket, the sender included (`io.emit`).
     All,
     /// Every socket but this one (`socket.broadcast().emit`).
-    Others(SocketRef),
+    Others(SocketRef<A>),
     /// Members of a room, the sender included if a member (`io.to(room).emit`).
     Room(String),
     /// One socket (`to_id`, `echo`); `None` when the id names no connected socket.
-    One(Option<SocketRef>),
+    One(Option<SocketRef<A>>),
 }
 
 /// Delivery counters and fault state shared by every socket of one server.
@@ -87,7 +88,15 @@ impl Deliveries {
     }
 
     /// Emits `msg(data)` to `audience`, after the faults, counting refused deliveries.
-    pub(crate) async fn deliver(&self, io: &SocketIo, audience: Audience, data: &Value) {
+    ///
+    /// In a cluster socketioxide's adapter carries `All`, `Others` and `Room` to every node;
+    /// `drop_every` then counts only this node's recipients (it is a single-node fault).
+    pub(crate) async fn deliver<A: Adapter>(
+        &self,
+        io: &SocketIo<A>,
+        audience: Audience<A>,
+        data: &Value,
+    ) {
         self.before_delivery().await;
         if self.faults.drop_every.is_some() {
             let sockets = match audience {

@@ -141,6 +141,7 @@ where
         let out = Outbound {
             frame: f.clone(),
             due: None,
+            charge: None,
         };
         data_tx.try_send(out).expect("queue has room");
     }
@@ -182,6 +183,7 @@ async fn lone<S: FrameSink<Bytes> + 'static>(wire: Wire, sink: S, mut rd: OwnedR
         .try_send(Outbound {
             frame: one.clone(),
             due: None,
+            charge: None,
         })
         .expect("queue has room");
     let writer = tokio::spawn(pump(data_rx, ctrl_rx, sink));

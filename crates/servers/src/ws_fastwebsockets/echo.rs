@@ -79,10 +79,13 @@ async fn echo(ws: &mut WebSocket<Io>, st: &FwsState) -> Option<Refusal> {
             }
         };
         idle.seen();
-        let frame = match read {
+        let mut frame = match read {
             Ok(frame) => frame,
             Err(e) => return close_for(e),
         };
+        if !super::is_masked(&mut frame) {
+            return Some(super::UNMASKED);
+        }
         let (fin, opcode) = (frame.fin, frame.opcode);
         match opcode {
             OpCode::Close => return answer_close(ws, &frame.payload).await,

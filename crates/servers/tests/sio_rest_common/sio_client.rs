@@ -153,6 +153,13 @@ impl SioClient {
         self.send_raw(format!("42{}", event_array(event, args)));
     }
 
+    /// A fresh ack id, for a packet built by hand ([`send_raw`](Self::send_raw)).
+    pub fn next_ack_id(&mut self) -> u64 {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        id
+    }
+
     /// Emits `event(args…)` with a fresh ack id, returned.
     pub fn emit_with_ack(&mut self, event: &str, args: &[Value]) -> u64 {
         let id = self.next_ack;

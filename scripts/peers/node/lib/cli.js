@@ -7,7 +7,11 @@ const USAGE = `options:
   --outbound-buffer-bytes N     node-ws: per-socket buffered bytes above which a delivery is
                                 dropped and counted (default 4194304)
   --idle-timeout-s N            node-ws: close a socket silent for this long; pings every N/2
-                                (default 120)`;
+                                (default 120)
+  --adapter URL                 run as one node of a cluster over Redis (redis://HOST:PORT):
+                                node-socketio through @socket.io/redis-adapter, node-ws through
+                                Redis pub/sub (docs/cluster.md)
+  --adapter-prefix NAME         the cluster's channel prefix (default wsbench)`;
 
 /** Exits with code 2 (usage error, docs/design.md §6) after printing why. */
 function usage(why) {
@@ -18,7 +22,8 @@ function usage(why) {
 /**
  * Parses argv (without node and script).
  * @returns {{host: string, port: number, database: string, maxMessageBytes: number,
- *            outboundBufferBytes: number, idleTimeoutMs: number}}
+ *            outboundBufferBytes: number, idleTimeoutMs: number, adapter: string|undefined,
+ *            adapterPrefix: string}}
  */
 export function parseArgs(argv) {
   const opts = {
@@ -28,6 +33,8 @@ export function parseArgs(argv) {
     maxMessageBytes: 1 << 20,
     outboundBufferBytes: 4 << 20,
     idleTimeoutMs: 120_000,
+    adapter: undefined,
+    adapterPrefix: 'wsbench',
   };
   const positiveInt = (flag, v) => {
     const n = Number(v);
@@ -62,6 +69,14 @@ export function parseArgs(argv) {
         break;
       case '--idle-timeout-s':
         opts.idleTimeoutMs = positiveInt(flag, value) * 1000;
+        break;
+      case '--adapter':
+        if (!/^rediss?:\/\//.test(value)) usage(`--adapter needs redis://HOST:PORT, got ${value}`);
+        opts.adapter = value;
+        break;
+      case '--adapter-prefix':
+        if (value === '' || value.includes('#')) usage(`--adapter-prefix must be non-empty without '#'`);
+        opts.adapterPrefix = value;
         break;
       default:
         usage(`unknown option ${flag}`);

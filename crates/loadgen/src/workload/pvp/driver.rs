@@ -417,6 +417,8 @@ fn base_row(ctx: &PointCtx<'_>, s: &Scenario, variant: PvpVariant, rate: f64) ->
         repeat: ctx.repeat,
         sweep: s.sweep_label(),
         variant: variant.name().to_owned(),
+        nodes: Some(s.nodes),
+        agents: Some(1),
         ..SummaryRow::default()
     }
 }
