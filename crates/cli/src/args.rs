@@ -133,6 +133,11 @@ pub struct ServeArgs {
     /// `sqlite:PATH`, or `postgres://user@host:port/db`.
     #[arg(long, default_value = "sqlite")]
     pub database: String,
+    /// Where `GET /api/dashboard/cached` (the poll-cached variant) keeps rows: `memory`
+    /// (in this process; the default) or `redis://host:port`. A write invalidates its
+    /// workspace's entry; a read runs its SELECT only on a miss.
+    #[arg(long, default_value = "memory")]
+    pub cache: String,
     /// Largest accepted message in bytes (WebSocket message after reassembly, tcp frame,
     /// Socket.IO packet). Over it a raw WebSocket closes with 1009; tcp closes the
     /// connection; sio-socketioxide closes without a close code (socketioxide sets none).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use wsbench_servers::cluster::AdapterConfig;
 use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer, StatsResetFrom};
+use wsbench_servers::rest::CacheConfig;
 use wsbench_servers::{RustServer, ServerConfig};
 
 use crate::args::ServeArgs;
@@ -58,6 +59,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
         sio_ping_interval: secs("sio-ping-interval-s", a.sio_ping_interval_s)?,
         sio_ping_timeout: secs("sio-ping-timeout-s", a.sio_ping_timeout_s)?,
         database: DatabaseConfig::parse(&a.database).map_err(|e| format!("--database: {e}"))?,
+        cache: CacheConfig::parse(&a.cache).map_err(|e| format!("--cache: {e}"))?,
         faults: Faults {
             delay: a.fault_delay_ms.map(Duration::from_millis),
             drop_every: a.fault_drop_every,
@@ -252,6 +254,17 @@ mod tests {
         assert_eq!(cfg.sio_ping_interval, d.sio_ping_interval);
         assert_eq!(cfg.sio_ping_timeout, d.sio_ping_timeout);
         assert_eq!(cfg.database, d.database);
+        assert_eq!(cfg.cache, d.cache);
+        let (_, cfg) = config(&parse(&[
+            "ws-tungstenite",
+            "--cache",
+            "redis://127.0.0.1:6379",
+        ]))
+        .unwrap();
+        assert_eq!(
+            cfg.cache,
+            CacheConfig::Redis("redis://127.0.0.1:6379".into())
+        );
     }
 
     #[test]
@@ -274,6 +287,11 @@ mod tests {
                 .contains("--database")
         );
         assert!(config(&parse(&["tcp", "--idle-timeout-s=-1"])).is_err());
+        assert!(
+            config(&parse(&["tcp", "--cache", "memcached://x"]))
+                .unwrap_err()
+                .contains("--cache")
+        );
         assert!(
             config(&parse(&["tcp", "--adapter", "http://x:1"]))
                 .unwrap_err()

@@ -1,5 +1,6 @@
 //! The Node reference peers (scripts/peers/node) through the runner: quick broadcast rows
-//! against every Node target with nothing lost, and no Node process left behind. (The
+//! against every Node target with nothing lost, the fair polling variants against node-ws,
+//! and no Node process left behind. (The
 //! protocol itself is checked on the Node peers by `protocol_contract.rs`.)
 //!
 //! The locked packages are installed first if needed (`npm ci`). Where `node` or `npm` is
@@ -92,6 +93,66 @@ async fn broadcast_rows_against_the_node_targets() {
     }
     let transports: Vec<&str> = out.rows[..3].iter().map(|r| r.transport.as_str()).collect();
     assert_eq!(transports, ["websocket", "websocket", "polling"]);
+    assert!(
+        node_children().is_empty(),
+        "Node servers still alive: {:?}",
+        node_children()
+    );
+}
+
+/// scenarios/polling-vs-push-fair.toml on node-ws (quick, 8 viewers): every variant of a raw
+/// WebSocket server's kind runs, the Node peer's plain-HTTP variants included; long-poll,
+/// SSE and push viewers see every version, and each row has its bytes per update and the
+/// server's CPU per update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fair_polling_variants_against_node_ws() {
+    let Some(_) = peers().await else { return };
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/polling-vs-push-fair.toml");
+    let overrides = Overrides {
+        targets: Some(vec!["node-ws".into(), "node-socketio".into()]),
+        clients: Some(8),
+        warmup_s: Some(0.2),
+        measure_s: Some(1.0),
+        drain_s: Some(0.5),
+        ..Overrides::default()
+    };
+    let mut points = wsbench_scenario::load(&file, &overrides).expect("the file loads");
+    points.truncate(1); // update_rate = 2
+    // node-ws alone, with the variants of a raw WebSocket server's kind
+    for p in &mut points {
+        p.targets.retain(|t| t == "node-ws");
+        if let Workload::PollingVsPush(polling) = &mut p.workload {
+            polling.variants.retain(|v| !v.socket_io());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_support::run(points, dir.path()).await;
+    assert!(out.failures.is_empty(), "{:#?}", out.failures);
+    let variants: Vec<&str> = out.rows.iter().map(|r| r.variant.as_str()).collect();
+    assert_eq!(
+        variants,
+        [
+            "poll",
+            "poll-etag",
+            "poll-cached",
+            "long-poll",
+            "sse",
+            "push-ws"
+        ]
+    );
+    for r in &out.rows {
+        let ctx = format!("{} on {}: {r:#?}", r.variant, r.target);
+        assert_eq!(r.errors, 0, "{ctx}");
+        assert!(r.bytes_per_update.is_some_and(|b| b > 0.0), "{ctx}");
+        assert!(r.notes.contains("server CPU per update delivered"), "{ctx}");
+        if ["long-poll", "sse", "push-ws"].contains(&r.variant.as_str()) {
+            assert_eq!(r.delivered, r.expected, "{ctx}");
+            assert_eq!(r.lost, 0, "{ctx}");
+        }
+    }
+    let etag = out.rows.iter().find(|r| r.variant == "poll-etag").unwrap();
+    assert!(etag.notes.contains("304 from memory"), "{etag:#?}");
     assert!(
         node_children().is_empty(),
         "Node servers still alive: {:?}",

@@ -37,7 +37,15 @@ fn scenario(targets: Vec<String>) -> Scenario {
     let polling = Polling {
         poll_interval: Duration::from_millis(P_MS),
         update_rate: U,
-        variants: PvpVariant::ALL.to_vec(),
+        // the plain-HTTP variants and workspaces have their own test (pvp_variants.rs)
+        variants: vec![
+            PvpVariant::Poll,
+            PvpVariant::PollSio,
+            PvpVariant::PushWs,
+            PvpVariant::PushSio,
+            PvpVariant::PushSioPolling,
+        ],
+        workspaces: 1,
     };
     let mut s = run_support::scenario("polling-vs-push", Workload::PollingVsPush(polling), "");
     s.targets = targets;

@@ -10,7 +10,7 @@ use crate::metric::{Metric, RowKey, Spread, group_by_key, human};
 use crate::row::SummaryRow;
 
 /// Metrics shown by [`Comparison::render_table`] (thresholds may name any [`Metric`]).
-pub const TABLE_METRICS: [Metric; 11] = [
+pub const TABLE_METRICS: [Metric; 12] = [
     Metric::LatP50,
     Metric::LatP90,
     Metric::LatP99,
@@ -22,6 +22,7 @@ pub const TABLE_METRICS: [Metric; 11] = [
     Metric::DbQueriesApp,
     Metric::StalenessP50,
     Metric::StalenessP99,
+    Metric::BytesPerUpdate,
 ];
 
 /// Two runs side by side.

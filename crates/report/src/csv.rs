@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 19] = [
+    const ADDED_COLUMNS: [&str; 21] = [
         "repeat",
         "sweep",
         "variant",
@@ -206,6 +206,8 @@ mod tests {
         "redis_cpu_s",
         "loadgen_rss_peak_kb",
         "redis_msgs_per_delivery",
+        "bytes_per_update",
+        "isolation_errors",
         "rate_limited",
     ];
 
@@ -292,6 +294,8 @@ mod tests {
         odd.redis_cpu_s = Some(0.5);
         odd.loadgen_rss_peak_kb = Some(65_536);
         odd.redis_msgs_per_delivery = Some(0.125);
+        odd.bytes_per_update = Some(212.5);
+        odd.isolation_errors = Some(0);
         let rows = vec![sample_row("tcp", 1200), odd, SummaryRow::default()];
         let back = parse(&serialize(&rows)).unwrap();
         assert_eq!(back, rows);

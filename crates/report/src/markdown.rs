@@ -251,6 +251,7 @@ fn results_table(md: &mut String, points: &[Point<'_>]) {
             "DB queries/s",
             "staleness p50 ms",
             "staleness p99 ms",
+            "bytes/update",
             "DB app/engine",
         ]);
     }
@@ -289,6 +290,7 @@ fn results_table(md: &mut String, points: &[Point<'_>]) {
             c.push(spread_cell(rs, Metric::DbQueriesPerS, 1.0));
             c.push(spread_cell(rs, Metric::StalenessP50, 1.0));
             c.push(spread_cell(rs, Metric::StalenessP99, 1.0));
+            c.push(spread_cell(rs, Metric::BytesPerUpdate, 1.0));
             let counts: Vec<String> = rs
                 .iter()
                 .map(|r| {

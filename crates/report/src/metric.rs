@@ -30,11 +30,13 @@ pub enum Metric {
     ConnectP99,
     Lost,
     Errors,
+    /// polling-vs-push: bytes on the wire per viewer per dashboard version.
+    BytesPerUpdate,
 }
 
 impl Metric {
     /// Every metric, in display order.
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 20] = [
         Metric::LatP50,
         Metric::LatP90,
         Metric::LatP99,
@@ -54,6 +56,7 @@ impl Metric {
         Metric::ConnectP99,
         Metric::Lost,
         Metric::Errors,
+        Metric::BytesPerUpdate,
     ];
 
     /// The name used in thresholds and tables: the CSV column name, or a derived name.
@@ -78,6 +81,7 @@ impl Metric {
             Metric::ConnectP99 => "connect_p99_us",
             Metric::Lost => "lost",
             Metric::Errors => "errors",
+            Metric::BytesPerUpdate => "bytes_per_update",
         }
     }
 
@@ -120,6 +124,7 @@ impl Metric {
             Metric::ConnectP99 => u(r.connect_p99_us),
             Metric::Lost => u(r.lost),
             Metric::Errors => u(r.errors),
+            Metric::BytesPerUpdate => r.bytes_per_update,
         }
     }
 }

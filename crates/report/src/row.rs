@@ -146,6 +146,14 @@ pub struct SummaryRow {
     /// or without deliveries.
     #[serde(serialize_with = "opt_float_cell")]
     pub redis_msgs_per_delivery: Option<f64>,
+    /// polling-vs-push: bytes on the wire (both ways, the viewers' connections) per viewer
+    /// per dashboard version, over the measure window: window bytes ÷ (viewer, version)
+    /// pairs due. Empty for other workloads.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub bytes_per_update: Option<f64>,
+    /// polling-vs-push: rows of another workspace that viewers received (each also an
+    /// error). Empty for other workloads.
+    pub isolation_errors: Option<u64>,
     /// `rate_limit` rows: requests the server refused as `rate limited` (its own count, from
     /// `/api/stats`); empty otherwise and for tcp.
     pub rate_limited: Option<u64>,

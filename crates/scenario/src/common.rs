@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Origin, ScenarioError, line_of};
-use crate::model::{Encoding, Phases, PvpVariant, WorkloadKind};
+use crate::model::{Encoding, Phases, PvpVariant, VariantServers, WorkloadKind};
 use crate::overrides::{Overrides, flag};
 use crate::raw::RawFile;
 use crate::sweep::Val;
@@ -31,8 +31,10 @@ pub(crate) struct Common {
     pub encoding: Encoding,
     pub max_message_bytes: Val<usize>,
     pub phases: Phases,
-    /// `[polling].variants` (polling-vs-push only; all five by default).
+    /// `[polling].variants` (polling-vs-push only; all of them by default).
     pub variants: Vec<PvpVariant>,
+    /// `[polling].workspaces` (1 by default).
+    pub workspaces: u32,
     /// Line of `[polling]`, where a missing polling key is reported (else `workload_line`).
     pub polling_line: Option<usize>,
     /// `server_cpus` / `--server-cpus`, validated ([`crate::budget`]).
@@ -176,6 +178,32 @@ pub(crate) fn common(
         }
     };
 
+    let workspaces = match raw
+        .polling
+        .as_ref()
+        .and_then(|p| p.get_ref().workspaces.as_ref())
+    {
+        None => 1,
+        Some(w) => {
+            let v = *w.get_ref();
+            if !(1..=i64::from(MAX_WORKSPACES)).contains(&v) {
+                let msg = format!("must be 1..={MAX_WORKSPACES} dashboards (got {v})");
+                return Err(err(&at("polling.workspaces", w.span().start), msg));
+            }
+            let node = targets
+                .iter()
+                .find(|t| TargetSpec::parse(t).is_ok_and(|s| s.is_node_peer()));
+            if let (Some(node), true) = (node, v > 1) {
+                let msg = format!(
+                    "the Node peers serve one workspace (got {v} with target {node}): list \
+                     Rust targets only"
+                );
+                return Err(err(&at("polling.workspaces", w.span().start), msg));
+            }
+            v as u32
+        }
+    };
+
     if workload == WorkloadKind::PollingVsPush {
         pvp_variants_have_targets(file, text, raw, workload_line, &targets, &variants)?;
     }
@@ -194,6 +222,7 @@ pub(crate) fn common(
         max_message_bytes,
         phases,
         variants,
+        workspaces,
         polling_line: raw.polling.as_ref().map(|p| line_of(text, p.span().start)),
         server_cpus,
         floor,
@@ -201,9 +230,13 @@ pub(crate) fn common(
     })
 }
 
+/// Most dashboards `[polling].workspaces` may ask for (the servers' own limit).
+pub const MAX_WORKSPACES: u32 = 100_000;
+
 /// polling-vs-push: each variant runs on the targets of its kind (Socket.IO or raw
-/// WebSocket, [`TargetSpec::is_socket_io`]), so each variant needs at least one of them.
-/// A target with no variant of its kind simply has no rows.
+/// WebSocket, [`TargetSpec::is_socket_io`]; the plain-HTTP variants on any HTTP target), so
+/// each variant needs at least one of them. A target with no variant of its kind simply has
+/// no rows.
 fn pvp_variants_have_targets(
     file: &str,
     text: &str,
@@ -212,15 +245,21 @@ fn pvp_variants_have_targets(
     targets: &[String],
     variants: &[PvpVariant],
 ) -> Result<(), ScenarioError> {
-    let sio = |t: &String| TargetSpec::parse(t).is_ok_and(|s| s.is_socket_io());
     for v in variants {
-        if targets.iter().any(|t| sio(t) == v.socket_io()) {
+        if targets
+            .iter()
+            .any(|t| TargetSpec::parse(t).is_ok_and(|s| s.runs_variant(*v)))
+        {
             continue;
         }
-        let kind = if v.socket_io() {
-            "a Socket.IO target (sio-socketioxide, node-socketio or sio=http://HOST:PORT)"
-        } else {
-            "a raw WebSocket target (ws-tungstenite, ws-fastwebsockets, node-ws or ws=ws://HOST:PORT/PATH)"
+        let kind = match v.servers() {
+            VariantServers::SocketIo => {
+                "a Socket.IO target (sio-socketioxide, node-socketio or sio=http://HOST:PORT)"
+            }
+            VariantServers::RawWebSocket => {
+                "a raw WebSocket target (ws-tungstenite, ws-fastwebsockets, node-ws or ws=ws://HOST:PORT/PATH)"
+            }
+            VariantServers::AnyHttp => "an HTTP target (any but tcp)",
         };
         let line = raw
             .polling

@@ -207,6 +207,14 @@ pub enum PvpVariant {
     Poll,
     /// The same GETs against the Socket.IO server's HTTP port (transport is the only change).
     PollSio,
+    /// Conditional GETs (`If-None-Match`): 304 without a body while the version is unchanged.
+    PollEtag,
+    /// GETs of `/api/dashboard/cached`: the server's cache, the database only on a miss.
+    PollCached,
+    /// Hanging GETs of `/api/dashboard/wait?after=V`: answered when a newer version commits.
+    LongPoll,
+    /// One `text/event-stream` (`/api/dashboard/events`): every committed version pushed.
+    Sse,
     /// Viewers join room `dashboard` on a raw WebSocket target, GET one snapshot, then listen.
     PushWs,
     /// The same over Socket.IO on WebSocket.
@@ -215,10 +223,25 @@ pub enum PvpVariant {
     PushSioPolling,
 }
 
+/// Which servers a variant runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantServers {
+    /// Raw WebSocket targets (their HTTP port).
+    RawWebSocket,
+    /// Socket.IO targets.
+    SocketIo,
+    /// Every HTTP target (Rust servers, Node peers, `ws=`/`sio=` URLs).
+    AnyHttp,
+}
+
 impl PvpVariant {
-    pub const ALL: [PvpVariant; 5] = [
+    pub const ALL: [PvpVariant; 9] = [
         PvpVariant::Poll,
         PvpVariant::PollSio,
+        PvpVariant::PollEtag,
+        PvpVariant::PollCached,
+        PvpVariant::LongPoll,
+        PvpVariant::Sse,
         PvpVariant::PushWs,
         PvpVariant::PushSio,
         PvpVariant::PushSioPolling,
@@ -227,6 +250,10 @@ impl PvpVariant {
         match self {
             PvpVariant::Poll => "poll",
             PvpVariant::PollSio => "poll-sio",
+            PvpVariant::PollEtag => "poll-etag",
+            PvpVariant::PollCached => "poll-cached",
+            PvpVariant::LongPoll => "long-poll",
+            PvpVariant::Sse => "sse",
             PvpVariant::PushWs => "push-ws",
             PvpVariant::PushSio => "push-sio",
             PvpVariant::PushSioPolling => "push-sio-polling",
@@ -235,16 +262,30 @@ impl PvpVariant {
     pub fn from_name(name: &str) -> Option<PvpVariant> {
         PvpVariant::ALL.into_iter().find(|v| v.name() == name)
     }
-    /// Whether the variant runs against a Socket.IO server (else a raw WebSocket server).
+    /// Which servers the variant runs on.
+    pub fn servers(self) -> VariantServers {
+        match self {
+            PvpVariant::Poll | PvpVariant::PushWs => VariantServers::RawWebSocket,
+            PvpVariant::PollSio | PvpVariant::PushSio | PvpVariant::PushSioPolling => {
+                VariantServers::SocketIo
+            }
+            PvpVariant::PollEtag
+            | PvpVariant::PollCached
+            | PvpVariant::LongPoll
+            | PvpVariant::Sse => VariantServers::AnyHttp,
+        }
+    }
+    /// Whether the variant runs only against a Socket.IO server.
     pub fn socket_io(self) -> bool {
+        self.servers() == VariantServers::SocketIo
+    }
+    /// Whether viewers poll on a schedule (every `poll_interval`; else updates come to
+    /// them: pushed, streamed or answered to a hanging GET).
+    pub fn polls(self) -> bool {
         matches!(
             self,
-            PvpVariant::PollSio | PvpVariant::PushSio | PvpVariant::PushSioPolling
+            PvpVariant::Poll | PvpVariant::PollSio | PvpVariant::PollEtag | PvpVariant::PollCached
         )
-    }
-    /// Whether viewers poll `GET /api/dashboard` (else they are pushed updates).
-    pub fn polls(self) -> bool {
-        matches!(self, PvpVariant::Poll | PvpVariant::PollSio)
     }
 }
 
@@ -258,6 +299,9 @@ pub struct Polling {
     pub update_rate: f64,
     /// Which variants to run.
     pub variants: Vec<PvpVariant>,
+    /// Dashboards (`workspaces`, default 1): one row and one push room each; viewers are
+    /// spread evenly over them and writes go round-robin.
+    pub workspaces: u32,
 }
 
 /// One fully expanded, validated scenario point: what one row (per target, per repeat) runs.

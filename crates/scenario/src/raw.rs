@@ -42,7 +42,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
 /// Keys of `[phases]`.
 pub(crate) const PHASES_KEYS: &[&str] = &["warmup_s", "measure_s", "drain_s"];
 /// Keys of `[polling]`.
-pub(crate) const POLLING_KEYS: &[&str] = &["poll_interval_ms", "update_rate", "variants"];
+pub(crate) const POLLING_KEYS: &[&str] =
+    &["poll_interval_ms", "update_rate", "variants", "workspaces"];
 /// Keys of `[sweep]`: the scalar settings that may take a list of values.
 pub(crate) const SWEEP_KEYS: &[&str] = &[
     "clients",
@@ -109,6 +110,7 @@ pub(crate) struct RawPolling {
     pub poll_interval_ms: Option<Spanned<f64>>,
     pub update_rate: Option<Spanned<f64>>,
     pub variants: Option<SpannedList<String>>,
+    pub workspaces: Option<Spanned<i64>>,
 }
 
 /// `[sweep]`: each key a list of values for the top-level (or `[polling]`) key of that name.

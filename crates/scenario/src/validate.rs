@@ -189,6 +189,7 @@ pub(crate) mod fixture {
                 drain: Duration::from_secs(1),
             },
             variants: PvpVariant::ALL.to_vec(),
+            workspaces: 1,
             polling_line: None,
             server_cpus: None,
             floor: None,

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use wsbench_scenario::{
-    BroadcastOp, LoopMode, Overrides, Polling, Scenario, TargetSpec, Workload, WorkloadKind, load,
+    BroadcastOp, LoopMode, Overrides, Polling, PvpVariant, Scenario, TargetSpec, Workload,
+    WorkloadKind, load,
 };
 
 fn scenarios_dir() -> PathBuf {
@@ -115,6 +116,22 @@ fn polling_vs_push_has_no_tcp_and_all_variants() {
     assert_eq!(points[1].sweep_label(), "clients=10;poll_interval_ms=1000");
     assert_eq!(polling(&points[1]).poll_interval.as_millis(), 1000);
     assert!(points.iter().any(|s| s.clients >= 1000));
+}
+
+#[test]
+fn the_fair_and_workspace_files_show_every_variant_and_many_dashboards() {
+    let fair = load_named("polling-vs-push-fair.toml");
+    assert_eq!(fair.len(), 2, "update_rate 2 and 10");
+    assert_eq!(polling(&fair[0]).variants, PvpVariant::ALL.to_vec());
+    assert_eq!(fair[1].sweep_label(), "update_rate=10");
+    let ws = load_named("polling-vs-push-workspaces.toml");
+    assert_eq!(ws.len(), 1);
+    assert_eq!(polling(&ws[0]).workspaces, 50);
+    assert_eq!(
+        ws[0].clients % polling(&ws[0]).workspaces,
+        0,
+        "viewers spread evenly"
+    );
 }
 
 #[test]

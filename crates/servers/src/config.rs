@@ -90,6 +90,8 @@ pub struct ServerConfig {
     pub sio_ping_timeout: Duration,
     /// The database behind the REST routes.
     pub database: DatabaseConfig,
+    /// Where the `poll-cached` route keeps rows (`serve --cache`).
+    pub cache: crate::rest::CacheConfig,
     /// Injected faults (tests of the load generator's accounting).
     pub faults: Faults,
     /// Raw WebSocket targets only: echo every message back verbatim instead of speaking the
@@ -129,6 +131,7 @@ impl Default for ServerConfig {
             sio_ping_interval: Duration::from_secs(25),
             sio_ping_timeout: Duration::from_secs(20),
             database: DatabaseConfig::SqliteTemp,
+            cache: crate::rest::CacheConfig::InProcess,
             faults: Faults::default(),
             echo_only: false,
             adapter: None,

@@ -123,22 +123,27 @@ pub(crate) async fn serve_http<F: OutFrame>(
 ) -> Result<(), ServerError> {
     let push_hub = hub.clone();
     let pusher: crate::rest::Pusher =
-        Arc::new(move |json: String| match RawValue::from_string(json) {
-            Ok(raw) => {
-                push_hub.push_to_room("dashboard", wsbench_wire::app::msg(&raw));
-            }
-            Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
-        });
-    let (rest, rest_handle) = crate::rest::router(&cfg.database, pusher).await?;
+        Arc::new(
+            move |room: &str, json: String| match RawValue::from_string(json) {
+                Ok(raw) => {
+                    push_hub.push_to_room(room, wsbench_wire::app::msg(&raw));
+                }
+                Err(e) => tracing::warn!("dashboard push: update is not JSON: {e}"),
+            },
+        );
+    let (rest, rest_handle) = crate::rest::router(&cfg.database, &cfg.cache, pusher).await?;
     rest_handle.guard(cfg);
     for (name, counter) in hub.stats().published() {
         rest_handle.add_counter(name, counter);
     }
     let app = cfg.production.with_cors(ws.merge(rest));
     let stop = conns.stop.clone();
+    let streams = rest_handle.stream_stopper();
     let tracker = conns.tracker.clone();
     let drain = async move {
         stop.cancel();
+        // long-polls answer and SSE streams end, so their connections can close
+        streams.cancel();
         tracker.close();
         tracker.wait().await;
     };

@@ -14,6 +14,9 @@
 //!   query: they are the harness's measurement probe. Table setup and the initial row are
 //!   not counted either.
 //!
+//! The plain-HTTP polling variants (conditional GET, cache, long-poll, SSE) and
+//! workspaces (`?workspace=K`, `POST /api/workspaces`) are in [`variants`].
+//!
 //! Hostile input: a body over 2 MiB is answered 413, and a body that does not arrive
 //! within the server's `http_read_timeout` 408 (both still counted as requests).
 //!
@@ -24,13 +27,17 @@
 //! `db_queries_app == db_queries_engine`, and `http_requests == db_queries_app` whenever
 //! every counted request was a successful dashboard GET/POST.
 
+mod cache;
+mod live;
+pub mod variants;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -39,6 +46,13 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use self::cache::CacheConfig;
+use self::cache::DashboardCache;
+use self::live::{LiveRow, LiveRows};
+pub use self::variants::room_of;
+use self::variants::{VariantCounters, WorkspaceQuery};
 
 use crate::config::{DatabaseConfig, ServerConfig, StatsResetFrom};
 use crate::db::{Dashboard, Db, Pass};
@@ -47,9 +61,9 @@ use crate::error::ServerError;
 /// Largest dashboard request body read (axum's default JSON limit).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
-/// Delivers a committed dashboard update to the target's viewers (room `dashboard`).
-/// The argument is the JSON text of the update object.
-pub type Pusher = Arc<dyn Fn(String) + Send + Sync>;
+/// Delivers a committed dashboard update to the target's viewers: the room (`dashboard`,
+/// or [`room_of`] the workspace) and the JSON text of the update object.
+pub type Pusher = Arc<dyn Fn(&str, String) + Send + Sync>;
 
 /// What the routes share.
 struct RestState {
@@ -63,6 +77,16 @@ struct RestState {
     /// Values a target registers to appear in `/api/stats` (e.g. sio `dropped`): name,
     /// value, and whether `/api/stats/reset` zeroes it (a counter) or not (a gauge).
     extra: std::sync::Mutex<Vec<(&'static str, Arc<AtomicU64>, bool)>>,
+    /// Rows the server has committed or read lately, per workspace (no query needed).
+    live: LiveRows,
+    /// The `poll-cached` rows.
+    cache: DashboardCache,
+    /// Workspaces 1..=this have a row.
+    workspaces: AtomicU32,
+    /// Cancelled when the server stops: ends long-polls and SSE streams.
+    stop: CancellationToken,
+    /// Counters of the variant routes.
+    variants: VariantCounters,
     /// The server's limits on hostile clients, set once by [`RestHandle::guard`].
     guards: OnceLock<Guards>,
 }
@@ -132,9 +156,19 @@ impl RestHandle {
         &self.state.db
     }
 
-    /// Removes the database objects this router created (PostgreSQL table) without
-    /// blocking; dropping the handle does the same, blocking.
+    /// Cancelling it ends the hanging requests (long-polls answer 204, SSE streams end),
+    /// so a graceful shutdown does not wait for them: cancel it when shutdown starts.
+    pub fn stream_stopper(&self) -> CancellationToken {
+        self.state.stop.clone()
+    }
+
+    /// Removes the database objects this router created (PostgreSQL table) and this
+    /// instance's Redis cache keys without blocking; dropping the handle drops the table,
+    /// blocking.
     pub async fn close(self) {
+        self.state.stop.cancel();
+        let workspaces = self.state.workspaces.load(Ordering::Acquire);
+        self.state.cache.clear(workspaces).await;
         self.state.db.cleanup().await;
     }
 }
@@ -154,26 +188,54 @@ struct UpdateBody {
 }
 
 /// Builds the REST routes over a fresh database (table created, initial row inserted;
-/// not counted).
+/// not counted) and the `poll-cached` cache.
 pub async fn router(
     db: &DatabaseConfig,
+    cache: &CacheConfig,
     push: Pusher,
 ) -> Result<(Router, RestHandle), ServerError> {
+    let cache = DashboardCache::open(cache).await?;
     let db = Db::open(db).await?;
+    let variants = VariantCounters::default();
+    let extra = variants
+        .published()
+        .into_iter()
+        .map(|(name, c)| (name, c, true))
+        .collect();
     let state = Arc::new(RestState {
         db,
         push,
         http_requests: AtomicU64::new(0),
-        extra: std::sync::Mutex::new(Vec::new()),
+        extra: std::sync::Mutex::new(extra),
+        live: LiveRows::new(),
+        cache,
+        workspaces: AtomicU32::new(1),
+        stop: CancellationToken::new(),
+        variants,
         guards: OnceLock::new(),
     });
     let counted = Router::new()
-        .route("/api/dashboard", get(get_dashboard).post(post_dashboard))
+        .route(
+            "/api/dashboard",
+            get(variants::get_dashboard).post(post_dashboard),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), count_request));
+    let arrivals = Router::new()
+        .route("/api/dashboard/cached", get(variants::get_cached))
+        .route("/api/dashboard/wait", get(variants::get_wait))
+        .route("/api/dashboard/events", get(variants::get_events))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            variants::count_arrival,
+        ));
     let probes = Router::new()
         .route("/api/stats", get(get_stats))
-        .route("/api/stats/reset", post(reset_stats));
-    let router = counted.merge(probes).with_state(state.clone());
+        .route("/api/stats/reset", post(reset_stats))
+        .route("/api/workspaces", post(variants::post_workspaces));
+    let router = counted
+        .merge(arrivals)
+        .merge(probes)
+        .with_state(state.clone());
     Ok((router, RestHandle { state }))
 }
 
@@ -262,22 +324,32 @@ fn row_body(text: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-async fn get_dashboard(
-    State(st): State<Arc<RestState>>,
-    Extension(pass): Extension<Pass>,
-) -> Result<Response, RouteError> {
-    let row: Dashboard = st.db.get_dashboard_with(pass).await?;
-    Ok(row_body(row.to_json()))
-}
-
+/// One UPDATE; after the commit the server learns the row (SSE, long-poll, ETag memory),
+/// pushes it to the workspace's room and invalidates its cache entry, in that order.
 async fn post_dashboard(
     State(st): State<Arc<RestState>>,
     Extension(pass): Extension<Pass>,
+    Query(q): Query<WorkspaceQuery>,
     Json(body): Json<UpdateBody>,
 ) -> Result<Response, RouteError> {
-    let row = st.db.update_dashboard_with(pass, &body.value).await?;
+    let w = match variants::workspace(&st, &q) {
+        Ok(w) => w,
+        Err(r) => return Ok(r.into_response()),
+    };
+    let row: Dashboard = st.db.update_dashboard_with(pass, w, &body.value).await?;
     let text = row.to_json();
-    (st.push)(text.clone());
+    st.live.learn(
+        w,
+        LiveRow {
+            version: row.version as u64,
+            text: text.as_str().into(),
+        },
+    );
+    (st.push)(&room_of(w), text.clone());
+    if let Err(e) = st.cache.invalidate(w).await {
+        // the write is committed and pushed: report it, but the cache may now be stale
+        tracing::warn!("dashboard write of workspace {w}: {e}");
+    }
     Ok(row_body(text))
 }
 
@@ -295,6 +367,11 @@ async fn get_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, Rout
     );
     out.insert("engine_count_source".into(), counts.engine_source.into());
     out.insert("db_errors".into(), counts.errors.into());
+    out.insert("cache".into(), st.cache.kind().into());
+    out.insert(
+        "workspaces".into(),
+        st.workspaces.load(Ordering::Acquire).into(),
+    );
     for (name, c, _) in st.extra.lock().expect("stats counters lock").iter() {
         out.insert((*name).into(), c.load(Ordering::Relaxed).into());
     }

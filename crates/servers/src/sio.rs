@@ -189,12 +189,12 @@ async fn serve_io<A: Adapter>(
     layer: SocketIoLayer<A>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let (push_tx, push_rx) = mpsc::unbounded_channel::<String>();
-    let pusher: rest::Pusher = Arc::new(move |text: String| {
+    let (push_tx, push_rx) = mpsc::unbounded_channel::<(String, String)>();
+    let pusher: rest::Pusher = Arc::new(move |room: &str, text: String| {
         // The receiver lives as long as the server; after shutdown a push has no viewers.
-        let _ = push_tx.send(text);
+        let _ = push_tx.send((room.to_owned(), text));
     });
-    let (rest_router, rest_handle) = rest::router(&cfg.database, pusher).await?;
+    let (rest_router, rest_handle) = rest::router(&cfg.database, &cfg.cache, pusher).await?;
     rest_handle.guard(&cfg);
     rest_handle.add_counter("dropped", shared.0.deliveries.dropped.clone());
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
@@ -204,12 +204,17 @@ async fn serve_io<A: Adapter>(
 
     let app = cfg.production.with_cors(rest_router.layer(layer));
     let closing = io.clone();
+    let streams = rest_handle.stream_stopper();
     crate::http_server::serve_router(
         listener,
         app,
         crate::http_server::HttpLimits::new(&cfg),
         shutdown,
-        async move { closing.close().await },
+        async move {
+            // long-polls answer and SSE streams end, so their connections can close
+            streams.cancel();
+            closing.close().await;
+        },
     )
     .await;
     pushing.abort();
@@ -222,19 +227,21 @@ pub const SLOW_CONSUMER_DISCONNECT_REFUSED: &str = "sio-socketioxide cannot hono
      slow-consumer disconnect: socketioxide has no way to close a socket whose queue is full \
      (its disconnect packet needs room in that queue); use drop, its own behaviour";
 
-/// Emits each committed dashboard row, in commit order, as `update(row)` to room `dashboard`.
-/// The row goes out as its REST text (a `RawValue`, not a `Value`, which would sort keys).
+/// Emits each committed dashboard row, in commit order, as `update(row)` to its workspace's
+/// room (`dashboard` for workspace 1) through the adapter, so a cluster's other nodes
+/// deliver it too. The row goes out as its REST text (a `RawValue`, not a `Value`, which
+/// would sort keys).
 async fn push_updates<A: Adapter>(
     io: SocketIo<A>,
     shared: Shared,
-    mut rx: mpsc::UnboundedReceiver<String>,
+    mut rx: mpsc::UnboundedReceiver<(String, String)>,
 ) {
-    while let Some(text) = rx.recv().await {
+    while let Some((room, text)) = rx.recv().await {
         match serde_json::value::RawValue::from_string(text) {
             Ok(row) => shared
                 .0
                 .deliveries
-                .count_broadcast(io.to("dashboard").emit("update", &row).await),
+                .count_broadcast(io.to(room).emit("update", &row).await),
             Err(e) => tracing::warn!("sio: dashboard update is not JSON: {e}"),
         }
     }

@@ -15,9 +15,13 @@ use wsbench_servers::config::{DatabaseConfig, ServerConfig, StatsResetFrom};
 use wsbench_servers::rest;
 
 async fn reset_from(peer: SocketAddr, cfg: Option<ServerConfig>) -> u16 {
-    let (router, handle) = rest::router(&DatabaseConfig::SqliteTemp, Arc::new(|_| {}))
-        .await
-        .expect("REST router over a temporary SQLite database");
+    let (router, handle) = rest::router(
+        &DatabaseConfig::SqliteTemp,
+        &rest::CacheConfig::default(),
+        Arc::new(|_: &str, _| {}),
+    )
+    .await
+    .expect("REST router over a temporary SQLite database");
     if let Some(cfg) = cfg {
         handle.guard(&cfg);
     }

@@ -363,6 +363,99 @@ describe('REST routes (docs/design.md §4)', { skip: HTTP === undefined && 'WSBE
     }
   });
 
+  /** A GET with headers: status, the headers we look at, body. */
+  const getWith = async (path, headers = {}) => {
+    const res = await withTimeout(
+      fetch(`${HTTP}${path}`, { headers, signal: AbortSignal.timeout(10_000) }),
+      `GET ${path}`,
+    );
+    const h = (name) => res.headers.get(name);
+    return { status: res.status, etag: h('etag'), source: h('x-etag-source'), cache: h('x-cache'), text: await res.text() };
+  };
+
+  it('conditional GET: 304 while the version is unchanged, and how the server knows', TEST, async () => {
+    const first = await getWith('/api/dashboard');
+    const version = JSON.parse(first.text).version;
+    assert.equal(first.etag, `"${version}"`);
+    const same = await getWith('/api/dashboard', { 'if-none-match': first.etag });
+    assert.equal(same.status, 304);
+    assert.equal(same.text, '');
+    assert.ok(['memory', 'query'].includes(same.source), `x-etag-source ${same.source}`);
+    const post = await api('POST', '/api/dashboard', { value: 'etag' });
+    const changed = await getWith('/api/dashboard', { 'if-none-match': first.etag });
+    assert.equal(changed.status, 200);
+    assert.equal(changed.text, post.text);
+    assert.equal(changed.etag, `"${version + 1}"`);
+  });
+
+  it('cached GET: a miss runs the SELECT, hits do not, a write invalidates', TEST, async () => {
+    await api('POST', '/api/dashboard', { value: 'before' });
+    await api('POST', '/api/stats/reset');
+    const miss = await getWith('/api/dashboard/cached');
+    assert.equal(miss.status, 200, miss.text);
+    assert.equal(miss.cache, 'miss');
+    const hit = await getWith('/api/dashboard/cached');
+    assert.equal(hit.cache, 'hit');
+    assert.equal(hit.text, miss.text);
+    const post = await api('POST', '/api/dashboard', { value: 'after' });
+    const again = await getWith('/api/dashboard/cached');
+    assert.equal(again.cache, 'miss', 'the write invalidated the cache');
+    assert.equal(again.text, post.text);
+    const s = JSON.parse((await api('GET', '/api/stats')).text);
+    assert.equal(s.db_queries_app, 3, 'two misses and the write');
+    assert.equal(s.http_requests, 4);
+    assert.equal(s.cache_hits, 1);
+    assert.equal(s.cache_misses, 2);
+  });
+
+  it('long-poll: the first version after V when it is written, 204 after the timeout', TEST, async () => {
+    const now = await getWith('/api/dashboard/wait');
+    assert.equal(now.status, 200, now.text);
+    const v = JSON.parse(now.text).version;
+    const waiting = getWith(`/api/dashboard/wait?after=${v}&timeout_ms=5000`);
+    const post = await api('POST', '/api/dashboard', { value: 'long-poll' });
+    const answer = await waiting;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.text, post.text);
+    const idle = await getWith(`/api/dashboard/wait?after=${v + 1}&timeout_ms=50`);
+    assert.equal(idle.status, 204);
+  });
+
+  it('SSE: the newest row, then every write, one data event each', TEST, async () => {
+    const abort = new AbortController();
+    const res = await withTimeout(fetch(`${HTTP}/api/dashboard/events`, { signal: abort.signal }), 'SSE');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    const nextEvent = async () => {
+      for (;;) {
+        const end = buf.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart());
+          if (data.length > 0) return data.join('\n');
+          continue;
+        }
+        const { value, done } = await withTimeout(reader.read(), 'SSE event');
+        assert.ok(!done, 'the stream ended early');
+        buf += decoder.decode(value, { stream: true });
+      }
+    };
+    const current = await api('GET', '/api/dashboard');
+    assert.equal(await nextEvent(), current.text);
+    const a = await api('POST', '/api/dashboard', { value: 'sse-1' });
+    const b = await api('POST', '/api/dashboard', { value: 'sse-2' });
+    assert.equal(await nextEvent(), a.text);
+    assert.equal(await nextEvent(), b.text);
+    abort.abort();
+  });
+
   it('a dashboard body without "value" is refused with a 4xx and writes nothing', TEST, async () => {
     const before = await api('GET', '/api/dashboard');
     const res = await api('POST', '/api/dashboard', { nope: 1 });

@@ -1,17 +1,13 @@
 //! Which rows a polling-vs-push point runs: each variant on the targets of its kind (`poll`
-//! and `push-ws` on raw WebSocket targets, the `sio` variants on Socket.IO targets), one row
-//! per (target, variant). The variant, not the target name, picks the client transport, so
+//! and `push-ws` on raw WebSocket targets, the `sio` variants on Socket.IO targets, the
+//! plain-HTTP variants `poll-etag`, `poll-cached`, `long-poll` and `sse` on every HTTP
+//! target), one row per (target, variant). The variant, not the target name, picks the client transport, so
 //! `sio-socketioxide-polling` names the same server as `sio-socketioxide` and runs no rows of
 //! its own when both are listed.
 
 use wsbench_scenario::{Polling, PvpVariant};
 
 use super::target::{Protocol, TargetSpec};
-
-/// Whether `spec` is a Socket.IO server (`None`: it cannot serve polling-vs-push at all).
-fn socket_io(spec: &TargetSpec) -> Option<bool> {
-    spec.has_http().then(|| spec.is_socket_io())
-}
 
 /// Which server a spec reaches, ignoring the client transport its name implies.
 fn server_key(spec: &TargetSpec) -> String {
@@ -40,8 +36,7 @@ pub fn lanes(
             continue;
         }
         seen.push(key);
-        let Some(sio) = socket_io(spec) else { continue };
-        for v in variants.iter().filter(|v| v.socket_io() == sio) {
+        for v in variants.iter().filter(|v| spec.runs_variant(**v)) {
             out.push((name.clone(), spec.clone(), *v));
         }
     }
@@ -59,6 +54,7 @@ mod tests {
             poll_interval: std::time::Duration::from_millis(100),
             update_rate: 10.0,
             variants: PvpVariant::ALL.to_vec(),
+            workspaces: 1,
         };
         let t = |n: &str| (n.to_owned(), TargetSpec::parse(n).unwrap());
         let targets = [
@@ -72,14 +68,30 @@ mod tests {
             .collect();
         let want = [
             ("ws-tungstenite", "poll"),
+            ("ws-tungstenite", "poll-etag"),
+            ("ws-tungstenite", "poll-cached"),
+            ("ws-tungstenite", "long-poll"),
+            ("ws-tungstenite", "sse"),
             ("ws-tungstenite", "push-ws"),
             ("sio-socketioxide", "poll-sio"),
+            ("sio-socketioxide", "poll-etag"),
+            ("sio-socketioxide", "poll-cached"),
+            ("sio-socketioxide", "long-poll"),
+            ("sio-socketioxide", "sse"),
             ("sio-socketioxide", "push-sio"),
             ("sio-socketioxide", "push-sio-polling"),
         ];
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b)));
         polling.variants = vec![PvpVariant::PushSio];
         assert_eq!(lanes(&polling, &targets).len(), 1);
+        polling.variants = vec![PvpVariant::Sse];
+        let both = [t("node-ws"), t("tcp"), t("ws-tungstenite")];
+        let got: Vec<String> = lanes(&polling, &both).into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            got,
+            ["node-ws", "ws-tungstenite"],
+            "SSE on every HTTP target"
+        );
         assert_eq!(fds_per_viewer(&PvpVariant::ALL), 3);
     }
 }

@@ -62,8 +62,8 @@ pub fn format_pvp_summary(rows: &[SummaryRow]) -> Option<String> {
         let _ = writeln!(out, "\n{g}");
         let _ = writeln!(
             out,
-            "{:>6}  {:<17} {:>10} {:>9} {:>10} {:>9} {:>9} {:>7}  flags",
-            "N", "variant", "queries/s", "http/s", "stale p50", "p99 ms", "missed", "r"
+            "{:>6}  {:<17} {:>10} {:>9} {:>10} {:>9} {:>9} {:>8} {:>7}  flags",
+            "N", "variant", "queries/s", "http/s", "stale p50", "p99 ms", "missed", "B/upd", "r"
         );
         for n in ns {
             let at_n: Vec<&&&SummaryRow> = in_group.iter().filter(|r| r.clients == n).collect();
@@ -83,7 +83,7 @@ pub fn format_pvp_summary(rows: &[SummaryRow]) -> Option<String> {
                 }
                 let _ = writeln!(
                     out,
-                    "{:>6}  {:<17} {:>10} {:>9} {:>10} {:>9} {:>9} {:>7}  {}",
+                    "{:>6}  {:<17} {:>10} {:>9} {:>10} {:>9} {:>9} {:>8} {:>7}  {}",
                     n,
                     r.variant,
                     opt(qps(r, r.db_queries_app), 1),
@@ -92,6 +92,7 @@ pub fn format_pvp_summary(rows: &[SummaryRow]) -> Option<String> {
                     opt(r.staleness_p99_ms, 1),
                     r.versions_missed
                         .map_or_else(|| "-".into(), |m| m.to_string()),
+                    opt(r.bytes_per_update, 0),
                     r.repeat,
                     flags.join(", ")
                 );
@@ -101,8 +102,11 @@ pub fn format_pvp_summary(rows: &[SummaryRow]) -> Option<String> {
             let mut ratios = Vec::new();
             for (poll, push) in [
                 ("poll", "push-ws"),
+                ("poll-etag", "push-ws"),
+                ("poll-cached", "push-ws"),
                 ("poll-sio", "push-sio"),
                 ("poll-sio", "push-sio-polling"),
+                ("poll", "sse"),
             ] {
                 let (Some(a), Some(b)) = (first(poll), first(push)) else {
                     continue;

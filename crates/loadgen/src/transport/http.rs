@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderName, IF_NONE_MATCH};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
@@ -89,6 +89,29 @@ impl HttpConn {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<(u16, Bytes), TransportError> {
+        let resp = self
+            .send(method.clone(), path_and_query, content_type, &[], body)
+            .await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| http_error(&method, path_and_query, e))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    /// Sends one request with `headers` and returns the response as it starts (the body
+    /// still to be read from the connection).
+    pub(crate) async fn send(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        headers: &[(HeaderName, &str)],
+        body: Bytes,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, TransportError> {
         if self.sender.is_closed() {
             (self.sender, self.rx) = open_sender(self.addr, &self.counters).await?;
         }
@@ -102,6 +125,9 @@ impl HttpConn {
             .header(HOST, self.host.as_str());
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
+        }
+        for (name, value) in headers {
+            req = req.header(name, *value);
         }
         let req = req.body(Full::new(body)).map_err(|e| {
             TransportError::Protocol(format!("HTTP {method} {path_and_query}: bad request: {e}"))
@@ -129,14 +155,19 @@ impl HttpConn {
             }
             Err(e) => return Err(http_error(&method, path_and_query, e.into_error())),
         };
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| http_error(&method, path_and_query, e))?
-            .to_bytes();
-        Ok((status, body))
+        Ok(resp)
+    }
+}
+
+/// Reads the byte counts of an [`HttpClient`] from elsewhere (e.g. at the edges of a
+/// measure window while a long-poll hangs).
+#[derive(Debug, Clone)]
+pub struct ByteMeter(Arc<Counters>);
+
+impl ByteMeter {
+    /// Bytes moved so far.
+    pub fn bytes(&self) -> ByteCounts {
+        self.0.snapshot()
     }
 }
 
@@ -161,6 +192,46 @@ impl HttpClient {
             .await
     }
 
+    /// A conditional `GET path` (`If-None-Match: etag` when given) → (status, the
+    /// response's `ETag`, body). A 304 has an empty body.
+    pub async fn get_conditional(
+        &mut self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<(u16, Option<String>, Bytes), TransportError> {
+        let headers: Vec<(HeaderName, &str)> =
+            etag.into_iter().map(|e| (IF_NONE_MATCH, e)).collect();
+        let resp = self
+            .conn
+            .send(Method::GET, path, None, &headers, Bytes::new())
+            .await?;
+        let status = resp.status().as_u16();
+        let tag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| http_error(&Method::GET, path, e))?
+            .to_bytes();
+        Ok((status, tag, body))
+    }
+
+    /// `GET path` whose body is read as it comes (a `text/event-stream`): (status, body).
+    pub async fn get_stream(
+        &mut self,
+        path: &str,
+    ) -> Result<(u16, hyper::body::Incoming), TransportError> {
+        let resp = self
+            .conn
+            .send(Method::GET, path, None, &[], Bytes::new())
+            .await?;
+        Ok((resp.status().as_u16(), resp.into_body()))
+    }
+
     /// `POST path` with a JSON body → (status, body).
     pub async fn post_json(
         &mut self,
@@ -180,6 +251,11 @@ impl HttpClient {
     /// Bytes moved on this client's connections so far.
     pub fn bytes(&self) -> ByteCounts {
         self.counters.snapshot()
+    }
+
+    /// A handle that reads this client's byte counts while a request is out.
+    pub fn meter(&self) -> ByteMeter {
+        ByteMeter(self.counters.clone())
     }
 
     /// HTTP requests sent so far.

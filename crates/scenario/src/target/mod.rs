@@ -134,6 +134,25 @@ impl TargetSpec {
         self.protocol().is_socket_io()
     }
 
+    /// Whether polling-vs-push runs `variant` on this target: the Socket.IO variants on
+    /// Socket.IO servers, `poll` and `push-ws` on raw WebSocket servers, the plain-HTTP
+    /// variants on every HTTP server.
+    pub fn runs_variant(&self, variant: crate::PvpVariant) -> bool {
+        if !self.has_http() {
+            return false;
+        }
+        match variant.servers() {
+            crate::VariantServers::SocketIo => self.is_socket_io(),
+            crate::VariantServers::RawWebSocket => !self.is_socket_io(),
+            crate::VariantServers::AnyHttp => true,
+        }
+    }
+
+    /// Whether the target is a Node reference peer (which serves one workspace only).
+    pub fn is_node_peer(&self) -> bool {
+        matches!(self.server(), Some(ServerKind::Node(_)))
+    }
+
     /// Whether the target can run `workload` (tcp has no HTTP, so no polling-vs-push).
     pub fn supports(&self, workload: WorkloadKind) -> bool {
         workload != WorkloadKind::PollingVsPush || self.has_http()

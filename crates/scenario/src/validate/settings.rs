@@ -156,6 +156,7 @@ fn polling(cx: &Ctx) -> Result<Polling, ScenarioError> {
         poll_interval,
         update_rate,
         variants: c.variants.clone(),
+        workspaces: c.workspaces,
     })
 }
 
@@ -188,6 +189,7 @@ fn positive(
 mod tests {
     use super::super::fixture::{FILE, at, common, message};
     use super::*;
+    use crate::model::PvpVariant;
     use crate::model::WorkloadKind as K;
     use crate::sweep::Point;
 
@@ -278,7 +280,8 @@ mod tests {
             panic!("a polling-vs-push workload")
         };
         assert_eq!(p.poll_interval, Duration::from_millis(250));
-        assert_eq!(p.variants.len(), 5);
+        assert_eq!(p.variants.len(), PvpVariant::ALL.len());
+        assert_eq!(p.workspaces, 1);
         assert_eq!(
             message(build(K::PollingVsPush, polling(1500.0), 4)),
             "t.toml:5: key 'polling.poll_interval_ms': must be <= phases.drain_s (1 s), so every \

@@ -103,36 +103,54 @@ impl Db {
         }
     }
 
-    /// One SELECT, under a pass of its own.
+    /// One SELECT of workspace 1's row, under a pass of its own.
     pub async fn get_dashboard(&self) -> Result<Dashboard, ServerError> {
-        self.get_dashboard_with(self.pass().await).await
+        self.get_dashboard_with(self.pass().await, 1).await
     }
 
-    /// One SELECT under `pass` (released once the statement is counted, even if the
-    /// caller stops waiting).
-    pub async fn get_dashboard_with(&self, pass: Pass) -> Result<Dashboard, ServerError> {
+    /// One SELECT of workspace `workspace`'s row under `pass` (released once the
+    /// statement is counted, even if the caller stops waiting). A workspace without a row
+    /// is a database error: callers check it against [`Db::ensure_workspaces`] first.
+    pub async fn get_dashboard_with(
+        &self,
+        pass: Pass,
+        workspace: u32,
+    ) -> Result<Dashboard, ServerError> {
         match self {
-            Db::Sqlite(d) => d.get_dashboard(pass).await,
-            Db::Postgres(d) => d.get_dashboard(pass).await,
+            Db::Sqlite(d) => d.get_dashboard(pass, workspace).await,
+            Db::Postgres(d) => d.get_dashboard(pass, workspace).await,
         }
     }
 
-    /// One UPDATE … RETURNING (version + 1, new value, now) under a pass of its own;
-    /// returns the new row once the write is committed.
+    /// One UPDATE … RETURNING of workspace 1 (version + 1, new value, now) under a pass
+    /// of its own; returns the new row once the write is committed.
     pub async fn update_dashboard(&self, value: &RawValue) -> Result<Dashboard, ServerError> {
-        self.update_dashboard_with(self.pass().await, value).await
+        self.update_dashboard_with(self.pass().await, 1, value)
+            .await
     }
 
-    /// Like [`update_dashboard`](Self::update_dashboard), under `pass`.
+    /// Like [`update_dashboard`](Self::update_dashboard), of `workspace`, under `pass`.
     pub async fn update_dashboard_with(
         &self,
         pass: Pass,
+        workspace: u32,
         value: &RawValue,
     ) -> Result<Dashboard, ServerError> {
         let text = compact_json(value.get());
         match self {
-            Db::Sqlite(d) => d.update_dashboard(pass, text).await,
-            Db::Postgres(d) => d.update_dashboard(pass, text).await,
+            Db::Sqlite(d) => d.update_dashboard(pass, workspace, text).await,
+            Db::Postgres(d) => d.update_dashboard(pass, workspace, text).await,
+        }
+    }
+
+    /// Makes sure workspaces `1..=count` each have their dashboard row (new rows start at
+    /// version 0, value `null`). Setup, quiesced and not counted on either side, like
+    /// table creation: the counts read afterwards are the same as before.
+    pub async fn ensure_workspaces(&self, count: u32) -> Result<(), ServerError> {
+        let _quiet = self.quiesce().await;
+        match self {
+            Db::Sqlite(d) => d.ensure_rows(count).await,
+            Db::Postgres(d) => d.ensure_rows(count).await,
         }
     }
 

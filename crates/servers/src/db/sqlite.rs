@@ -20,9 +20,12 @@ use crate::error::ServerError;
 /// Connections in the pool: enough for concurrent readers beside the writer (WAL).
 const POOL_SIZE: usize = 4;
 
-const SELECT_SQL: &str = "SELECT version, value, written_at FROM dashboard WHERE id = 1";
+const SELECT_SQL: &str = "SELECT version, value, written_at FROM dashboard WHERE id = ?1";
 const UPDATE_SQL: &str = "UPDATE dashboard SET version = version + 1, value = ?1, written_at = ?2 \
-                          WHERE id = 1 RETURNING version, value, written_at";
+                          WHERE id = ?3 RETURNING version, value, written_at";
+/// Adds one workspace's row (setup, not counted: see [`SqliteDb::ensure_rows`]).
+const INSERT_SQL: &str =
+    "INSERT OR IGNORE INTO dashboard (id, version, value, written_at) VALUES (?1, 0, 'null', 0)";
 
 /// A pooled, counted SQLite database.
 pub struct SqliteDb {
@@ -122,14 +125,14 @@ impl SqliteDb {
         .map_err(|e| db_err("query task", e))?
     }
 
-    /// One SELECT under `pass`.
-    pub async fn get_dashboard(&self, pass: Pass) -> Result<Dashboard, ServerError> {
-        self.with_conn(pass, |c| {
+    /// One SELECT of workspace `id`'s row under `pass`.
+    pub async fn get_dashboard(&self, pass: Pass, id: u32) -> Result<Dashboard, ServerError> {
+        self.with_conn(pass, move |c| {
             let mut stmt = c
                 .prepare_cached(SELECT_SQL)
                 .map_err(|e| db_err("prepare SELECT", e))?;
             let row = stmt
-                .query_row([], |r| {
+                .query_row([id], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
@@ -143,10 +146,12 @@ impl SqliteDb {
         .and_then(to_dashboard)
     }
 
-    /// One UPDATE … RETURNING under `pass`; `text` is the new value's JSON text.
+    /// One UPDATE … RETURNING of workspace `id`'s row under `pass`; `text` is the new
+    /// value's JSON text.
     pub async fn update_dashboard(
         &self,
         pass: Pass,
+        id: u32,
         text: String,
     ) -> Result<Dashboard, ServerError> {
         self.with_conn(pass, move |c| {
@@ -156,7 +161,7 @@ impl SqliteDb {
             // Autocommit: the write is committed when the statement finishes, i.e. before
             // `query_row` returns (it drains and resets the statement).
             let row = stmt
-                .query_row(rusqlite::params![text, unix_nanos()], |r| {
+                .query_row(rusqlite::params![text, unix_nanos(), id], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
@@ -168,6 +173,51 @@ impl SqliteDb {
         })
         .await
         .and_then(to_dashboard)
+    }
+
+    /// Makes sure rows `1..=count` exist (one transaction of `INSERT OR IGNORE`); only
+    /// called behind the gate's write side. Setup, not a dashboard statement: what the
+    /// profile hook counts meanwhile is taken back out of the engine count, and the app
+    /// count is not touched.
+    pub(super) async fn ensure_rows(&self, count: u32) -> Result<(), ServerError> {
+        let permit = self
+            .available
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| db_err("connection pool closed", e))?;
+        let conn = self
+            .idle
+            .lock()
+            .expect("sqlite pool lock")
+            .pop()
+            .ok_or_else(|| db_err("pool", "no idle connection despite a permit"))?;
+        let (idle, engine) = (self.idle.clone(), self.engine.clone());
+        tokio::task::spawn_blocking(move || {
+            let before = engine.load(Ordering::Relaxed);
+            let out = (|| {
+                let tx = conn
+                    .unchecked_transaction()
+                    .map_err(|e| db_err("BEGIN (workspaces)", e))?;
+                {
+                    let mut stmt = tx
+                        .prepare(INSERT_SQL)
+                        .map_err(|e| db_err("prepare INSERT (workspaces)", e))?;
+                    for id in 2..=count {
+                        stmt.execute([id])
+                            .map_err(|e| db_err("INSERT workspace row", e))?;
+                    }
+                }
+                tx.commit().map_err(|e| db_err("COMMIT (workspaces)", e))
+            })();
+            let traced = engine.load(Ordering::Relaxed) - before;
+            engine.fetch_sub(traced, Ordering::Relaxed);
+            idle.lock().expect("sqlite pool lock").push(conn);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| db_err("workspaces task", e))?
     }
 
     /// Both counts; only called behind the gate's write side (`Quiesced`), so every

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wsbench_servers::config::{DatabaseConfig, ServerConfig};
 use wsbench_servers::error::ServerError;
-use wsbench_servers::rest::{Pusher, RestHandle};
+use wsbench_servers::rest::{CacheConfig, Pusher, RestHandle};
 
 use self::http::{STEP, get_json, post_json};
 
@@ -74,6 +74,8 @@ pub async fn start_sio(cfg: ServerConfig) -> TestServer {
 pub struct RestServer {
     pub addr: SocketAddr,
     pub pushes: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// The room of each push, in the order of `pushes`.
+    pub rooms: tokio::sync::mpsc::UnboundedReceiver<String>,
     handle: RestHandle,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -81,12 +83,19 @@ pub struct RestServer {
 
 impl RestServer {
     pub async fn start(db: &DatabaseConfig) -> RestServer {
+        RestServer::start_with(db, &CacheConfig::InProcess).await
+    }
+
+    /// The same with the `poll-cached` rows in `cache`.
+    pub async fn start_with(db: &DatabaseConfig, cache: &CacheConfig) -> RestServer {
         let (tx, pushes) = tokio::sync::mpsc::unbounded_channel();
-        let pusher: Pusher = std::sync::Arc::new(move |text| {
+        let (room_tx, rooms) = tokio::sync::mpsc::unbounded_channel();
+        let pusher: Pusher = std::sync::Arc::new(move |room: &str, text| {
+            let _ = room_tx.send(room.to_owned());
             let _ = tx.send(text);
         });
         let (router, handle) =
-            tokio::time::timeout(STEP, wsbench_servers::rest::router(db, pusher))
+            tokio::time::timeout(STEP, wsbench_servers::rest::router(db, cache, pusher))
                 .await
                 .expect("opening the database timed out")
                 .expect("opening the database");
@@ -95,16 +104,19 @@ impl RestServer {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (shutdown, rx) = oneshot::channel::<()>();
+        let streams = handle.stream_stopper();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;
+                    streams.cancel();
                 })
                 .await
         });
         RestServer {
             addr,
             pushes,
+            rooms,
             handle,
             shutdown,
             task,

@@ -9,7 +9,11 @@
 //! the window ([`Bounds`]: requests wholly inside the window ≤ count ≤ requests overlapping
 //! it). A count outside its bounds is an error in the row, with a note.
 //!
-//! Columns: `sent` = versions written in the window, `expected` = versions × viewers,
+//! With W > 1 workspaces the probe creates the rows first (`POST /api/workspaces`, not
+//! counted), viewer i watches workspace `i % W + 1` and the writer goes round-robin.
+//!
+//! Columns: `sent` = versions written in the window, `expected` = (viewer, version) pairs
+//! due (each viewer the versions of its workspace; versions × viewers with one),
 //! `delivered` = pairs seen, `versions_missed` = pairs never seen (a result for polling;
 //! for push variants also `lost`, since a push should deliver every version). The `lat_*`
 //! columns and the `.hgrm` hold the staleness histogram (µs), the same as
@@ -22,13 +26,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{Polling, PvpVariant, Scenario};
 
-use super::tally::{Bounds, Window, staleness};
-use super::viewer::{Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
+use super::probe::{PROBE_TIMEOUT, measure, probe_call, sleep_or_cancel};
+use super::tally::{Bounds, Seen, staleness};
+use super::viewer::{PollKind, Ready, Timeline, ViewerReport, ViewerSpec, Watch, run_viewer};
 use super::writer::run_writer;
 use super::{http_of, push_endpoint, transport_label};
 use crate::recorder::{fill_latency_columns, new_histogram, quantile};
 use crate::row::{
-    CpuMark, OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
+    OwnLag, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, fill_read_lag,
     flag_loadgen_bound,
 };
 use crate::transport::HttpClient;
@@ -38,22 +43,8 @@ use crate::transport::rxstamp::RxClock;
 const SETUP_CONCURRENCY: usize = 256;
 /// All viewers must be set up within this (plus 10 ms per viewer).
 const SETUP_BUDGET: Duration = Duration::from_secs(20);
-/// The stats probe's requests are bounded by this.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Head start of the timeline after setup.
 const START_LEAD: Duration = Duration::from_millis(50);
-
-/// What `GET /api/stats` says (the fields the row needs).
-#[derive(Debug, serde::Deserialize)]
-struct Stats {
-    db_queries_app: u64,
-    /// `null` from a server whose database has no engine-side count (the Node peers on
-    /// sql.js): the row leaves the cell empty and claims no agreement.
-    db_queries_engine: Option<u64>,
-    http_requests: u64,
-    #[serde(default)]
-    engine_count_source: String,
-}
 
 /// Runs one polling-vs-push row of `variant` against `target`, with the point's `polling`
 /// settings.
@@ -81,6 +72,15 @@ pub async fn run_row(
         }
     };
     let mut probe = connect("stats probe").await.map_err(failed)?;
+    if polling.workspaces > 1 {
+        let body = format!("{{\"count\":{}}}", polling.workspaces);
+        probe_call(
+            probe.post_json("/api/workspaces", body),
+            "POST /api/workspaces",
+        )
+        .await
+        .map_err(failed)?;
+    }
     // the writer is this row's publisher: it connects and runs on the publisher lane, the
     // viewers on the receiver lanes (crate::engine)
     let lanes = ctx.engine.placement(s.clients + 1, 1);
@@ -101,16 +101,22 @@ pub async fn run_row(
     let mut viewers = Vec::with_capacity(n as usize);
     let rx_clock = RxClock::measure();
     for index in 0..n {
-        let watch = match &push {
-            Some(endpoint) => Watch::Push {
+        let poll = |kind| Watch::Poll {
+            interval: polling.poll_interval,
+            offset: polling
+                .poll_interval
+                .mul_f64(f64::from(index) / f64::from(n)),
+            kind,
+        };
+        let watch = match (&push, variant) {
+            (Some(endpoint), _) => Watch::Push {
                 endpoint: endpoint.clone(),
             },
-            None => Watch::Poll {
-                interval: polling.poll_interval,
-                offset: polling
-                    .poll_interval
-                    .mul_f64(f64::from(index) / f64::from(n)),
-            },
+            (None, PvpVariant::PollEtag) => poll(PollKind::Etag),
+            (None, PvpVariant::PollCached) => poll(PollKind::Cached),
+            (None, PvpVariant::LongPoll) => Watch::LongPoll,
+            (None, PvpVariant::Sse) => Watch::Sse,
+            (None, _) => poll(PollKind::Plain),
         };
         let spec = ViewerSpec {
             index,
@@ -118,6 +124,8 @@ pub async fn run_row(
             host: host.clone(),
             watch,
             rx_clock,
+            workspace: index % polling.workspaces + 1,
+            workspaces: polling.workspaces,
         };
         viewers.push(lanes.handle(index + 1).spawn(run_viewer(
             spec,
@@ -167,10 +175,16 @@ pub async fn run_row(
     let measure_start = start + s.phases.warmup;
     let measure_end = measure_start + s.phases.measure;
     let drain_end = measure_end + s.phases.drain;
-    let _ = timeline_tx.send(Some(Timeline { start, drain_end }));
+    let _ = timeline_tx.send(Some(Timeline {
+        start,
+        measure_start,
+        measure_end,
+        drain_end,
+    }));
     let writer = lanes.handle(0).spawn(run_writer(
         writer_client,
         polling.update_rate,
+        polling.workspaces,
         start,
         measure_end,
         rx_clock,
@@ -215,24 +229,57 @@ pub async fn run_row(
         stats.engine_count_source, gets.min, gets.max, posts.min, posts.max
     )];
     let mut errors = writer.errors + panics;
-    for (what, n) in [
-        ("db_queries_app", stats.db_queries_app),
-        ("http_requests", stats.http_requests),
+    // plain polling runs one SELECT per request; the other variants run fewer (a 304 from
+    // memory, a cache hit, a long-poll or stream answered from the committed row) but
+    // never fewer than the writes
+    let queries = if matches!(variant, PvpVariant::Poll | PvpVariant::PollSio) {
+        issued
+    } else {
+        Bounds {
+            min: posts.min,
+            max: issued.max,
+        }
+    };
+    for (what, n, bounds) in [
+        ("db_queries_app", stats.db_queries_app, queries),
+        ("http_requests", stats.http_requests, issued),
     ] {
-        if !issued.contains(n) {
+        if !bounds.contains(n) {
             errors += 1;
             notes.push(format!(
                 "server {what} {n} outside what the load generator issued ({}..{})",
-                issued.min, issued.max
+                bounds.min, bounds.max
             ));
         }
     }
 
+    for (name, value) in [
+        ("304 from memory", stats.etag_304_memory),
+        ("304 after a query", stats.etag_304_query),
+        ("cache hits", stats.cache_hits),
+        ("cache misses", stats.cache_misses),
+    ] {
+        match (variant, name, value) {
+            (PvpVariant::PollEtag, "304 from memory" | "304 after a query", Some(v))
+            | (PvpVariant::PollCached, "cache hits" | "cache misses", Some(v)) => {
+                notes.push(format!("{name}: {v}"));
+            }
+            _ => {}
+        }
+    }
+
     // staleness and versions missed
-    let sights: Vec<_> = reports.iter().map(|r| r.sights.clone()).collect();
-    let st = staleness(&writer.writes, measure_start, measure_end, &sights);
+    let seen: Vec<Seen<'_>> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Seen {
+            workspace: i as u32 % polling.workspaces + 1,
+            sights: &r.sights,
+        })
+        .collect();
+    let st = staleness(&writer.writes, measure_start, measure_end, &seen);
     row.sent = st.versions;
-    row.expected = st.versions * u64::from(n);
+    row.expected = st.expected;
     row.delivered = st.seen;
     row.versions_missed = Some(st.missed);
     // a push that was cut short may still have had versions in flight: not called lost
@@ -266,7 +313,11 @@ pub async fn run_row(
     let mut poll_lag = new_histogram();
     let mut skipped = 0u64;
     let mut first_error = writer.first_error.clone();
+    let mut window_bytes = Some(0u64);
+    let mut isolation = 0u64;
     for r in &reports {
+        window_bytes = window_bytes.zip(r.window_bytes).map(|(a, b)| a + b);
+        isolation += r.isolation_errors;
         row.bytes_out += r.bytes.out;
         row.bytes_in += r.bytes.r#in;
         errors += r.errors;
@@ -281,6 +332,15 @@ pub async fn run_row(
     }
     row.bytes_out += writer.bytes.out;
     row.bytes_in += writer.bytes.r#in;
+    row.isolation_errors = Some(isolation);
+    if isolation > 0 {
+        notes.push(format!(
+            "{isolation} rows of another workspace received (isolation errors)"
+        ));
+    }
+    row.bytes_per_update = window_bytes
+        .filter(|_| st.expected > 0)
+        .map(|b| b as f64 / st.expected as f64);
     row.connect_p50_us = quantile(&connect, 0.5);
     row.connect_p99_us = quantile(&connect, 0.99);
     row.errors = errors;
@@ -289,6 +349,9 @@ pub async fn run_row(
     } else {
         writer.lag_p99_us
     };
+    if polling.workspaces > 1 {
+        notes.push(format!("{} workspaces", polling.workspaces));
+    }
     if variant.polls() {
         let intended = f64::from(n) / polling.poll_interval.as_secs_f64();
         let achieved = gets.min as f64 / row.measure_s.max(1e-9);
@@ -300,6 +363,10 @@ pub async fn run_row(
                 "{skipped} polls skipped (previous GET still out when due)"
             ));
         }
+    } else if variant == PvpVariant::Sse {
+        notes.push(format!(
+            "{n} streams opened before warmup (each counted once, outside the window)"
+        ));
     } else {
         notes.push(format!(
             "{n} snapshot GETs before warmup (outside the window)"
@@ -310,6 +377,12 @@ pub async fn run_row(
     }
 
     fill_cpu(&mut row, target, cpu.0, cpu.1);
+    if let (Some(cpu_s), true) = (row.server_cpu_s, st.seen > 0) {
+        notes.push(format!(
+            "server CPU per update delivered: {:.1} µs",
+            cpu_s * 1e6 / st.seen as f64
+        ));
+    }
     row.notes = notes.join("; ");
     fill_sight_read_lag(&mut row, &reports, measure_start, measure_end);
     // the viewers' (polling) or the writer's (push) schedule is what sends may lag behind
@@ -328,64 +401,6 @@ pub async fn run_row(
         row,
         hgrm: st.histogram,
     })
-}
-
-/// True when cancelled before `until`.
-async fn sleep_or_cancel(until: Instant, ctx: &PointCtx<'_>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep_until(until.into()) => false,
-        _ = ctx.cancel.cancelled() => true,
-    }
-}
-
-/// Reset now, read at `end` (or on cancel): the window and the CPU and stats of it.
-async fn measure(
-    probe: &mut HttpClient,
-    ctx: &PointCtx<'_>,
-    target: &RowTarget<'_>,
-    end: Instant,
-) -> Result<(Window, (CpuMark, CpuMark), Stats), String> {
-    let from = CpuMark::now(target);
-    let reset_sent = Instant::now();
-    probe_call(
-        probe.post_json("/api/stats/reset", "{}"),
-        "POST /api/stats/reset",
-    )
-    .await?;
-    let reset_done = Instant::now();
-    sleep_or_cancel(end, ctx).await;
-    let read_sent = Instant::now();
-    let body = probe_call(probe.get_json("/api/stats"), "GET /api/stats").await?;
-    let read_done = Instant::now();
-    let to = CpuMark::now(target);
-    let stats: Stats = serde_json::from_slice(&body).map_err(|e| {
-        format!(
-            "GET /api/stats: unexpected answer ({e}): {}",
-            String::from_utf8_lossy(&body)
-        )
-    })?;
-    let window = Window {
-        reset_sent,
-        reset_done,
-        read_sent,
-        read_done,
-    };
-    Ok((window, (from, to), stats))
-}
-
-async fn probe_call(
-    call: impl Future<Output = Result<(u16, bytes::Bytes), crate::transport::TransportError>>,
-    what: &str,
-) -> Result<bytes::Bytes, String> {
-    match tokio::time::timeout(PROBE_TIMEOUT, call).await {
-        Ok(Ok((200, body))) => Ok(body),
-        Ok(Ok((status, body))) => Err(format!(
-            "{what}: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        )),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer in {PROBE_TIMEOUT:?}")),
-    }
 }
 
 fn base_row(ctx: &PointCtx<'_>, s: &Scenario, variant: PvpVariant, rate: f64) -> SummaryRow {

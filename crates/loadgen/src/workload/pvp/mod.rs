@@ -5,20 +5,26 @@
 //! - [`tally`]: the pure arithmetic (request bounds of the measure window, staleness,
 //!   versions missed).
 //! - [`writer`]: the open-loop writer.
-//! - [`viewer`]: one task per viewer, polling or pushed.
-//! - [`driver`]: one row: setup, phases, the stats probe (reset at measure start, read at
-//!   measure end), the merge into a [`wsbench_report::SummaryRow`].
+//! - [`viewer`]: one task per viewer, polling or pushed; `push`: a push viewer's setup and
+//!   updates; `streams`: the `long-poll` and `sse` viewers; `window`: byte counts at the edges of the measure window.
+//! - [`driver`]: one row: setup, phases, the stats probe (`probe`: reset at measure start,
+//!   read at measure end), the merge into a [`wsbench_report::SummaryRow`].
 //!
 //! Variants and targets: each variant runs on the targets of its kind — `poll` and
 //! `push-ws` on raw WebSocket targets, `poll-sio`, `push-sio` and `push-sio-polling` on
-//! Socket.IO targets — one row per (target, variant), each with a fresh server when the
+//! Socket.IO targets, `poll-etag`, `poll-cached`, `long-poll` and `sse` on every HTTP target
+//! — one row per (target, variant), each with a fresh server when the
 //! runner spawns it. The variant, not the target name, picks the client transport, so
 //! `sio-socketioxide-polling` names the same server as `sio-socketioxide` and runs no rows of
 //! its own when both are listed (the runner's `lanes`).
 
 pub mod driver;
+mod probe;
+mod push;
+mod streams;
 pub mod tally;
 pub mod viewer;
+mod window;
 pub mod writer;
 
 use wsbench_scenario::PvpVariant;
@@ -28,7 +34,12 @@ use crate::transport::{Endpoint, SioTransport};
 /// The row's `transport` column: what carried the viewers' updates.
 pub fn transport_label(v: PvpVariant) -> &'static str {
     match v {
-        PvpVariant::Poll | PvpVariant::PollSio => "http",
+        PvpVariant::Poll
+        | PvpVariant::PollSio
+        | PvpVariant::PollEtag
+        | PvpVariant::PollCached
+        | PvpVariant::LongPoll => "http",
+        PvpVariant::Sse => "sse",
         PvpVariant::PushWs | PvpVariant::PushSio => "websocket",
         PvpVariant::PushSioPolling => "polling",
     }
@@ -44,7 +55,12 @@ pub fn push_endpoint(v: PvpVariant, target: &Endpoint) -> Option<Endpoint> {
         auth: None,
     };
     match v {
-        PvpVariant::Poll | PvpVariant::PollSio => None,
+        PvpVariant::Poll
+        | PvpVariant::PollSio
+        | PvpVariant::PollEtag
+        | PvpVariant::PollCached
+        | PvpVariant::LongPoll
+        | PvpVariant::Sse => None,
         PvpVariant::PushWs => Some(match target {
             Endpoint::Ws { path, .. } => Endpoint::Ws {
                 addr,
@@ -78,7 +94,12 @@ pub fn fds_per_viewer(variants: &[PvpVariant]) -> u64 {
     variants
         .iter()
         .map(|v| match v {
-            PvpVariant::Poll | PvpVariant::PollSio => 1,
+            PvpVariant::Poll
+            | PvpVariant::PollSio
+            | PvpVariant::PollEtag
+            | PvpVariant::PollCached
+            | PvpVariant::LongPoll
+            | PvpVariant::Sse => 1,
             PvpVariant::PushWs | PvpVariant::PushSio => 2,
             PvpVariant::PushSioPolling => 3,
         })

@@ -16,7 +16,9 @@ use crate::recorder::{micros, new_histogram};
 /// One dashboard write as the writer saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Write {
-    /// The version the server returned for this write.
+    /// The workspace written (1 when the scenario has one dashboard).
+    pub workspace: u32,
+    /// The version the server returned for this write (versions count per workspace).
     pub version: u64,
     /// When the POST's response was received (kernel stamp of the read that completed it,
     /// else user time): staleness is measured from here.
@@ -113,8 +115,10 @@ impl Bounds {
 pub struct Staleness {
     /// First sight − write returned, µs, one sample per pair seen (0 when seen earlier).
     pub histogram: Histogram<u64>,
-    /// Versions whose write returned inside the measure window.
+    /// Versions whose write returned inside the measure window (all workspaces).
     pub versions: u64,
+    /// (viewer, version) pairs due: each viewer is due the versions of its workspace.
+    pub expected: u64,
     /// Pairs seen (versions × viewers − missed).
     pub seen: u64,
     /// Pairs never seen by the end of drain: a polling viewer skipped the version (a
@@ -125,13 +129,16 @@ pub struct Staleness {
     pub early: u64,
 }
 
-/// Staleness of the writes whose POST returned in `[from, to)`, over every viewer's sights.
-pub fn staleness(
-    writes: &[Write],
-    from: Instant,
-    to: Instant,
-    viewers: &[Vec<Sight>],
-) -> Staleness {
+/// One viewer's sights of its workspace's dashboard.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub workspace: u32,
+    pub sights: &'a [Sight],
+}
+
+/// Staleness of the writes whose POST returned in `[from, to)`, over every viewer's sights
+/// (each viewer against the writes of its own workspace).
+pub fn staleness(writes: &[Write], from: Instant, to: Instant, viewers: &[Seen<'_>]) -> Staleness {
     let in_window: Vec<&Write> = writes
         .iter()
         .filter(|w| w.returned_at >= from && w.returned_at < to)
@@ -139,19 +146,21 @@ pub fn staleness(
     let mut out = Staleness {
         histogram: new_histogram(),
         versions: in_window.len() as u64,
+        expected: 0,
         seen: 0,
         missed: 0,
         early: 0,
     };
-    for sights in viewers {
-        let mut first: HashMap<u64, Instant> = HashMap::with_capacity(sights.len());
-        for s in sights {
+    for viewer in viewers {
+        let mut first: HashMap<u64, Instant> = HashMap::with_capacity(viewer.sights.len());
+        for s in viewer.sights {
             first
                 .entry(s.version)
                 .and_modify(|t| *t = (*t).min(s.at))
                 .or_insert(s.at);
         }
-        for w in &in_window {
+        for w in in_window.iter().filter(|w| w.workspace == viewer.workspace) {
+            out.expected += 1;
             match first.get(&w.version) {
                 Some(&at) => {
                     out.seen += 1;
@@ -170,11 +179,29 @@ pub fn staleness(
 
 /// The version of a dashboard row as the server sends it (`{"version":V,…}`).
 pub fn version_of(json: &[u8]) -> Option<u64> {
+    row_of(json).map(|r| r.0)
+}
+
+/// The version of a dashboard row and the workspace its writer tagged the value with
+/// (`{"version":V,"value":{"workspace":K,…},…}`; `None` for an untagged value).
+pub fn row_of(json: &[u8]) -> Option<(u64, Option<u32>)> {
     #[derive(serde::Deserialize)]
-    struct Row {
+    struct Row<'a> {
         version: u64,
+        #[serde(borrow, default)]
+        value: Option<&'a serde_json::value::RawValue>,
     }
-    serde_json::from_slice::<Row>(json).ok().map(|r| r.version)
+    #[derive(serde::Deserialize)]
+    struct Tagged {
+        workspace: u32,
+    }
+    let row = serde_json::from_slice::<Row<'_>>(json).ok()?;
+    let tag = row
+        .value
+        .filter(|v| v.get().starts_with('{'))
+        .and_then(|v| serde_json::from_str::<Tagged>(v.get()).ok())
+        .map(|t| t.workspace);
+    Some((row.version, tag))
 }
 
 #[cfg(test)]
@@ -222,16 +249,24 @@ mod tests {
         let t = Instant::now();
         let writes = [
             Write {
+                workspace: 1,
                 version: 1,
                 returned_at: at(t, 0), // before the window: ignored
             },
             Write {
+                workspace: 1,
                 version: 2,
                 returned_at: at(t, 100),
             },
             Write {
+                workspace: 1,
                 version: 3,
                 returned_at: at(t, 200),
+            },
+            Write {
+                workspace: 2,
+                version: 1,
+                returned_at: at(t, 120),
             },
         ];
         let sight = |version, ms| Sight {
@@ -239,15 +274,32 @@ mod tests {
             at: at(t, ms),
             read_lag_ns: None,
         };
-        let viewers = vec![
-            // sees 2 twice (the first counts) and skips 3
-            vec![sight(1, 10), sight(2, 150), sight(2, 160)],
-            // sees 2 before the writer read its response, and 3 late
-            vec![sight(2, 99), sight(3, 230)],
+        // sees 2 twice (the first counts) and skips 3
+        let a = [sight(1, 10), sight(2, 150), sight(2, 160)];
+        // sees 2 before the writer read its response, and 3 late
+        let b = [sight(2, 99), sight(3, 230)];
+        // workspace 2's viewer sees its one version
+        let c = [sight(1, 130)];
+        let viewers = [
+            Seen {
+                workspace: 1,
+                sights: &a,
+            },
+            Seen {
+                workspace: 1,
+                sights: &b,
+            },
+            Seen {
+                workspace: 2,
+                sights: &c,
+            },
         ];
         let s = staleness(&writes, at(t, 50), at(t, 250), &viewers);
-        assert_eq!((s.versions, s.seen, s.missed, s.early), (2, 3, 1, 1));
-        assert_eq!(s.histogram.len(), 3);
+        assert_eq!(
+            (s.versions, s.expected, s.seen, s.missed, s.early),
+            (3, 5, 4, 1, 1)
+        );
+        assert_eq!(s.histogram.len(), 4);
         assert_eq!(s.histogram.min(), 0);
         assert!(s.histogram.equivalent(s.histogram.max(), 50_000));
     }
@@ -259,5 +311,10 @@ mod tests {
             Some(7)
         );
         assert_eq!(version_of(b"{}"), None);
+        assert_eq!(
+            row_of(br#"{"version":3,"value":{"workspace":2,"n":9},"written_at":5}"#),
+            Some((3, Some(2)))
+        );
+        assert_eq!(row_of(br#"{"version":3,"value":[1]}"#), Some((3, None)));
     }
 }

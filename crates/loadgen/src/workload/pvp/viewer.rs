@@ -6,13 +6,21 @@
 //!   end of drain. A GET that returns after its next tick was due skips that tick (counted:
 //!   the server, not the viewer, set the pace). Each time a GET returns a version it had not
 //!   seen, that is a sight.
-//! - A push viewer connects its transport (raw WebSocket or Socket.IO on either Engine.IO
+//! - A push viewer (`super::push`) connects its transport (raw WebSocket or Socket.IO on either Engine.IO
 //!   transport), joins room `dashboard` and waits for the ack, GETs one snapshot on a
 //!   short-lived HTTP connection, then only listens: every `{"op":"msg","data":row}` (raw)
 //!   or `update(row)` (Socket.IO) is a sight.
 //!
+//! - A `poll-etag` viewer polls the same way with `If-None-Match` (a 304 is no sight); a
+//!   `poll-cached` viewer polls `/api/dashboard/cached`. `long-poll` and `sse` viewers live
+//!   in [`super::streams`].
+//! - With W > 1 workspaces, viewer i watches workspace `i % W + 1` (`?workspace=K`, push
+//!   room `dashboard:K`); a row whose value is tagged with another workspace is an
+//!   isolation error, not a sight.
+//!
 //! Setup (connect, join, snapshot) happens before warmup; the viewer reports it is ready,
-//! then waits for the row's timeline.
+//! then waits for the row's timeline. Each viewer also reads its byte counts at the start
+//! and end of the measure window (`window_bytes`: what `bytes_per_update` divides).
 //!
 //! A sight's time is the kernel's receive stamp of the read that completed the response or
 //! update (user time when the read had none), with the viewer's read lag beside it.
@@ -24,19 +32,28 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::tally::{Exchange, Sight, version_of};
+use super::tally::{Exchange, Sight, row_of};
+pub(super) use super::window::WindowBytes;
 use crate::recorder::{LazyHistogram, micros};
 use crate::transport::rxstamp::{ReceiveTime, RxClock};
-use crate::transport::{
-    ByteCounts, Endpoint, HttpClient, Incoming, OpKind, Outgoing, Transport, TransportError,
-};
-use crate::workload::CONTROL_ACK_BASE;
+use crate::transport::{ByteCounts, Endpoint, HttpClient, Transport};
 
 /// A GET is bounded by this; connect, join and snapshot each by [`SETUP_TIMEOUT`].
 const GET_TIMEOUT: Duration = Duration::from_secs(10);
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The room the servers push dashboard updates to (docs/design.md §4).
 pub const DASHBOARD_ROOM: &str = "dashboard";
+
+/// How a polling viewer asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollKind {
+    /// `GET /api/dashboard`.
+    Plain,
+    /// `GET /api/dashboard` with `If-None-Match` of the last row seen.
+    Etag,
+    /// `GET /api/dashboard/cached`.
+    Cached,
+}
 
 /// How one viewer watches the dashboard.
 #[derive(Debug, Clone)]
@@ -45,7 +62,12 @@ pub enum Watch {
     Poll {
         interval: Duration,
         offset: Duration,
+        kind: PollKind,
     },
+    /// Hanging GETs of `/api/dashboard/wait?after=V`, one after the other.
+    LongPoll,
+    /// One `text/event-stream` of `/api/dashboard/events`.
+    Sse,
     /// Listen on a connection to `endpoint` (after join and snapshot).
     Push { endpoint: Endpoint },
 }
@@ -60,6 +82,31 @@ pub struct ViewerSpec {
     pub watch: Watch,
     /// Maps kernel receive stamps onto the epoch clock (measured once per row).
     pub rx_clock: RxClock,
+    /// The workspace watched (1..=`workspaces`).
+    pub workspace: u32,
+    /// Workspaces of the row; with 1 the paths carry no `?workspace=`.
+    pub workspaces: u32,
+}
+
+impl ViewerSpec {
+    /// `path` of this viewer's workspace (`?workspace=K` added when there are several).
+    pub fn path(&self, path: &str) -> String {
+        if self.workspaces == 1 {
+            path.to_owned()
+        } else {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}workspace={}", self.workspace)
+        }
+    }
+
+    /// The push room of this viewer's workspace (as the servers name it).
+    pub fn room(&self) -> String {
+        if self.workspace == 1 {
+            DASHBOARD_ROOM.to_owned()
+        } else {
+            format!("{DASHBOARD_ROOM}:{}", self.workspace)
+        }
+    }
 }
 
 /// When the row's phases are (the same instants for every viewer).
@@ -67,6 +114,9 @@ pub struct ViewerSpec {
 pub struct Timeline {
     /// Polling viewers' schedule origin (the start of warmup).
     pub start: Instant,
+    /// The measure window (byte counts are read at its edges).
+    pub measure_start: Instant,
+    pub measure_end: Instant,
     /// Viewers stop at the end of drain.
     pub drain_end: Instant,
 }
@@ -88,10 +138,15 @@ pub struct ViewerReport {
     /// How late polls left a viewer that was idle when they were due (timer and task
     /// scheduling: the load generator's own lag), µs.
     pub poll_lag_us: LazyHistogram,
+    /// Bytes this viewer moved (both ways) inside the measure window; `None` when the
+    /// window was not reached.
+    pub window_bytes: Option<u64>,
+    /// Rows of another workspace this viewer received.
+    pub isolation_errors: u64,
 }
 
 impl ViewerReport {
-    fn error(&mut self, index: u32, e: String) {
+    pub(super) fn error(&mut self, index: u32, e: String) {
         self.errors += 1;
         self.first_error
             .get_or_insert(format!("viewer {index}: {e}"));
@@ -113,7 +168,14 @@ pub async fn run_viewer(
     let mut report = ViewerReport::default();
     let permit = setup_slots.acquire_owned().await.ok();
     match &spec.watch {
-        Watch::Poll { interval, offset } => {
+        Watch::LongPoll | Watch::Sse => {
+            return super::streams::run(spec, permit, ready, timeline, cancel, report).await;
+        }
+        Watch::Poll {
+            interval,
+            offset,
+            kind,
+        } => {
             let t0 = Instant::now();
             let connected =
                 tokio::time::timeout(SETUP_TIMEOUT, HttpClient::connect(spec.http, &spec.host))
@@ -133,51 +195,56 @@ pub async fn run_viewer(
                 report.bytes = client.bytes();
                 return report;
             };
-            poll(
-                &mut client,
-                &spec,
-                *interval,
-                tl.start + *offset,
-                tl,
-                &cancel,
-                &mut report,
-            )
-            .await;
+            let plan = PollPlan {
+                interval: *interval,
+                first: tl.start + *offset,
+                kind: *kind,
+            };
+            poll(&mut client, &spec, plan, tl, &cancel, &mut report).await;
             report.bytes = client.bytes();
         }
         Watch::Push { endpoint } => {
-            let mut conn = match push_setup(&spec, endpoint, &mut report).await {
+            let mut conn = match super::push::push_setup(&spec, endpoint, &mut report).await {
                 Ok(c) => c,
                 Err(e) => return setup_failed(report, &ready, spec.index, e).await,
             };
             drop(permit);
             let _ = ready.send(Ok(())).await;
             // listen while waiting for the timeline too (updates already flow in warmup)
-            let mut drain_end: Option<Instant> = None;
+            let mut tl: Option<Timeline> = None;
+            let mut window = WindowBytes::default();
             loop {
-                let stop_at =
-                    drain_end.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                let far = Instant::now() + Duration::from_secs(3600);
+                let mark = tl.map_or(far, |t| window.next_mark(&t).unwrap_or(t.drain_end));
                 tokio::select! {
                     r = conn.recv() => match r {
                         Ok(incoming) => {
                             let stamp = conn.last_rx();
                             let received =
                                 ReceiveTime::new(Instant::now(), stamp, &spec.rx_clock);
-                            on_push(incoming, received, &mut report, spec.index);
+                            super::push::on_push(incoming, received, &mut report, &spec);
                         }
                         Err(e) => {
                             report.error(spec.index, format!("connection lost: {e}"));
                             break;
                         }
                     },
-                    changed = timeline.changed(), if drain_end.is_none() => match changed {
-                        Ok(()) => drain_end = timeline.borrow().map(|t| t.drain_end),
+                    changed = timeline.changed(), if tl.is_none() => match changed {
+                        Ok(()) => tl = *timeline.borrow(),
                         Err(_) => break,
                     },
-                    _ = tokio::time::sleep_until(stop_at.into()), if drain_end.is_some() => break,
+                    _ = tokio::time::sleep_until(mark.into()), if tl.is_some() => {
+                        let t = tl.expect("guarded");
+                        if Instant::now() >= t.drain_end {
+                            break;
+                        }
+                        let b = conn.bytes();
+                        window.sample(&t, b.out + b.r#in);
+                    }
                     _ = cancel.cancelled() => break,
                 }
             }
+            report.window_bytes = window.total();
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
             let b = conn.bytes();
             report.bytes.out += b.out;
@@ -209,48 +276,75 @@ async fn wait_timeline(
     }
 }
 
+/// When and how a polling viewer polls.
+#[derive(Debug, Clone, Copy)]
+struct PollPlan {
+    interval: Duration,
+    first: Instant,
+    kind: PollKind,
+}
+
 /// The polling loop: GET at `first`, `first + interval`, … until drain ends.
 async fn poll(
     client: &mut HttpClient,
     spec: &ViewerSpec,
-    interval: Duration,
-    first: Instant,
+    plan: PollPlan,
     tl: Timeline,
     cancel: &CancellationToken,
     report: &mut ViewerReport,
 ) {
-    let mut due = first;
+    let interval = plan.interval;
+    let mut due = plan.first;
     let mut last_version: Option<u64> = None;
+    let mut etag: Option<String> = None;
+    let mut window = WindowBytes::default();
+    let path = spec.path(match plan.kind {
+        PollKind::Plain | PollKind::Etag => "/api/dashboard",
+        PollKind::Cached => "/api/dashboard/cached",
+    });
     while due < tl.drain_end {
         tokio::select! {
             _ = crate::engine::timer::sleep_until(due) => {}
             _ = cancel.cancelled() => return,
         }
         let sent_at = Instant::now();
+        let b = client.bytes();
+        window.sample_at(&tl, sent_at, b.out + b.r#in);
         report.poll_lag_us.record_us(micros(sent_at - due));
-        let result = tokio::time::timeout(GET_TIMEOUT, client.get_json("/api/dashboard")).await;
+        let asked = async {
+            match plan.kind {
+                PollKind::Etag => client.get_conditional(&path, etag.as_deref()).await,
+                PollKind::Plain | PollKind::Cached => client
+                    .get_json(&path)
+                    .await
+                    .map(|(status, body)| (status, None, body)),
+            }
+        };
+        let result = tokio::time::timeout(GET_TIMEOUT, asked).await;
         let done_at = Instant::now();
         let received = ReceiveTime::new(done_at, client.last_rx(), &spec.rx_clock);
         let failure = match result {
-            Ok(Ok((200, body))) => match version_of(&body) {
-                Some(v) => {
-                    if last_version != Some(v) {
-                        report.sights.push(sight(v, received));
-                        last_version = Some(v);
+            Ok(Ok((200, tag, body))) => {
+                etag = tag;
+                match accept_row(&body, received, report, spec) {
+                    Ok(v) if last_version == Some(v) => {
+                        report.sights.pop(); // seen before: only the first sight counts
+                        None
                     }
-                    None
+                    Ok(v) => {
+                        last_version = Some(v);
+                        None
+                    }
+                    Err(e) => e,
                 }
-                None => Some(format!(
-                    "GET /api/dashboard: not a dashboard row: {}",
-                    String::from_utf8_lossy(&body)
-                )),
-            },
-            Ok(Ok((status, body))) => Some(format!(
-                "GET /api/dashboard: HTTP {status}: {}",
+            }
+            Ok(Ok((304, _, _))) if plan.kind == PollKind::Etag => None,
+            Ok(Ok((status, _, body))) => Some(format!(
+                "GET {path}: HTTP {status}: {}",
                 String::from_utf8_lossy(&body)
             )),
-            Ok(Err(e)) => Some(format!("GET /api/dashboard: {e}")),
-            Err(_) => Some(format!("GET /api/dashboard: no answer in {GET_TIMEOUT:?}")),
+            Ok(Err(e)) => Some(format!("GET {path}: {e}")),
+            Err(_) => Some(format!("GET {path}: no answer in {GET_TIMEOUT:?}")),
         };
         report.gets.push(Exchange {
             sent_at,
@@ -270,93 +364,41 @@ async fn poll(
             due += interval * skipped;
         }
     }
+    let b = client.bytes();
+    window.sample_at(&tl, tl.drain_end, b.out + b.r#in);
+    report.window_bytes = window.total();
 }
 
-/// Connect, join `dashboard` (acked), snapshot GET. The snapshot is a sight.
-async fn push_setup(
-    spec: &ViewerSpec,
-    endpoint: &Endpoint,
+/// A dashboard row received by `spec`'s viewer: a sight of its version (returned), or an
+/// isolation error when the writer tagged it with another workspace, or not a row at all.
+pub(super) fn accept_row(
+    body: &[u8],
+    received: ReceiveTime,
     report: &mut ViewerReport,
-) -> Result<crate::transport::AnyTransport, String> {
-    let mut conn = crate::transport::connect(endpoint, SETUP_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
-    report.connect_us = Some(micros(conn.connect_time()).max(1));
-    let ack = CONTROL_ACK_BASE + u64::from(spec.index);
-    let join = Outgoing {
-        op: OpKind::Join,
-        room: Some(DASHBOARD_ROOM),
-        id: None,
-        data: None,
-        ack: Some(ack),
-    };
-    let joined = async {
-        conn.send(join).await?;
-        loop {
-            let incoming = conn.recv().await?;
-            let received = ReceiveTime::new(Instant::now(), conn.last_rx(), &spec.rx_clock);
-            match incoming {
-                Incoming::Ack { ack: a, .. } if a == ack => return Ok(()),
-                Incoming::Error(reason) => {
-                    return Err(TransportError::Protocol(format!("join refused: {reason}")));
-                }
-                other => on_push(other, received, report, spec.index),
-            }
+    spec: &ViewerSpec,
+) -> Result<u64, Option<String>> {
+    match row_of(body) {
+        Some((_, Some(w))) if w != spec.workspace => {
+            report.isolation_errors += 1;
+            Err(Some(format!(
+                "workspace {}'s viewer received workspace {w}'s row: {}",
+                spec.workspace,
+                String::from_utf8_lossy(body)
+            )))
         }
-    };
-    match tokio::time::timeout(SETUP_TIMEOUT, joined).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("join {DASHBOARD_ROOM:?}: {e}")),
-        Err(_) => {
-            return Err(format!(
-                "join {DASHBOARD_ROOM:?}: no ack in {SETUP_TIMEOUT:?}"
-            ));
-        }
-    }
-    // the snapshot: one GET on its own connection, closed afterwards (as a page load)
-    let snapshot = async {
-        let mut http = HttpClient::connect(spec.http, &spec.host).await?;
-        let sent_at = Instant::now();
-        let r = http.get_json("/api/dashboard").await;
-        let done_at = Instant::now();
-        let received = ReceiveTime::new(done_at, http.last_rx(), &spec.rx_clock);
-        Ok::<_, TransportError>((http.bytes(), sent_at, done_at, received, r))
-    };
-    let (bytes, sent_at, done_at, received, r) =
-        match tokio::time::timeout(SETUP_TIMEOUT, snapshot).await {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => return Err(format!("snapshot GET: {e}")),
-            Err(_) => return Err(format!("snapshot GET: no answer in {SETUP_TIMEOUT:?}")),
-        };
-    report.bytes = bytes;
-    report.gets.push(Exchange {
-        sent_at,
-        done_at,
-        answered: matches!(r, Ok((200, _))),
-    });
-    match r {
-        Ok((200, body)) => {
-            let version = version_of(&body).ok_or_else(|| {
-                format!(
-                    "snapshot GET: not a dashboard row: {}",
-                    String::from_utf8_lossy(&body)
-                )
-            })?;
+        Some((version, _)) => {
             report.sights.push(sight(version, received));
+            Ok(version)
         }
-        Ok((status, body)) => {
-            return Err(format!(
-                "snapshot GET: HTTP {status}: {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        Err(e) => return Err(format!("snapshot GET: {e}")),
+        None => Err(Some(format!(
+            "not a dashboard row: {}",
+            String::from_utf8_lossy(body)
+        ))),
     }
-    Ok(conn)
 }
 
 /// A sight of `version` received at `received`.
-fn sight(version: u64, received: ReceiveTime) -> Sight {
+pub(super) fn sight(version: u64, received: ReceiveTime) -> Sight {
     Sight {
         version,
         at: received.instant(),
@@ -364,32 +406,45 @@ fn sight(version: u64, received: ReceiveTime) -> Sight {
     }
 }
 
-/// A pushed update (raw `msg`, Socket.IO `update`) is a sight; anything else is an error.
-fn on_push(incoming: Incoming, received: ReceiveTime, report: &mut ViewerReport, index: u32) {
-    let data = match incoming {
-        Incoming::Msg(data) => data,
-        Incoming::Event { name, data } if name == "update" => data,
-        Incoming::Event { name, .. } => {
-            report.error(index, format!("unexpected event {name:?}"));
-            return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(workspace: u32) -> ViewerSpec {
+        ViewerSpec {
+            index: 0,
+            http: "127.0.0.1:1".parse().unwrap(),
+            host: "127.0.0.1:1".into(),
+            watch: Watch::LongPoll,
+            rx_clock: RxClock::measure(),
+            workspace,
+            workspaces: 3,
         }
-        Incoming::Ack { ack, .. } => {
-            report.error(index, format!("unexpected ack {ack}"));
-            return;
-        }
-        Incoming::Error(reason) => {
-            report.error(index, format!("server error: {reason}"));
-            return;
-        }
-    };
-    match version_of(&data) {
-        Some(version) => report.sights.push(sight(version, received)),
-        None => report.error(
-            index,
-            format!(
-                "pushed update is not a dashboard row: {}",
-                String::from_utf8_lossy(&data)
-            ),
-        ),
+    }
+
+    #[test]
+    fn another_workspaces_row_is_an_isolation_error_not_a_sight() {
+        let s = spec(2);
+        let mut report = ViewerReport::default();
+        let now = ReceiveTime::new(Instant::now(), None, &s.rx_clock);
+        let own = br#"{"version":4,"value":{"workspace":2,"n":7},"written_at":1}"#;
+        assert_eq!(accept_row(own, now, &mut report, &s), Ok(4));
+        let other = br#"{"version":5,"value":{"workspace":3,"n":8},"written_at":1}"#;
+        let e = accept_row(other, now, &mut report, &s)
+            .unwrap_err()
+            .unwrap();
+        assert!(
+            e.contains("workspace 2's viewer received workspace 3's row"),
+            "{e}"
+        );
+        assert!(accept_row(b"nope", now, &mut report, &s).is_err());
+        assert_eq!(report.isolation_errors, 1);
+        assert_eq!(report.sights.len(), 1);
+        assert_eq!(
+            s.path("/api/dashboard/wait?after=1"),
+            "/api/dashboard/wait?after=1&workspace=2"
+        );
+        assert_eq!(s.room(), "dashboard:2");
+        assert_eq!(spec(1).room(), "dashboard");
     }
 }

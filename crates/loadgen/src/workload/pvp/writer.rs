@@ -1,7 +1,9 @@
 //! The dashboard writer of polling-vs-push: one keep-alive HTTP connection that POSTs
 //! `{"value":k}` to `/api/dashboard` at `update_rate` per second, on a schedule of intended
 //! times (open loop; a slow POST makes the next one late, never skipped), from the start of
-//! warmup to the end of measure. Each write is logged with the version the server returned
+//! warmup to the end of measure. With W > 1 workspaces write k goes to workspace
+//! `k % W + 1` (`?workspace=K`) with the value `{"workspace":K,"n":k}`, so a viewer can tell
+//! whose update it received. Each write is logged with the version the server returned
 //! and when its response was received (the kernel's stamp of the read that completed it).
 
 use std::time::{Duration, Instant};
@@ -31,11 +33,12 @@ pub struct WriterReport {
     pub late_sends: u64,
 }
 
-/// Writes from `start` until `until` (exclusive) at `rate` per second, or until `cancel`;
-/// `rx_clock` maps the responses' kernel stamps.
+/// Writes from `start` until `until` (exclusive) at `rate` per second over `workspaces`
+/// dashboards, or until `cancel`; `rx_clock` maps the responses' kernel stamps.
 pub async fn run_writer(
     mut client: HttpClient,
     rate: f64,
+    workspaces: u32,
     start: Instant,
     until: Instant,
     rx_clock: RxClock,
@@ -56,15 +59,23 @@ pub async fn run_writer(
         }
         let sent_at = Instant::now();
         let _ = lags.record(crate::recorder::micros(sent_at - due));
-        let body = format!("{{\"value\":{k}}}");
-        let result =
-            tokio::time::timeout(POST_TIMEOUT, client.post_json("/api/dashboard", body)).await;
+        let workspace = (k % u64::from(workspaces)) as u32 + 1;
+        let (path, body) = if workspaces == 1 {
+            ("/api/dashboard".to_owned(), format!("{{\"value\":{k}}}"))
+        } else {
+            (
+                format!("/api/dashboard?workspace={workspace}"),
+                format!("{{\"value\":{{\"workspace\":{workspace},\"n\":{k}}}}}"),
+            )
+        };
+        let result = tokio::time::timeout(POST_TIMEOUT, client.post_json(&path, body)).await;
         let done_at = Instant::now();
         let received = ReceiveTime::new(done_at, client.last_rx(), &rx_clock);
         let failure = match result {
             Ok(Ok((200, resp))) => match version_of(&resp) {
                 Some(version) => {
                     report.writes.push(Write {
+                        workspace,
                         version,
                         returned_at: received.instant(),
                     });
