@@ -253,7 +253,30 @@ fn half_sent_requests(target: &str, addr: &str) -> [TcpStream; 2] {
         )
         .unwrap();
     }
+    accepted_before(target, addr);
     [head, body]
+}
+
+/// Returns once the server has answered a third connection opened after the held ones. The
+/// listener's queue is first in, first out and the server accepts in order, so the held
+/// connections are accepted by then (a signal sent earlier could find them still queued,
+/// and a shutdown that drops its queue has nothing to wait for).
+fn accepted_before(target: &str, addr: &str) {
+    use std::io::{Read, Write};
+    let mut probe = TcpStream::connect(addr).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    if target != "tcp" {
+        // the tcp target greets first; an HTTP target answers a request
+        probe
+            .write_all(b"GET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    let mut first = [0u8; 4];
+    probe
+        .read_exact(&mut first)
+        .unwrap_or_else(|e| panic!("{target}: no answer on a probe connection: {e}"));
 }
 
 /// Half-sent requests used to hold SIGTERM up forever; now shutdown has a deadline.
