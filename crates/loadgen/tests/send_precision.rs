@@ -1,26 +1,22 @@
-//! Send precision over real sockets: an unsaturated open-loop run sends within a tight
-//! bound of each intended time (the engine's timerfd send timer, not tokio's 1 ms wheel,
-//! which gave a send-lag p99 of 1–2 ms on an idle server), and a broadcast publisher on its
-//! own lane is not held back by the bursts its receivers read.
+//! Send precision over real sockets, checked by its mechanism rather than by the clock: in
+//! an open-loop run every timed send waits on a lane thread's timerfd wheel (never on
+//! tokio's 1 ms timer wheel, which gave a send-lag p99 of 1–2 ms on an idle server), and a
+//! broadcast publisher waits on the publisher lane's own wheel, so its timer does not sit
+//! behind the bursts its receivers read.
 //!
-//! The bounds are for a debug build on a shared 2-core machine (release runs, within 50 µs:
-//! docs/results.md, "Send precision"); both are well under the ≥ 1 ms p99 of a send on
-//! tokio's timer wheel, so either test fails if sends go back to it.
+//! The precision itself is a speed figure, so it is measured by runs and the `send_timer`
+//! bench (docs/results.md, "Send precision"), not asserted here: on a shared 2-core machine
+//! a timing bound either flakes or is too loose to catch anything. The tests print what they
+//! measured.
 
 mod run_support;
 
 use std::time::Duration;
 
 use run_support::{run, scenario, spec, start};
+use wsbench_loadgen::engine::timer::wait_counts;
 use wsbench_scenario::{BroadcastOp, LoopMode, Phases, Scenario, Workload};
 use wsbench_servers::{RustServer, ServerConfig};
-
-/// Echo, debug build, shared 2-core machine with other builds running: measured 65–170 µs.
-/// A send waiting on tokio's 1 ms timer wheel lags 0–1 ms, so its p99 is ≥ 1,000 µs
-/// (`results/send-precision-bench`: p99 1,849 µs).
-const ECHO_SEND_LAG_P99_US: u64 = 300;
-/// The broadcast publisher, same conditions (300 receivers on the other lanes): 185–420 µs.
-const BROADCAST_SEND_LAG_P99_US: u64 = 600;
 
 fn phases() -> Phases {
     Phases {
@@ -31,7 +27,7 @@ fn phases() -> Phases {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unsaturated_open_loop_echo_sends_on_time() {
+async fn open_loop_echo_sends_wait_on_the_lane_timers() {
     let server = start(RustServer::Tcp, ServerConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario {
@@ -47,26 +43,33 @@ async fn an_unsaturated_open_loop_echo_sends_on_time() {
             &spec(RustServer::Tcp, server.addr, ""),
         )
     };
+    let before = wait_counts();
     let out = run(vec![s], dir.path()).await;
+    let waits = wait_counts();
     let r = &out.rows[0];
     eprintln!(
-        "echo: send-lag p99 {} µs, p50 {} µs",
+        "echo: send-lag p99 {} µs, latency p50 {} µs, waits {before:?} -> {waits:?}",
         r.send_lag_p99_us, r.lat_p50_us
     );
     assert_eq!((r.lost, r.errors), (0, 0), "{r:#?}");
     assert!(r.sent >= 3_900, "{r:#?}");
+    // no timed wait fell back to tokio's timer (process-wide: nothing in this process does)
+    assert_eq!(waits.fallback, before.fallback, "{r:#?}");
+    // each connection sends every 25 ms; a send finds its deadline already passed (and
+    // waits on nothing) only when its lane was 25 ms behind, so nearly every send waited
+    // in a wheel
     assert!(
-        r.send_lag_p99_us <= ECHO_SEND_LAG_P99_US,
-        "send-lag p99 {} µs > {ECHO_SEND_LAG_P99_US} µs: {r:#?}",
-        r.send_lag_p99_us
+        waits.wheel - before.wheel >= r.sent / 2,
+        "{} wheel waits for {} sends: {r:#?}",
+        waits.wheel - before.wheel,
+        r.sent
     );
-    assert!(!r.loadgen_bound, "{r:#?}");
 }
 
 /// One publisher, 300 receivers, 50 broadcasts/s: the publisher runs on the publisher lane,
 /// so its timer does not wait behind the previous broadcast's 300 reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broadcast_publisher_is_not_held_back_by_its_receivers() {
+async fn a_broadcast_publisher_waits_on_its_own_lane() {
     let server = start(RustServer::Tcp, ServerConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let s = Scenario {
@@ -82,14 +85,22 @@ async fn a_broadcast_publisher_is_not_held_back_by_its_receivers() {
             &spec(RustServer::Tcp, server.addr, ""),
         )
     };
+    let before = wait_counts();
     let out = run(vec![s], dir.path()).await;
+    let waits = wait_counts();
     let r = &out.rows[0];
-    eprintln!("broadcast: publisher send-lag p99 {} µs", r.send_lag_p99_us);
+    eprintln!(
+        "broadcast: publisher send-lag p99 {} µs, waits {before:?} -> {waits:?}",
+        r.send_lag_p99_us
+    );
     assert_eq!((r.lost, r.errors), (0, 0), "{r:#?}");
     assert_eq!(r.delivered, r.expected, "{r:#?}");
+    assert_eq!(waits.fallback, before.fallback, "{r:#?}");
+    // the publisher's sends (one every 20 ms) waited on the publisher lane's wheel
     assert!(
-        r.send_lag_p99_us <= BROADCAST_SEND_LAG_P99_US,
-        "publisher send-lag p99 {} µs > {BROADCAST_SEND_LAG_P99_US} µs: {r:#?}",
-        r.send_lag_p99_us
+        waits.publisher_lane - before.publisher_lane >= r.sent / 2,
+        "{} publisher-lane waits for {} sends: {r:#?}",
+        waits.publisher_lane - before.publisher_lane,
+        r.sent
     );
 }

@@ -18,6 +18,8 @@ pub(crate) struct LaneSetup {
     pub cpus: Vec<usize>,
     /// Ask for `SCHED_FIFO` at this priority (1–99).
     pub realtime: Option<i32>,
+    /// Whether this is the publisher lane.
+    pub publisher: bool,
 }
 
 /// A running lane thread.
@@ -106,7 +108,7 @@ fn run_lane(
         }
     };
     let _ = started.send(Ok((rt.handle().clone(), refused, realtime)));
-    if let Err(e) = rt.block_on(super::timer::drive(stop)) {
+    if let Err(e) = rt.block_on(super::timer::drive_lane(stop, setup.publisher)) {
         // the wheel's fd failed: timers on this lane fall back to nothing, so say it loudly
         eprintln!("wsbench: lane {}: send timer stopped: {e}", setup.name);
     }
@@ -148,6 +150,7 @@ mod tests {
             name: "test-lane".into(),
             cpus: crate::system::allowed_cpus(),
             realtime: None,
+            publisher: false,
         })
         .unwrap();
         assert!(lane.refused.is_empty(), "{:?}", lane.refused);

@@ -71,6 +71,7 @@ impl Engine {
                 name: "wsbench-lane-0".into(),
                 cpus: Vec::new(),
                 realtime: Some(RECEIVER_FIFO_PRIORITY),
+                publisher: false,
             })?);
         }
         for &cpu in cpus {
@@ -78,12 +79,14 @@ impl Engine {
                 name: format!("wsbench-lane-{cpu}"),
                 cpus: vec![cpu],
                 realtime: Some(RECEIVER_FIFO_PRIORITY),
+                publisher: false,
             })?);
         }
         let publishers = LaneThread::start(LaneSetup {
             name: "wsbench-publishers".into(),
             cpus: cpus.to_vec(),
             realtime: Some(PUBLISHER_FIFO_PRIORITY),
+            publisher: true,
         })?;
         Ok(Engine {
             receivers,

@@ -64,6 +64,8 @@ impl Deadlines {
 #[derive(Debug)]
 struct Wheel {
     fd: AsyncFd<TimerFd>,
+    /// Whether this is the publisher lane's wheel (counted apart in [`wait_counts`]).
+    publisher: bool,
     deadlines: RefCell<Deadlines>,
     /// Spin accounting of the current [`SPIN_WINDOW`]: when it started, and how long the
     /// lane spun in it.
@@ -85,6 +87,10 @@ impl Wheel {
         }
         d.waiting.insert(id, (at, waker.clone()));
         d.heap.push(Reverse((at, id)));
+        WHEEL_WAITS.fetch_add(1, Ordering::Relaxed);
+        if self.publisher {
+            PUBLISHER_WAITS.fetch_add(1, Ordering::Relaxed);
+        }
         if d.armed.is_none_or(|armed| at < armed) && self.fd.get_ref().arm(wake_for(at)).is_ok() {
             d.armed = Some(at);
         }
@@ -183,6 +189,34 @@ pub fn spin_seconds() -> f64 {
     SPIN_NS.load(Ordering::Relaxed) as f64 * 1e-9
 }
 
+/// Waits registered in a lane's wheel, in the publisher lane's wheel, and served by tokio's
+/// timer instead (see [`wait_counts`]).
+static WHEEL_WAITS: AtomicU64 = AtomicU64::new(0);
+static PUBLISHER_WAITS: AtomicU64 = AtomicU64::new(0);
+static FALLBACK_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// How this process's timed waits (a [`SendTimer`] whose deadline had not passed) were
+/// served so far: the mechanism behind the send precision, which tests check without
+/// timing anything (the precision itself is measured by runs and the `send_timer` bench).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitCounts {
+    /// On a lane thread's timerfd wheel (any lane).
+    pub wheel: u64,
+    /// Of those, on the publisher lane's wheel.
+    pub publisher_lane: u64,
+    /// On tokio's 1 ms timer wheel: polled on a thread that runs no lane.
+    pub fallback: u64,
+}
+
+/// The counts so far (process-wide, never reset: compare two readings).
+pub fn wait_counts() -> WaitCounts {
+    WaitCounts {
+        wheel: WHEEL_WAITS.load(Ordering::Relaxed),
+        publisher_lane: PUBLISHER_WAITS.load(Ordering::Relaxed),
+        fallback: FALLBACK_WAITS.load(Ordering::Relaxed),
+    }
+}
+
 thread_local! {
     static WHEEL: RefCell<Option<Rc<Wheel>>> = const { RefCell::new(None) };
 }
@@ -196,6 +230,11 @@ fn local_wheel() -> Option<Rc<Wheel>> {
 /// be polled inside a tokio runtime with I/O enabled, as the `block_on` future of a lane
 /// thread: every [`SendTimer`] polled on this thread is then woken by its timerfd.
 pub async fn drive(stop: oneshot::Receiver<()>) -> io::Result<()> {
+    drive_lane(stop, false).await
+}
+
+/// [`drive`] for a lane that says whether it is the publisher lane.
+pub(crate) async fn drive_lane(stop: oneshot::Receiver<()>, publisher: bool) -> io::Result<()> {
     let timerfd = TimerFd::new()?;
     // SAFETY: `TimerFd` owns its fd, never closes or replaces it while alive, and
     // `as_raw_fd` always returns that fd.
@@ -203,6 +242,7 @@ pub async fn drive(stop: oneshot::Receiver<()>) -> io::Result<()> {
         .map_err(io::Error::from)?;
     let wheel = Rc::new(Wheel {
         fd,
+        publisher,
         deadlines: RefCell::default(),
         duty: std::cell::Cell::new((Instant::now(), Duration::ZERO)),
     });
@@ -334,10 +374,12 @@ impl Future for Due<'_> {
             return Poll::Pending;
         }
         let deadline = tokio::time::Instant::from_std(t.deadline);
-        let sleep = t
-            .fallback
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        let sleep = t.fallback.get_or_insert_with(|| {
+            FALLBACK_WAITS.fetch_add(1, Ordering::Relaxed);
+            Box::pin(tokio::time::sleep_until(deadline))
+        });
         if sleep.deadline() != deadline {
+            FALLBACK_WAITS.fetch_add(1, Ordering::Relaxed);
             sleep.as_mut().reset(deadline);
         }
         sleep.as_mut().poll(cx)
@@ -358,8 +400,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn without_a_wheel_a_future_deadline_waits_on_tokio() {
+        let before = wait_counts();
         let mut timer = SendTimer::at(Instant::now() + Duration::from_secs(3600));
         assert_eq!(timer.due().now_or_never(), None);
+        // counted as a fallback wait (other tests in this process may add to it too)
+        assert!(wait_counts().fallback > before.fallback);
     }
 
     /// On a lane thread (a current-thread runtime driving the wheel), timers wake in
@@ -371,6 +416,7 @@ mod tests {
             .build()
             .unwrap();
         let (stop_tx, stop_rx) = oneshot::channel();
+        let before = wait_counts();
         let woke = rt.block_on(async move {
             let timers = tokio::spawn(async move {
                 let start = Instant::now();
@@ -390,6 +436,8 @@ mod tests {
             timers.await.unwrap()
         });
         assert_eq!(woke.len(), 5);
+        // each of the five waited in the wheel (process-wide count: at least five more)
+        assert!(wait_counts().wheel >= before.wheel + 5);
         for (ms, late) in woke {
             // generous for a loaded CI machine; the precision itself is measured by the
             // bench and by the runs (docs/results.md)
