@@ -291,3 +291,89 @@ drain_s = 0.5
     assert_eq!((next.errors, next.lost), (0, 0), "{}", next.notes);
     assert!(!next.notes.contains("server died"), "{}", next.notes);
 }
+
+/// The Node peers need node and their installed packages (scripts/test.sh installs them).
+fn node_ready() -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers/node/node_modules");
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node || !dir.exists() {
+        eprintln!("skipped: node or scripts/peers/node/node_modules missing (run `npm ci` there)");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn the_node_peers_are_restarted_and_churned_too() {
+    if !node_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Node takes a second or two to listen again: the drain leaves room for socket.io's
+    // 1 s, 2 s, 4 s delays
+    let toml = format!(
+        r#"workload = "echo"
+description = "t"
+targets = ["node-ws", "node-socketio"]
+clients = {CLIENTS}
+rate = {}
+[phases]
+warmup_s = 0.2
+measure_s = 2
+drain_s = 10
+[restart]
+kill_at_s = 1
+backoff_initial_ms = 200
+backoff_max_ms = 1000
+"#,
+        CLIENTS * 10
+    );
+    let (out, rows) = run(dir.path(), "restart", &toml);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(rows.len(), 2, "{}", text(&out));
+    for r in &rows {
+        let what = format!("{}: {}", r.target, r.notes);
+        assert_eq!(r.reconnected, Some(CLIENTS), "{what}");
+        let due = number_after(&r.notes, "; of ");
+        assert_eq!(due, CLIENTS * 20, "{what}");
+        assert_eq!(r.lost_during_outage, Some(due - r.delivered), "{what}");
+        assert_eq!(r.errors, 0, "{what}");
+    }
+    let sio = rows.iter().find(|r| r.target == "node-socketio").unwrap();
+    assert!(
+        sio.notes.contains("connectionStateRecovery on"),
+        "{}",
+        sio.notes
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let toml = r#"workload = "echo"
+description = "t"
+targets = ["node-ws", "node-socketio"]
+clients = 5
+rate = 50
+[phases]
+warmup_s = 0.2
+measure_s = 1
+drain_s = 0.5
+[churn]
+connects_per_s = 50
+lifetime_ms = 200
+settle_s = 10
+"#;
+    let (out, rows) = run(dir.path(), "churn", toml);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(rows.len(), 2, "{}", text(&out));
+    for r in &rows {
+        let what = format!("{}: {}", r.target, r.notes);
+        assert!(
+            r.notes
+                .contains("churn: 50 of 50 short-lived clients connected, joined and left"),
+            "{what}"
+        );
+        assert_eq!((r.leak_fds, r.leak_rooms), (Some(0), Some(0)), "{what}");
+    }
+}
