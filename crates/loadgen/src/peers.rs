@@ -257,6 +257,11 @@ pub fn node_args(target: &str, serve_args: &[String]) -> Result<Vec<String>, Str
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
             _ => (arg.as_str(), None),
         };
+        if flag == "--connection-state-recovery" && inline.is_none() {
+            // node-socketio only: socket.io's connectionStateRecovery (a `[restart]` row)
+            out.push(flag.to_owned());
+            continue;
+        }
         if flag.starts_with("--fault") {
             return Err(format!(
                 "target {target}: the Node peers have no fault injection, and this run asks for \

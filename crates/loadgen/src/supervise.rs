@@ -110,6 +110,9 @@ pub struct ServerChild {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     /// The cgroup holding its CPU budget, when it has one; removed after the child is reaped.
     cgroup: Option<ServerCgroup>,
+    /// How it was started, so a `[restart]` row can start it again on the same port.
+    command: ServerCommand,
+    cpus: Option<Vec<usize>>,
 }
 
 impl ServerChild {
@@ -161,6 +164,7 @@ impl ServerChild {
             // reaches the runner only, which drains the row and then stops the server
             .process_group(0);
         let set = cpus.as_deref().map(crate::system::cpu_set);
+        let kept_cpus = cpus.clone();
         // The child joins its cgroup itself, between fork and exec, rather than being moved
         // in after spawn: no instruction of the server (or thread it starts) ever runs
         // outside its budget, and a cgroup it cannot join fails the spawn instead of leaving
@@ -254,6 +258,8 @@ impl ServerChild {
             addr,
             stderr_tail,
             cgroup,
+            command: command.clone(),
+            cpus: kept_cpus,
         })
     }
 
@@ -296,6 +302,37 @@ impl ServerChild {
     /// The cgroup of its CPU budget, when it has one.
     pub fn cgroup(&self) -> Option<&ServerCgroup> {
         self.cgroup.as_ref()
+    }
+
+    /// SIGKILL now, and wait until the process has died (its sockets are closed and its
+    /// port is free), without reaping it: [`ServerChild::stop`] still does that.
+    pub async fn kill_and_wait_dead(&self) -> io::Result<()> {
+        // SAFETY: kill(2) on the pid of our own unreaped child (it cannot have been reused).
+        if unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        crate::system::wait_pid_exited(self.pid).await
+    }
+
+    /// Starts the same server again on this one's address (after it died), pinned alike:
+    /// `--bind IP:PORT` in place of the port-0 bind it was started with.
+    pub async fn start_again(&self, timeout: Duration) -> Result<ServerChild, SuperviseError> {
+        let mut command = self.command.clone();
+        let bind = self.addr.to_string();
+        match command.args.iter().position(|a| a == "--bind") {
+            Some(i) if i + 1 < command.args.len() => command.args[i + 1] = bind,
+            _ => command.args.extend(["--bind".to_owned(), bind]),
+        }
+        Self::spawn_command_in(&command, self.cpus.clone(), None, timeout).await
+    }
+
+    /// How the child ended, if it has (`exit status: 0`, `signal: 9 (SIGKILL)`); `None`
+    /// while it runs. Reaps it when it has ended.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        }
     }
 
     /// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps, then removes its cgroup.
@@ -364,9 +401,25 @@ pub fn proc_peak_rss_kb(pid: u32) -> io::Result<u64> {
     })
 }
 
+/// VmRSS of `pid` from /proc/PID/status, KiB (resident now).
+pub fn proc_rss_kb(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status_kb(&status, "VmRSS:").ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no VmRSS in /proc/{pid}/status"),
+        )
+    })
+}
+
 fn parse_vm_hwm_kb(status: &str) -> Option<u64> {
+    status_kb(status, "VmHWM:")
+}
+
+/// The `KEY:  N kB` line of /proc/PID/status.
+fn status_kb(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|l| {
-        l.strip_prefix("VmHWM:")?
+        l.strip_prefix(key)?
             .trim()
             .trim_end_matches("kB")
             .trim()

@@ -28,6 +28,26 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// Resolves once process `pid` (our unreaped child) has exited: a pidfd turns readable
+/// when the process dies, by which time the kernel has closed its sockets.
+pub async fn wait_pid_exited(pid: u32) -> io::Result<()> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just opened and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the `OwnedFd` owns the pidfd and keeps it open (and the same) while alive.
+    let fd = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    }
+    .map_err(io::Error::from)?;
+    let _ready = fd.readable().await?;
+    Ok(())
+}
+
 /// The load generator's CPU time so far (user + system, all threads), seconds.
 pub fn own_cpu_seconds() -> f64 {
     // SAFETY: an all-zero rusage is a valid value; getrusage fills it.

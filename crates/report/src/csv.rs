@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 21] = [
+    const ADDED_COLUMNS: [&str; 29] = [
         "repeat",
         "sweep",
         "variant",
@@ -209,6 +209,14 @@ mod tests {
         "bytes_per_update",
         "isolation_errors",
         "rate_limited",
+        "reconnect_p50_ms",
+        "reconnect_p99_ms",
+        "reconnected",
+        "lost_during_outage",
+        "reconnect_accept_rate",
+        "leak_fds",
+        "leak_rooms",
+        "leak_rss_kb",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

@@ -1,6 +1,7 @@
 //! Results: the flat [`row::SummaryRow`] (docs/design.md §7) and everything made from it —
 //! `summary.csv` ([`csv`]), `.hgrm` percentile files ([`hgrm`]), `meta.json` ([`meta`]),
-//! SVG plots ([`plot`]), `report.md` ([`markdown`], [`report_dir`]) and run-to-run
+//! SVG plots ([`plot`]), `report.md` ([`markdown`], [`report_dir`]; the fault rows' table in
+//! `fault_table`) and run-to-run
 //! comparison with thresholds ([`compare`]). Exporters are pure functions over in-memory
 //! rows; only [`writer`] (a run's files as it goes), [`run_dir`] and the `write_*`/`read`
 //! helpers touch the filesystem.
@@ -10,6 +11,7 @@ pub mod capacity;
 pub mod compare;
 pub mod csv;
 mod error;
+mod fault_table;
 pub mod hgrm;
 pub mod markdown;
 pub mod meta;

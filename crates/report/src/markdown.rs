@@ -73,6 +73,11 @@ pub fn render(
         points.sort_by_key(|(k, _)| (first(k), target_order(&k.target)));
         let _ = writeln!(md, "## {scenario}\n");
         results_table(&mut md, &points);
+        let all: Vec<&SummaryRow> = points
+            .iter()
+            .flat_map(|(_, rs)| rs.iter().copied())
+            .collect();
+        crate::fault_table::render(&mut md, &all);
         ratio_table(&mut md, &points);
     }
 

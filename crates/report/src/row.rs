@@ -157,6 +157,32 @@ pub struct SummaryRow {
     /// `rate_limit` rows: requests the server refused as `rate limited` (its own count, from
     /// `/api/stats`); empty otherwise and for tcp.
     pub rate_limited: Option<u64>,
+    /// `[restart]` rows: median time from the kill to a client's reconnection (handshake
+    /// done), ms, over the clients that came back; empty otherwise.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub reconnect_p50_ms: Option<f64>,
+    /// `[restart]` rows: 99th percentile of the same, ms.
+    #[serde(serialize_with = "opt_float_cell")]
+    pub reconnect_p99_ms: Option<f64>,
+    /// `[restart]` rows: clients connected again by the end of the drain (of `clients`).
+    pub reconnected: Option<u64>,
+    /// `[restart]` rows: echoes due in the measure phase that never came back: sent into
+    /// the dying connection or due while the client was away (raw clients drop those;
+    /// Socket.IO clients buffer them and send them on reconnection).
+    pub lost_during_outage: Option<u64>,
+    /// `[restart]` rows: clients the restarted server took back per second, from the
+    /// first reconnection to the last (the reconnect storm as the server accepted it).
+    #[serde(serialize_with = "opt_float_cell")]
+    pub reconnect_accept_rate: Option<f64>,
+    /// `[churn]` rows: the server's open file descriptors after the churn and settle minus
+    /// before it (0: every connection's fd was closed); empty otherwise.
+    pub leak_fds: Option<i64>,
+    /// `[churn]` rows: the server's rooms after minus before (its `/api/stats` `rooms`);
+    /// empty otherwise and where the server does not report rooms (tcp).
+    pub leak_rooms: Option<i64>,
+    /// `[churn]` rows: the server's resident memory after minus before, KB (allocators
+    /// keep freed memory, so a small positive figure is not by itself a leak).
+    pub leak_rss_kb: Option<i64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

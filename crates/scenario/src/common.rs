@@ -43,6 +43,8 @@ pub(crate) struct Common {
     pub floor: Option<Origin>,
     /// `rate_limit` ([`crate::production`]).
     pub rate_limit: Option<u32>,
+    /// `[restart]` or `[churn]` and where its table starts ([`crate::faults`]).
+    pub fault: Option<(crate::faults::Fault, Origin)>,
 }
 
 pub(crate) fn common(
@@ -139,6 +141,15 @@ pub(crate) fn common(
     let server_cpus = crate::budget::server_cpus(text, file, raw, ov, &targets)?;
     let floor = crate::floor::common(text, file, raw, ov, workload, &targets)?;
     let rate_limit = crate::production::rate_limit(text, file, raw)?;
+    let facts = crate::faults::FileFacts {
+        workload,
+        targets: &targets,
+        server_cpus,
+        floor: floor.is_some(),
+        measure: phases.measure,
+        measure_from_flag: ov.quick || ov.measure_s.is_some(),
+    };
+    let fault = crate::faults::common(text, file, raw, &facts)?;
 
     if let (Some(p), false) = (&raw.polling, workload == WorkloadKind::PollingVsPush) {
         let msg = format!(
@@ -227,6 +238,7 @@ pub(crate) fn common(
         server_cpus,
         floor,
         rate_limit,
+        fault,
     })
 }
 

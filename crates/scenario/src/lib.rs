@@ -4,6 +4,7 @@
 //! - [`load`] / [`parse`]: file or text + CLI [`Overrides`] → `Vec<Scenario>`.
 //! - [`target`]: the one table of built-in targets ([`target::table`]), `all`, external
 //!   `kind=url` targets, and [`TargetSpec`], the one parsed form of a target.
+//! - [`faults`]: the `[restart]` and `[churn]` tables (a fault injected during a row).
 //! - [`production`]: the keys `jwt` and `rate_limit` (JWT at the handshake, rate limiting).
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
@@ -17,6 +18,7 @@
 mod budget;
 mod common;
 mod error;
+pub mod faults;
 mod floor;
 mod load;
 pub mod model;

@@ -345,6 +345,8 @@ pub struct Scenario {
     /// `jwt` and `rate_limit` (crate::production): what the servers enforce and what the
     /// clients present. All off by default.
     pub production: crate::production::Production,
+    /// `[restart]` or `[churn]`: the fault the row injects (`None`: none).
+    pub fault: Option<crate::faults::Fault>,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

@@ -37,6 +37,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "rate_limit",
     "phases",
     "polling",
+    "restart",
+    "churn",
     "sweep",
 ];
 /// Keys of `[phases]`.
@@ -91,6 +93,8 @@ pub(crate) struct RawFile {
     pub rate_limit: Option<Spanned<i64>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
+    pub restart: Option<Spanned<crate::faults::RawRestart>>,
+    pub churn: Option<Spanned<crate::faults::RawChurn>>,
     pub sweep: Option<Spanned<RawSweep>>,
 }
 
@@ -204,6 +208,8 @@ fn check_keys(
     let tables = [
         ("phases", PHASES_KEYS),
         ("polling", POLLING_KEYS),
+        ("restart", crate::faults::RESTART_KEYS),
+        ("churn", crate::faults::CHURN_KEYS),
         ("sweep", SWEEP_KEYS),
     ];
     for (k, v) in table.iter() {

@@ -37,6 +37,7 @@ pub(crate) fn build_point(
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
     let nodes = crate::nodes::nodes(file, c, p)?;
+    crate::faults::point(file, c.fault.as_ref(), mode, nodes, (clients, publishers))?;
     let production = crate::production::Production {
         jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
         rate_limit: c.rate_limit,
@@ -58,6 +59,7 @@ pub(crate) fn build_point(
         floor,
         nodes,
         production,
+        fault: c.fault.as_ref().map(|(f, _)| f.clone()),
         sweep,
     })
 }
@@ -194,6 +196,7 @@ pub(crate) mod fixture {
             server_cpus: None,
             floor: None,
             rate_limit: None,
+            fault: None,
         }
     }
 

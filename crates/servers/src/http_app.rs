@@ -136,6 +136,9 @@ pub(crate) async fn serve_http<F: OutFrame>(
     for (name, counter) in hub.stats().published() {
         rest_handle.add_counter(name, counter);
     }
+    for (name, gauge) in hub.stats().gauges() {
+        rest_handle.add_gauge(name, gauge);
+    }
     let app = cfg.production.with_cors(ws.merge(rest));
     let stop = conns.stop.clone();
     let streams = rest_handle.stream_stopper();

@@ -79,6 +79,9 @@ pub struct HubStats {
     queue_high_water: AtomicUsize,
     /// Connections registered now (a watch, so a caller can wait for a socket to be gone).
     connections: tokio::sync::watch::Sender<usize>,
+    /// Rooms with at least one member now, over every hub sharing these stats (a gauge in
+    /// `/api/stats`: a room is gone once its last member leaves or disconnects).
+    rooms: Arc<AtomicU64>,
 }
 
 impl HubStats {
@@ -105,6 +108,15 @@ impl HubStats {
     }
     pub fn connections(&self) -> usize {
         *self.connections.borrow()
+    }
+
+    pub fn rooms(&self) -> u64 {
+        self.rooms.load(Ordering::Relaxed)
+    }
+
+    /// The gauges `/api/stats` publishes (reset leaves them), by name.
+    pub fn gauges(&self) -> [(&'static str, Arc<AtomicU64>); 1] {
+        [("rooms", self.rooms.clone())]
     }
 
     /// Resolves once the number of registered connections satisfies `pred`.
@@ -300,6 +312,7 @@ impl<F: OutFrame> RoomHub<F> {
                 members.remove(&id);
                 if members.is_empty() {
                     st.rooms.remove(&room);
+                    self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
                 }
             }
         }
@@ -319,10 +332,11 @@ impl<F: OutFrame> RoomHub<F> {
         }
         self.room_limits.check(room, peer.rooms.len())?;
         peer.rooms.insert(room.into());
-        st.rooms
-            .entry(room.into())
-            .or_default()
-            .insert(id, peer.handle.clone());
+        let members = st.rooms.entry(room.into()).or_insert_with(|| {
+            self.stats.rooms.fetch_add(1, Ordering::Relaxed);
+            HashMap::new()
+        });
+        members.insert(id, peer.handle.clone());
         Ok(())
     }
 
@@ -339,6 +353,7 @@ impl<F: OutFrame> RoomHub<F> {
             members.remove(&id);
             if members.is_empty() {
                 st.rooms.remove(room);
+                self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }

@@ -65,6 +65,11 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// or [`room_of`] the workspace) and the JSON text of the update object.
 pub type Pusher = Arc<dyn Fn(&str, String) + Send + Sync>;
 
+/// A value `/api/stats` reads when asked, for state that lives elsewhere (socketioxide's
+/// rooms, in its adapter); `None` leaves it out of the answer.
+pub type StatsProbe =
+    Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Option<u64>> + Send + Sync>;
+
 /// What the routes share.
 struct RestState {
     /// The counted database.
@@ -77,6 +82,8 @@ struct RestState {
     /// Values a target registers to appear in `/api/stats` (e.g. sio `dropped`): name,
     /// value, and whether `/api/stats/reset` zeroes it (a counter) or not (a gauge).
     extra: std::sync::Mutex<Vec<(&'static str, Arc<AtomicU64>, bool)>>,
+    /// Values read when `/api/stats` is asked ([`StatsProbe`]).
+    probes: std::sync::Mutex<Vec<(&'static str, StatsProbe)>>,
     /// Rows the server has committed or read lately, per workspace (no query needed).
     live: LiveRows,
     /// The `poll-cached` rows.
@@ -145,6 +152,15 @@ impl RestHandle {
             .push((name, gauge, false));
     }
 
+    /// Publishes what `probe` reads, when `/api/stats` is asked, under `name`.
+    pub fn add_probe(&self, name: &'static str, probe: StatsProbe) {
+        self.state
+            .probes
+            .lock()
+            .expect("stats probes lock")
+            .push((name, probe));
+    }
+
     /// Applies `cfg`'s body-read timeout and stats-reset rule (the defaults apply until
     /// then; only the first call counts).
     pub fn guard(&self, cfg: &ServerConfig) {
@@ -207,6 +223,7 @@ pub async fn router(
         push,
         http_requests: AtomicU64::new(0),
         extra: std::sync::Mutex::new(extra),
+        probes: std::sync::Mutex::new(Vec::new()),
         live: LiveRows::new(),
         cache,
         workspaces: AtomicU32::new(1),
@@ -376,6 +393,18 @@ async fn get_stats(State(st): State<Arc<RestState>>) -> Result<Json<Value>, Rout
         out.insert((*name).into(), c.load(Ordering::Relaxed).into());
     }
     drop(quiet);
+    let probes: Vec<_> = st
+        .probes
+        .lock()
+        .expect("stats probes lock")
+        .iter()
+        .cloned()
+        .collect();
+    for (name, probe) in probes {
+        if let Some(v) = probe().await {
+            out.insert(name.into(), v.into());
+        }
+    }
     Ok(Json(Value::Object(out)))
 }
 

@@ -200,6 +200,7 @@ async fn serve_io<A: Adapter>(
     rest_handle.add_counter("fault_dropped", shared.0.deliveries.fault_dropped.clone());
     rest_handle.add_counter("rate_limited", shared.0.rate_limited.clone());
     rest_handle.add_gauge("connected", shared.0.connected.clone());
+    rest_handle.add_probe("rooms", rooms_probe(io.clone()));
     let pushing = tokio::spawn(push_updates(io.clone(), shared.clone(), push_rx));
 
     let app = cfg.production.with_cors(rest_router.layer(layer));
@@ -220,6 +221,23 @@ async fn serve_io<A: Adapter>(
     pushing.abort();
     rest_handle.close().await;
     Ok(())
+}
+
+/// `/api/stats` `rooms`: the rooms of every namespace as socketioxide's adapter has them
+/// (on a cluster, the adapter asks the other nodes too).
+fn rooms_probe<A: Adapter>(io: SocketIo<A>) -> rest::StatsProbe {
+    Arc::new(move || {
+        let io = io.clone();
+        Box::pin(async move {
+            let mut n = 0u64;
+            for ns in crate::production::namespaces::NAMESPACES {
+                if let Some(op) = io.of(ns) {
+                    n += op.rooms().await.ok()?.len() as u64;
+                }
+            }
+            Some(n)
+        })
+    })
 }
 
 /// Why `sio-socketioxide` refuses `--slow-consumer disconnect` at start.

@@ -49,6 +49,8 @@ const rest = createRest(db, (rowText) => io.to('dashboard').emit('update', JSON.
   entries: () => [
     ['connected', io.engine.clientsCount],
     ['rate_limited', rateLimited],
+    // a gauge: rooms of every namespace's adapter, each socket's own room included
+    ['rooms', [...io._nsps.values()].reduce((n, nsp) => n + nsp.adapter.rooms.size, 0)],
   ],
   reset: () => {
     rateLimited = 0;
@@ -68,6 +70,11 @@ io = new Server(server, {
   transports: ['polling', 'websocket'],
   ...(redis && { adapter: createAdapter(redis.pub, redis.sub, { key: opts.adapterPrefix }) }),
   cors: corsOptions(opts.corsOrigins),
+  // --connection-state-recovery (`[restart]` rows): a client back within two minutes gets
+  // its session and the packets it missed, from this process's memory
+  ...(opts.connectionStateRecovery && {
+    connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
+  }),
 });
 
 /**

@@ -228,6 +228,8 @@ const rest = createRest(
       ['deliveries', deliveries],
       ['dropped', dropped],
       ['rate_limited', rateLimited],
+      // a gauge (reset leaves it): rooms with a member, over every raw path
+      ['rooms', [...hubs.values()].reduce((n, hub) => n + hub.rooms.size, 0)],
     ],
     reset: () => {
       deliveries = 0;

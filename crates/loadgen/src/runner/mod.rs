@@ -4,6 +4,8 @@
 //! - [`budget`]: the servers' CPU budget (checked up front, a cgroup per server child).
 //! - [`target`]: target specs → a spawned server child or an external address.
 //! - [`cluster`]: a row's N server nodes on one Redis (`nodes` > 1).
+//! - `faults`: server flags of fault rows, and a server that died during its row (the
+//!   row is still written and says so).
 //! - [`point`]: one row: picks the row driver of the workload (`crate::workload`), which
 //!   meets the runner only through [`crate::row`].
 //! - [`lanes`]: which (target, variant) rows a polling-vs-push point runs.
@@ -22,6 +24,7 @@
 
 pub mod budget;
 pub mod cluster;
+mod faults;
 pub mod lanes;
 pub mod point;
 pub mod progress;
@@ -519,7 +522,12 @@ async fn run_rows<C: Connector>(
                         }
                     }
                     (Ok(cgroup), Ok(creds), _) => {
-                        let serve_args = [opts.serve_args.clone(), creds.serve_args].concat();
+                        let serve_args = [
+                            opts.serve_args.clone(),
+                            creds.serve_args,
+                            faults::serve_args(s, &lane.spec),
+                        ]
+                        .concat();
                         resolve_in(
                             &lane.spec,
                             &opts.wsbench_exe,
@@ -536,7 +544,7 @@ async fn run_rows<C: Connector>(
                         })
                     }
                 };
-                let resolved = match resolved {
+                let mut resolved = match resolved {
                     Ok(r) => r,
                     Err(m) => {
                         progress.println(&format!("{label}: {m}"));
@@ -557,7 +565,9 @@ async fn run_rows<C: Connector>(
                     engine,
                 };
                 let result = run_point(&ctx, s, plan, &resolved, connector.clone()).await;
+                let died = faults::death_of(s, &mut resolved);
                 resolved.stop(SERVER_STOP_GRACE).await;
+                let result = faults::record_death(result, died, &label, &progress, writer)?;
                 match result {
                     Ok(res) => writer.add_row(res.row, &res.hgrm)?,
                     Err(PointFailure::Cancelled) => break 'points,

@@ -6,6 +6,8 @@
 //!   barrier, and the row driver of the `connect` workload's storm.
 //! - [`messages`]: the row driver of the message workloads (echo, broadcast, rooms, direct,
 //!   ack).
+//! - [`fault`]: the fault rows (`[restart]`, `[churn]`): echo clients that reconnect, the
+//!   server killed and restarted, or short-lived clients coming and going.
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
 //! - [`rate_limit`]: the `rate_limited` column, read from the server after a row.
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
@@ -15,6 +17,7 @@
 //! nothing here imports the runner.
 
 pub mod connect;
+pub mod fault;
 pub mod messages;
 pub mod pvp;
 pub mod rate_limit;

@@ -19,24 +19,31 @@ pub async fn fill_rate_limited(row: &mut SummaryRow, s: &Scenario, target: &RowT
     if s.production.rate_limit.is_none() {
         return;
     }
-    let (addr, host) = match target.endpoint {
-        Endpoint::Tcp(_) => {
-            push_note(
-                row,
-                "rate_limited: tcp has no /api/stats (refusals are in errors)".into(),
-            );
-            return;
-        }
-        Endpoint::Ws { addr, host, .. } | Endpoint::Sio { addr, host, .. } => (*addr, host),
-    };
-    match tokio::time::timeout(STATS_TIMEOUT, server_count(addr, host)).await {
-        Ok(Ok(n)) => row.rate_limited = Some(n),
-        Ok(Err(why)) => push_note(row, format!("rate_limited: {why}")),
-        Err(_) => push_note(row, "rate_limited: GET /api/stats timed out".into()),
+    if let Endpoint::Tcp(_) = target.endpoint {
+        push_note(
+            row,
+            "rate_limited: tcp has no /api/stats (refusals are in errors)".into(),
+        );
+        return;
+    }
+    match stats_count(target.endpoint, "rate_limited").await {
+        Ok(n) => row.rate_limited = Some(n),
+        Err(why) => push_note(row, format!("rate_limited: {why}")),
     }
 }
 
-async fn server_count(addr: std::net::SocketAddr, host: &str) -> Result<u64, String> {
+/// The server's count `field` from `GET /api/stats` (within [`STATS_TIMEOUT`]).
+pub(crate) async fn stats_count(endpoint: &Endpoint, field: &str) -> Result<u64, String> {
+    let (addr, host) = match endpoint {
+        Endpoint::Tcp(_) => return Err("tcp has no /api/stats".into()),
+        Endpoint::Ws { addr, host, .. } | Endpoint::Sio { addr, host, .. } => (*addr, host),
+    };
+    tokio::time::timeout(STATS_TIMEOUT, server_count(addr, host, field))
+        .await
+        .unwrap_or_else(|_| Err("GET /api/stats timed out".into()))
+}
+
+async fn server_count(addr: std::net::SocketAddr, host: &str, field: &str) -> Result<u64, String> {
     let mut http = HttpClient::connect(addr, host)
         .await
         .map_err(|e| e.to_string())?;
@@ -49,7 +56,7 @@ async fn server_count(addr: std::net::SocketAddr, host: &str) -> Result<u64, Str
     }
     let v: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| format!("GET /api/stats: {e}"))?;
-    v.get("rate_limited")
+    v.get(field)
         .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| "the server's /api/stats has no rate_limited count".into())
+        .ok_or_else(|| format!("the server's /api/stats has no {field} count"))
 }

@@ -92,6 +92,7 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         floor: false,
         nodes: 1,
         production: Default::default(),
+        fault: None,
         sweep: Vec::new(),
     }
 }

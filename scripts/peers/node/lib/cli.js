@@ -15,7 +15,9 @@ const USAGE = `options:
   --jwt-secret SECRET           require an HS256 JWT at the handshake (Socket.IO auth.token;
                                 raw: Authorization: Bearer or ?token=)
   --cors-origin ORIGIN          allow this origin (repeatable, or *): CORS on REST and polling
-  --rate-limit N/s              at most N requests per second per connection`;
+  --rate-limit N/s              at most N requests per second per connection
+  --connection-state-recovery   node-socketio: socket.io's connectionStateRecovery (a client
+                                back within 2 min gets its session and missed packets)`;
 
 /** Exits with code 2 (usage error, docs/design.md §6) after printing why. */
 function usage(why) {
@@ -27,7 +29,8 @@ function usage(why) {
  * Parses argv (without node and script).
  * @returns {{host: string, port: number, database: string, maxMessageBytes: number,
  *            outboundBufferBytes: number, idleTimeoutMs: number, adapter: string|undefined,
- *            adapterPrefix: string, jwtSecret?: string, corsOrigins: string[], rateLimit?: number}}
+ *            adapterPrefix: string, jwtSecret?: string, corsOrigins: string[], rateLimit?: number,
+ *            connectionStateRecovery: boolean}}
  */
 export function parseArgs(argv) {
   const opts = {
@@ -42,6 +45,7 @@ export function parseArgs(argv) {
     jwtSecret: undefined,
     corsOrigins: [],
     rateLimit: undefined,
+    connectionStateRecovery: false,
   };
   const positiveInt = (flag, v) => {
     const n = Number(v);
@@ -53,6 +57,10 @@ export function parseArgs(argv) {
     if (flag === '--help' || flag === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
+    }
+    if (flag === '--connection-state-recovery') {
+      opts.connectionStateRecovery = true;
+      continue;
     }
     const value = argv[i + 1];
     if (value === undefined) usage(`${flag} needs a value`);

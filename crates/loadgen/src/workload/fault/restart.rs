@@ -1,0 +1,204 @@
+//! The `[restart]` row: every client echoes on an open schedule; `kill_at` into the measure
+//! phase the server gets SIGKILL, and once it is dead (its pidfd says so) and `down` has
+//! passed it is started again on the same port. The clients notice, wait their policy's
+//! delays and reconnect ([`super::echo`]): Socket.IO clients with socket.io-client's
+//! defaults, raw clients with the scenario's backoff.
+//!
+//! The row: `reconnect_p50_ms` / `reconnect_p99_ms` from the kill to each client's first
+//! reconnection, `reconnected` (clients back by the end of the drain),
+//! `lost_during_outage` (echoes due in the measure phase that never came back),
+//! `reconnect_accept_rate` (clients back per second from the first reconnection to the
+//! last); the server's CPU is both processes' (the killed one up to its death), its peak
+//! RSS the larger of the two. The notes say how long the server was down, how many
+//! attempts failed, and what the target does about missed packets: Node socket.io runs
+//! with `connectionStateRecovery`, socketioxide has no such feature.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wsbench_scenario::faults::{Backoff, Restart};
+use wsbench_scenario::{NodePeer, Protocol, Scenario, ServerKind, TargetSpec};
+
+use super::echo::{Away, EchoReport};
+use super::{connect_all, echo_shared, merge_echoes, spawn_echoes};
+use crate::recorder::{micros, new_histogram, quantile};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
+use crate::workload::Plan;
+use crate::workload::connect::Connector;
+
+/// How long the restarted server gets to exit after SIGTERM at the end of the row.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long the restarted server has to print its ready line.
+const RESTART_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The reconnection policy and away behaviour of a target's clients.
+pub fn client_policy(protocol: Protocol, restart: &Restart) -> (Backoff, Away) {
+    match protocol {
+        Protocol::Sio(_) => (Backoff::SOCKET_IO, Away::Buffer),
+        Protocol::Ws | Protocol::Tcp => (restart.raw_backoff, Away::Drop),
+    }
+}
+
+/// What the target does about packets missed while a client was away (for the notes).
+pub fn recovery_note(spec: &TargetSpec) -> Option<&'static str> {
+    match spec.server() {
+        Some(ServerKind::Node(NodePeer::SocketIo)) => Some(
+            "connectionStateRecovery on (the peer runs with --connection-state-recovery); its \
+             session store is the killed process's memory, so a restart recovers nothing",
+        ),
+        _ if spec.is_socket_io() => Some(
+            "socketioxide has no connection state recovery: packets missed while away are \
+             not replayed",
+        ),
+        _ => None,
+    }
+}
+
+/// Runs one `[restart]` row.
+pub async fn run_row<C: Connector>(
+    ctx: &PointCtx<'_>,
+    s: &Scenario,
+    plan: &Plan,
+    restart: &Restart,
+    spec: &TargetSpec,
+    target: &RowTarget<'_>,
+    connector: Arc<C>,
+) -> Result<PointResult, PointFailure> {
+    let Some(server) = target.server else {
+        return Err(PointFailure::Failed(
+            "[restart] needs a server the run starts".into(),
+        ));
+    };
+    let mut row = plan.base_row(ctx, s, target.transport);
+    row.variant = "restart".into();
+    let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
+    let (backoff, away) = client_policy(spec.protocol(), restart);
+    let shared = echo_shared(ctx, s, target.endpoint, backoff, away);
+    let workers = spawn_echoes(ctx, s, conns, &connector, &shared);
+    let phases = shared.phases;
+
+    ctx.progress.phase("warmup");
+    tokio::select! {
+        _ = tokio::time::sleep_until(phases.measure_start.into()) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    let measure_from = CpuMark::now(target);
+    ctx.progress.phase("measure");
+    tokio::select! {
+        _ = tokio::time::sleep_until((phases.measure_start + restart.kill_at).into()) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    let mut replacement = None;
+    let mut old_cpu = None;
+    let mut old_peak = None;
+    if !ctx.cancel.is_cancelled() {
+        ctx.progress.phase("restart");
+        old_cpu = server.cpu_seconds().ok();
+        old_peak = server.peak_rss_kb().ok();
+        let killed = Instant::now();
+        let _ = shared.killed_at.set(killed);
+        match server.kill_and_wait_dead().await {
+            Ok(()) => {
+                tokio::time::sleep(restart.down).await;
+                match server.start_again(RESTART_READY_TIMEOUT).await {
+                    Ok(child) => {
+                        push_note(
+                            &mut row,
+                            format!(
+                                "server killed (SIGKILL) {:.3} s into measure, listening again after {:.0} ms",
+                                restart.kill_at.as_secs_f64(),
+                                killed.elapsed().as_secs_f64() * 1e3
+                            ),
+                        );
+                        replacement = Some(child);
+                    }
+                    Err(e) => push_note(&mut row, format!("server killed, restart failed: {e}")),
+                }
+            }
+            Err(e) => push_note(&mut row, format!("could not kill the server: {e}")),
+        }
+        ctx.progress.phase("measure");
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(phases.measure_end.into()) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    let measure_to = CpuMark::now(target);
+    let new_cpu = replacement.as_ref().and_then(|c| c.cpu_seconds().ok());
+    ctx.progress.phase("drain");
+    row.measure_s = measure_to
+        .at
+        .duration_since(phases.measure_start)
+        .as_secs_f64()
+        .min(s.phases.measure.as_secs_f64());
+    row.partial = ctx.cancel.is_cancelled();
+    let reports = merge_echoes(&mut row, workers).await;
+    fill_cpu(&mut row, target, measure_from, measure_to);
+    // the killed process up to its death, then its replacement
+    if let (Some(from), Some(old)) = (measure_from.server, old_cpu) {
+        row.server_cpu_s = Some((old - from).max(0.0) + new_cpu.unwrap_or(0.0));
+    }
+    let new_peak = replacement.as_ref().and_then(|c| c.peak_rss_kb().ok());
+    row.server_rss_peak_kb = old_peak.max(new_peak);
+    if let Some(killed) = shared.killed_at.get() {
+        fill_reconnect_columns(&mut row, &reports, *killed);
+    }
+    if let Some(note) = recovery_note(spec) {
+        push_note(&mut row, note.into());
+    }
+    if let Some(child) = replacement {
+        child.stop(STOP_GRACE).await;
+    }
+    let hgrm = reports.iter().fold(new_histogram(), |mut h, r| {
+        let _ = h.add(&r.latency_us);
+        h
+    });
+    Ok(PointResult { row, hgrm })
+}
+
+/// Fills the reconnection columns from the workers' reports, `killed` being the kill.
+pub fn fill_reconnect_columns(
+    row: &mut wsbench_report::SummaryRow,
+    reports: &[EchoReport],
+    killed: Instant,
+) {
+    let mut times = new_histogram();
+    let mut first_back: Option<Instant> = None;
+    let mut last_back: Option<Instant> = None;
+    let mut back = 0u64;
+    let (mut due, mut delivered, mut failed, mut unsent) = (0u64, 0u64, 0u64, 0u64);
+    for r in reports {
+        due += r.due;
+        delivered += r.delivered;
+        failed += r.failed_attempts;
+        unsent += r.unsent;
+        if let Some(at) = r.back_at {
+            back += 1;
+            let _ = times.record(micros(at.saturating_duration_since(killed)).max(1));
+            first_back = first_back.min(Some(at)).or(Some(at));
+            last_back = last_back.max(Some(at));
+        }
+    }
+    let clients_lost = reports.iter().filter(|r| r.lost_at.is_some()).count();
+    row.reconnected = Some(back);
+    row.lost_during_outage = Some(due.saturating_sub(delivered));
+    if back > 0 {
+        row.reconnect_p50_ms = Some(quantile(&times, 0.5) as f64 / 1e3);
+        row.reconnect_p99_ms = Some(quantile(&times, 0.99) as f64 / 1e3);
+    }
+    if let (Some(a), Some(b)) = (first_back, last_back) {
+        let span = b.saturating_duration_since(a).as_secs_f64();
+        if back > 1 && span > 0.0 {
+            row.reconnect_accept_rate = Some((back - 1) as f64 / span);
+        }
+    }
+    push_note(
+        row,
+        format!(
+            "{clients_lost} of {} clients lost their connection, {back} came back; {failed} \
+             reconnection attempt(s) failed; of {due} echoes due, {unsent} were not sent \
+             (dropped while away or still buffered)",
+            reports.len()
+        ),
+    );
+}
