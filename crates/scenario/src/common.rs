@@ -43,6 +43,10 @@ pub(crate) struct Common {
     pub floor: Option<Origin>,
     /// `rate_limit` ([`crate::production`]).
     pub rate_limit: Option<u32>,
+    /// `slow_share` and `outbound_queue` ([`crate::slow`]).
+    pub slow: crate::slow::SlowCommon,
+    /// `[network]` but `delay_ms` ([`crate::network`]).
+    pub network: crate::network::NetworkCommon,
 }
 
 pub(crate) fn common(
@@ -227,6 +231,8 @@ pub(crate) fn common(
         server_cpus,
         floor,
         rate_limit,
+        slow: crate::slow::common(text, raw),
+        network: crate::network::common(text, raw),
     })
 }
 

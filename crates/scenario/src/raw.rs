@@ -35,8 +35,12 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "floor",
     "jwt",
     "rate_limit",
+    "slow_share",
+    "slow_consumer",
+    "outbound_queue",
     "phases",
     "polling",
+    "network",
     "sweep",
 ];
 /// Keys of `[phases]`.
@@ -44,6 +48,15 @@ pub(crate) const PHASES_KEYS: &[&str] = &["warmup_s", "measure_s", "drain_s"];
 /// Keys of `[polling]`.
 pub(crate) const POLLING_KEYS: &[&str] =
     &["poll_interval_ms", "update_rate", "variants", "workspaces"];
+/// Keys of `[network]`.
+pub(crate) const NETWORK_KEYS: &[&str] = &[
+    "delay_ms",
+    "jitter_ms",
+    "bandwidth_kbps",
+    "stall_every_s",
+    "stall_ms",
+    "reset_every_s",
+];
 /// Keys of `[sweep]`: the scalar settings that may take a list of values.
 pub(crate) const SWEEP_KEYS: &[&str] = &[
     "clients",
@@ -59,6 +72,8 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "update_rate",
     "nodes",
     "jwt",
+    "slow_consumer",
+    "delay_ms",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -89,8 +104,12 @@ pub(crate) struct RawFile {
     pub floor: Option<Spanned<bool>>,
     pub jwt: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<i64>>,
+    pub slow_share: Option<Spanned<f64>>,
+    pub slow_consumer: Option<Spanned<String>>,
+    pub outbound_queue: Option<Spanned<i64>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
+    pub network: Option<Spanned<RawNetwork>>,
     pub sweep: Option<Spanned<RawSweep>>,
 }
 
@@ -113,6 +132,18 @@ pub(crate) struct RawPolling {
     pub workspaces: Option<Spanned<i64>>,
 }
 
+/// `[network]`: the fault proxy between the clients and the server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    pub delay_ms: Option<Spanned<f64>>,
+    pub jitter_ms: Option<Spanned<f64>>,
+    pub bandwidth_kbps: Option<Spanned<i64>>,
+    pub stall_every_s: Option<Spanned<f64>>,
+    pub stall_ms: Option<Spanned<f64>>,
+    pub reset_every_s: Option<Spanned<f64>>,
+}
+
 /// `[sweep]`: each key a list of values for the top-level (or `[polling]`) key of that name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +161,8 @@ pub(crate) struct RawSweep {
     pub update_rate: Option<SpannedList<f64>>,
     pub nodes: Option<SpannedList<i64>>,
     pub jwt: Option<SpannedList<String>>,
+    pub slow_consumer: Option<SpannedList<String>>,
+    pub delay_ms: Option<SpannedList<f64>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a
@@ -204,6 +237,7 @@ fn check_keys(
     let tables = [
         ("phases", PHASES_KEYS),
         ("polling", POLLING_KEYS),
+        ("network", NETWORK_KEYS),
         ("sweep", SWEEP_KEYS),
     ];
     for (k, v) in table.iter() {

@@ -37,6 +37,8 @@ pub(crate) fn build_point(
     let payload_bytes = payload::payload_bytes(&cx)?;
     let workload = settings::workload(&cx, clients, mode, op)?;
     let nodes = crate::nodes::nodes(file, c, p)?;
+    let slow = crate::slow::point(file, c, p, clients, publishers, nodes)?;
+    let network = crate::network::point(file, c, p, nodes, floor)?;
     let production = crate::production::Production {
         jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
         rate_limit: c.rate_limit,
@@ -58,6 +60,8 @@ pub(crate) fn build_point(
         floor,
         nodes,
         production,
+        slow,
+        network,
         sweep,
     })
 }
@@ -194,6 +198,8 @@ pub(crate) mod fixture {
             server_cpus: None,
             floor: None,
             rate_limit: None,
+            slow: Default::default(),
+            network: Default::default(),
         }
     }
 

@@ -92,6 +92,8 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         floor: false,
         nodes: 1,
         production: Default::default(),
+        slow: None,
+        network: None,
         sweep: Vec::new(),
     }
 }
