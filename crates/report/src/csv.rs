@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 21] = [
+    const ADDED_COLUMNS: [&str; 30] = [
         "repeat",
         "sweep",
         "variant",
@@ -209,6 +209,15 @@ mod tests {
         "bytes_per_update",
         "isolation_errors",
         "rate_limited",
+        "slow_clients",
+        "slow_policy",
+        "slow_delivered",
+        "slow_lost",
+        "slow_closed",
+        "server_dropped",
+        "server_slow_disconnects",
+        "proxy_resets",
+        "proxy_stalls",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

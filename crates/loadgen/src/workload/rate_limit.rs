@@ -1,7 +1,8 @@
 //! The `rate_limited` column: with `rate_limit` set, after the row the server's own count of
 //! requests it refused as `rate limited` is read from `GET /api/stats`. Built-in and Node
 //! servers are started fresh for each row, so the count is the row's (warmup and drain
-//! included); tcp has no HTTP, so its column stays empty and a note says why.
+//! included); tcp has no HTTP, so its column stays empty and a note says why. The stats
+//! request itself ([`server_stats`]) also serves the slow-consumer counts (`super::slow`).
 
 use std::time::Duration;
 
@@ -19,24 +20,37 @@ pub async fn fill_rate_limited(row: &mut SummaryRow, s: &Scenario, target: &RowT
     if s.production.rate_limit.is_none() {
         return;
     }
-    let (addr, host) = match target.endpoint {
-        Endpoint::Tcp(_) => {
-            push_note(
-                row,
-                "rate_limited: tcp has no /api/stats (refusals are in errors)".into(),
-            );
-            return;
-        }
-        Endpoint::Ws { addr, host, .. } | Endpoint::Sio { addr, host, .. } => (*addr, host),
-    };
-    match tokio::time::timeout(STATS_TIMEOUT, server_count(addr, host)).await {
-        Ok(Ok(n)) => row.rate_limited = Some(n),
-        Ok(Err(why)) => push_note(row, format!("rate_limited: {why}")),
-        Err(_) => push_note(row, "rate_limited: GET /api/stats timed out".into()),
+    if let Endpoint::Tcp(_) = target.endpoint {
+        push_note(
+            row,
+            "rate_limited: tcp has no /api/stats (refusals are in errors)".into(),
+        );
+        return;
+    }
+    let count = server_stats(target.endpoint).await.and_then(|v| {
+        v.get("rate_limited")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| "the server's /api/stats has no rate_limited count".to_owned())
+    });
+    match count {
+        Ok(n) => row.rate_limited = Some(n),
+        Err(why) => push_note(row, format!("rate_limited: {why}")),
     }
 }
 
-async fn server_count(addr: std::net::SocketAddr, host: &str) -> Result<u64, String> {
+/// The server's `GET /api/stats` (its counters since start: a fresh server per row).
+pub(crate) async fn server_stats(endpoint: &Endpoint) -> Result<serde_json::Value, String> {
+    let (addr, host) = match endpoint {
+        Endpoint::Tcp(_) => return Err("tcp has no /api/stats".into()),
+        Endpoint::Ws { addr, host, .. } | Endpoint::Sio { addr, host, .. } => (*addr, host),
+    };
+    match tokio::time::timeout(STATS_TIMEOUT, get_stats(addr, host)).await {
+        Ok(r) => r,
+        Err(_) => Err("GET /api/stats timed out".into()),
+    }
+}
+
+async fn get_stats(addr: std::net::SocketAddr, host: &str) -> Result<serde_json::Value, String> {
     let mut http = HttpClient::connect(addr, host)
         .await
         .map_err(|e| e.to_string())?;
@@ -47,9 +61,5 @@ async fn server_count(addr: std::net::SocketAddr, host: &str) -> Result<u64, Str
     if status != 200 {
         return Err(format!("GET /api/stats answered HTTP {status}"));
     }
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| format!("GET /api/stats: {e}"))?;
-    v.get("rate_limited")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| "the server's /api/stats has no rate_limited count".into())
+    serde_json::from_slice(&body).map_err(|e| format!("GET /api/stats: {e}"))
 }
