@@ -15,6 +15,8 @@
 //! - [`capacity`]: `wsbench capacity`: the highest load within an SLO, step by step through
 //!   the runner's seams.
 //! - [`supervise`]: server child processes and their /proc figures.
+//! - [`faultproxy`]: the user-space TCP proxy that adds delay, jitter, bandwidth caps,
+//!   stalls and resets between the clients and the server (`[network]`).
 //! - [`cluster`]: a row's cluster of server nodes over Redis, and Redis's own figures.
 //! - [`credentials`]: the JWTs clients present to a server run with `--jwt-secret`.
 //! - [`cgroup`]: server CPU budgets (a cgroup with a CFS quota) and their throttling.
@@ -27,6 +29,7 @@ pub mod cgroup;
 pub mod cluster;
 pub mod credentials;
 pub mod engine;
+pub mod faultproxy;
 pub mod floor;
 pub mod peers;
 pub mod recorder;

@@ -59,6 +59,9 @@ pub struct RowTarget<'a> {
     pub server: Option<&'a ServerChild>,
     /// The other nodes and their Redis, when the row runs a cluster (`nodes` > 1).
     pub cluster: Option<&'a Cluster>,
+    /// The fault proxy the clients connect through (`[network]`): a driver arms its stalls
+    /// and resets once its clients are connected ([`RowTarget::arm_faults`]).
+    pub proxy: Option<&'a crate::faultproxy::FaultProxy>,
 }
 
 impl RowTarget<'_> {
@@ -68,6 +71,13 @@ impl RowTarget<'_> {
         match self.cluster {
             Some(c) if !c.endpoints.is_empty() => &c.endpoints,
             _ => std::slice::from_ref(self.endpoint),
+        }
+    }
+
+    /// Starts the fault proxy's stalls and resets, if the row has a proxy.
+    pub fn arm_faults(&self) {
+        if let Some(p) = self.proxy {
+            p.arm();
         }
     }
 

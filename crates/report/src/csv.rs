@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 29] = [
+    const ADDED_COLUMNS: [&str; 38] = [
         "repeat",
         "sweep",
         "variant",
@@ -217,6 +217,15 @@ mod tests {
         "leak_fds",
         "leak_rooms",
         "leak_rss_kb",
+        "slow_clients",
+        "slow_policy",
+        "slow_delivered",
+        "slow_lost",
+        "slow_closed",
+        "server_dropped",
+        "server_slow_disconnects",
+        "proxy_resets",
+        "proxy_stalls",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

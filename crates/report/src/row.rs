@@ -183,6 +183,29 @@ pub struct SummaryRow {
     /// `[churn]` rows: the server's resident memory after minus before, KB (allocators
     /// keep freed memory, so a small positive figure is not by itself a leak).
     pub leak_rss_kb: Option<i64>,
+    /// `slow_share` rows: clients that stopped reading during the measure phase (the last
+    /// by index); the row's `expected`, `delivered`, `lost` and latency are the others'.
+    pub slow_clients: Option<u64>,
+    /// `slow_share` rows: the servers' policy for a full outbound queue (`drop`,
+    /// `disconnect`, or `none`: no bound).
+    pub slow_policy: Option<String>,
+    /// `slow_share` rows: deliveries the slow clients read once they read again after the
+    /// drain (first copies of measure-phase messages).
+    pub slow_delivered: Option<u64>,
+    /// `slow_share` rows: deliveries owed to the slow clients that never reached them.
+    pub slow_lost: Option<u64>,
+    /// `slow_share` rows: slow clients the server closed.
+    pub slow_closed: Option<u64>,
+    /// `slow_share` rows: deliveries the server says it dropped (`/api/stats` `dropped`);
+    /// empty for a server that keeps no such count.
+    pub server_dropped: Option<u64>,
+    /// `slow_share` rows: connections the server says it closed as slow consumers
+    /// (`/api/stats` `slow_disconnects`); empty where it keeps no such count.
+    pub server_slow_disconnects: Option<u64>,
+    /// `[network]` rows: connections the fault proxy reset on purpose.
+    pub proxy_resets: Option<u64>,
+    /// `[network]` rows: stalls the fault proxy began.
+    pub proxy_stalls: Option<u64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

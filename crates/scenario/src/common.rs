@@ -45,6 +45,10 @@ pub(crate) struct Common {
     pub rate_limit: Option<u32>,
     /// `[restart]` or `[churn]` and where its table starts ([`crate::faults`]).
     pub fault: Option<(crate::faults::Fault, Origin)>,
+    /// `slow_share` and `outbound_queue` ([`crate::slow`]).
+    pub slow: crate::slow::SlowCommon,
+    /// `[network]` but `delay_ms` ([`crate::network`]).
+    pub network: crate::network::NetworkCommon,
 }
 
 pub(crate) fn common(
@@ -239,6 +243,8 @@ pub(crate) fn common(
         floor,
         rate_limit,
         fault,
+        slow: crate::slow::common(text, raw),
+        network: crate::network::common(text, raw),
     })
 }
 

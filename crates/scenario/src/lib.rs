@@ -6,6 +6,8 @@
 //!   `kind=url` targets, and [`TargetSpec`], the one parsed form of a target.
 //! - [`faults`]: the `[restart]` and `[churn]` tables (a fault injected during a row).
 //! - [`production`]: the keys `jwt` and `rate_limit` (JWT at the handshake, rate limiting).
+//! - [`slow`]: slow consumers (`slow_share`, `slow_consumer`, `outbound_queue`) and the
+//!   policies each target runs; [`network`]: `[network]`, the fault proxy's settings.
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -22,10 +24,12 @@ pub mod faults;
 mod floor;
 mod load;
 pub mod model;
+pub mod network;
 mod nodes;
 mod overrides;
 pub mod production;
 mod raw;
+pub mod slow;
 mod sweep;
 pub mod target;
 mod validate;

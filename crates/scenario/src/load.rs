@@ -73,6 +73,15 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
             .map(|v| Val::file(text, "polling.update_rate", v)),
         nodes: raw.nodes.as_ref().map(|v| Val::file(text, "nodes", v)),
         jwt: raw.jwt.as_ref().map(|v| Val::file(text, "jwt", v)),
+        slow_consumer: raw
+            .slow_consumer
+            .as_ref()
+            .map(|v| Val::file(text, "slow_consumer", v)),
+        delay_ms: raw
+            .network
+            .as_ref()
+            .and_then(|n| n.get_ref().delay_ms.as_ref())
+            .map(|v| Val::file(text, "network.delay_ms", v)),
     }
 }
 

@@ -347,6 +347,13 @@ pub struct Scenario {
     pub production: crate::production::Production,
     /// `[restart]` or `[churn]`: the fault the row injects (`None`: none).
     pub fault: Option<crate::faults::Fault>,
+    /// `slow_share` / `slow_consumer` / `outbound_queue` ([`crate::slow`]): clients that
+    /// stop reading during the measure phase, and the servers' policy. `None`: every
+    /// client reads.
+    pub slow: Option<crate::slow::SlowConsumers>,
+    /// `[network]` ([`crate::network`]): the faults the load generator's proxy puts
+    /// between the clients and the server. `None`: clients connect directly.
+    pub network: Option<crate::network::NetworkFaults>,
     /// This point's sweep values as `key=value` pairs, in sweep order (empty: no sweep).
     pub sweep: Vec<(String, String)>,
 }

@@ -35,10 +35,14 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "floor",
     "jwt",
     "rate_limit",
+    "slow_share",
+    "slow_consumer",
+    "outbound_queue",
     "phases",
     "polling",
     "restart",
     "churn",
+    "network",
     "sweep",
 ];
 /// Keys of `[phases]`.
@@ -46,6 +50,15 @@ pub(crate) const PHASES_KEYS: &[&str] = &["warmup_s", "measure_s", "drain_s"];
 /// Keys of `[polling]`.
 pub(crate) const POLLING_KEYS: &[&str] =
     &["poll_interval_ms", "update_rate", "variants", "workspaces"];
+/// Keys of `[network]`.
+pub(crate) const NETWORK_KEYS: &[&str] = &[
+    "delay_ms",
+    "jitter_ms",
+    "bandwidth_kbps",
+    "stall_every_s",
+    "stall_ms",
+    "reset_every_s",
+];
 /// Keys of `[sweep]`: the scalar settings that may take a list of values.
 pub(crate) const SWEEP_KEYS: &[&str] = &[
     "clients",
@@ -61,6 +74,8 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "update_rate",
     "nodes",
     "jwt",
+    "slow_consumer",
+    "delay_ms",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -91,10 +106,14 @@ pub(crate) struct RawFile {
     pub floor: Option<Spanned<bool>>,
     pub jwt: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<i64>>,
+    pub slow_share: Option<Spanned<f64>>,
+    pub slow_consumer: Option<Spanned<String>>,
+    pub outbound_queue: Option<Spanned<i64>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
     pub restart: Option<Spanned<crate::faults::RawRestart>>,
     pub churn: Option<Spanned<crate::faults::RawChurn>>,
+    pub network: Option<Spanned<RawNetwork>>,
     pub sweep: Option<Spanned<RawSweep>>,
 }
 
@@ -117,6 +136,18 @@ pub(crate) struct RawPolling {
     pub workspaces: Option<Spanned<i64>>,
 }
 
+/// `[network]`: the fault proxy between the clients and the server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    pub delay_ms: Option<Spanned<f64>>,
+    pub jitter_ms: Option<Spanned<f64>>,
+    pub bandwidth_kbps: Option<Spanned<i64>>,
+    pub stall_every_s: Option<Spanned<f64>>,
+    pub stall_ms: Option<Spanned<f64>>,
+    pub reset_every_s: Option<Spanned<f64>>,
+}
+
 /// `[sweep]`: each key a list of values for the top-level (or `[polling]`) key of that name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +165,8 @@ pub(crate) struct RawSweep {
     pub update_rate: Option<SpannedList<f64>>,
     pub nodes: Option<SpannedList<i64>>,
     pub jwt: Option<SpannedList<String>>,
+    pub slow_consumer: Option<SpannedList<String>>,
+    pub delay_ms: Option<SpannedList<f64>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a
@@ -210,6 +243,7 @@ fn check_keys(
         ("polling", POLLING_KEYS),
         ("restart", crate::faults::RESTART_KEYS),
         ("churn", crate::faults::CHURN_KEYS),
+        ("network", NETWORK_KEYS),
         ("sweep", SWEEP_KEYS),
     ];
     for (k, v) in table.iter() {

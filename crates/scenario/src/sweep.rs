@@ -43,6 +43,9 @@ pub(crate) struct Point {
     pub update_rate: Option<Val<f64>>,
     pub nodes: Option<Val<i64>>,
     pub jwt: Option<Val<String>>,
+    pub slow_consumer: Option<Val<String>>,
+    /// `network.delay_ms` (the sweep key `delay_ms`).
+    pub delay_ms: Option<Val<f64>>,
 }
 
 /// One value of a sweep list.
@@ -94,6 +97,8 @@ impl Point {
             "update_rate" => self.update_rate.as_ref().map(|v| &v.at),
             "nodes" => self.nodes.as_ref().map(|v| &v.at),
             "jwt" => self.jwt.as_ref().map(|v| &v.at),
+            "slow_consumer" => self.slow_consumer.as_ref().map(|v| &v.at),
+            "delay_ms" => self.delay_ms.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -129,6 +134,8 @@ impl Point {
             "arrival" => self.arrival = Some(Val { v: text(v), at }),
             "mode" => self.mode = Some(Val { v: text(v), at }),
             "jwt" => self.jwt = Some(Val { v: text(v), at }),
+            "slow_consumer" => self.slow_consumer = Some(Val { v: text(v), at }),
+            "delay_ms" => self.delay_ms = Some(Val { v: float(v), at }),
             _ => unreachable!("{key} is not a sweep key"),
         }
     }
@@ -181,6 +188,13 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
         axis(text, "update_rate", &sweep.update_rate, SweepValue::Float),
         axis(text, "nodes", &sweep.nodes, SweepValue::Int),
         axis(text, "jwt", &sweep.jwt, SweepValue::Text),
+        axis(
+            text,
+            "slow_consumer",
+            &sweep.slow_consumer,
+            SweepValue::Text,
+        ),
+        axis(text, "delay_ms", &sweep.delay_ms, SweepValue::Float),
     ]
     .into_iter()
     .flatten()

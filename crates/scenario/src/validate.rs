@@ -38,6 +38,8 @@ pub(crate) fn build_point(
     let workload = settings::workload(&cx, clients, mode, op)?;
     let nodes = crate::nodes::nodes(file, c, p)?;
     crate::faults::point(file, c.fault.as_ref(), mode, nodes, (clients, publishers))?;
+    let slow = crate::slow::point(file, c, p, clients, publishers, nodes)?;
+    let network = crate::network::point(file, c, p, nodes, floor)?;
     let production = crate::production::Production {
         jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
         rate_limit: c.rate_limit,
@@ -60,6 +62,8 @@ pub(crate) fn build_point(
         nodes,
         production,
         fault: c.fault.as_ref().map(|(f, _)| f.clone()),
+        slow,
+        network,
         sweep,
     })
 }
@@ -197,6 +201,8 @@ pub(crate) mod fixture {
             floor: None,
             rate_limit: None,
             fault: None,
+            slow: Default::default(),
+            network: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use wsbench_report::ResultsWriter;
 use wsbench_report::meta::{CpuPinning, Meta};
 use wsbench_report::row::SummaryRow;
+use wsbench_scenario::slow::policies_of;
 use wsbench_scenario::{PvpVariant, Scenario, Workload};
 
 pub use table::format_table;
@@ -317,6 +318,17 @@ pub(crate) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
                 })
                 .collect()
         };
+        // slow consumers: a point's rows are the targets that run its policy (a server
+        // someone else runs, which only a hand-made scenario can name, runs as it is set)
+        let l: Vec<Lane> = match &s.slow {
+            Some(slow) => l
+                .into_iter()
+                .filter(|lane| {
+                    lane.spec.server().is_none() || policies_of(&lane.spec).contains(&slow.policy)
+                })
+                .collect(),
+            None => l,
+        };
         if l.is_empty() {
             return Err(target_err(
                 "no target can run the polling-vs-push variants (raw WebSocket \
@@ -494,7 +506,12 @@ async fn run_rows<C: Connector>(
                     &s.production,
                     &jwt_secret,
                     opts.jwt_secret.is_some(),
-                );
+                )
+                .map(|mut c| {
+                    c.serve_args
+                        .extend(crate::workload::slow::serve_args(s, &lane.spec));
+                    c
+                });
                 let resolved = match (
                     budget::cgroup_for(prepared.cgroup_root.as_ref(), s),
                     creds,

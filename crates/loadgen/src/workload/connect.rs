@@ -69,6 +69,8 @@ pub async fn run_storm_row<C: Connector>(
         Workload::Connect { connect_rate } => connect_rate,
         _ => 0.0,
     };
+    // the storm is the traffic: the proxy's stalls and resets (`[network]`) hit it
+    target.arm_faults();
     let before = CpuMark::now(target);
     let opened = open_clients(
         connector,

@@ -93,7 +93,9 @@ pub async fn run_row<C: Connector>(
             .map_err(PointFailure::Failed)?;
     }
 
-    // phases are absolute instants every worker shares
+    // phases are absolute instants every worker shares; the proxy's stalls and resets
+    // (`[network]`) start with the traffic, after the connect phase
+    target.arm_faults();
     let start = Instant::now() + START_LEAD;
     let phases = PhaseTimes::new(start, &s.phases);
     let per_publisher = if plan.publishers > 0 {
@@ -138,6 +140,7 @@ pub async fn run_row<C: Connector>(
             acked: plan.acked,
             payload_bytes: s.payload_bytes,
             ledger: ReceiverLedger::new(index, plan.audience),
+            slow: s.slow.is_some_and(|x| index >= x.first(s.clients)),
         };
         workers.push(
             place
@@ -184,7 +187,7 @@ pub async fn run_row<C: Connector>(
         .as_secs_f64()
         .min(s.phases.measure.as_secs_f64());
     fill_cpu(&mut row, target, measure_from, measure_to);
-    let merged = merge(&mut row, plan, &reports, panics);
+    let merged = merge(&mut row, plan, s, &reports, panics);
     fill_redis_msgs(&mut row, measure_from, measure_to);
     if shared.send_log.misses() > 0 {
         push_note(
@@ -206,23 +209,37 @@ pub async fn run_row<C: Connector>(
     );
     crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     super::rate_limit::fill_rate_limited(&mut row, s, target).await;
+    super::slow::fill_server_counts(&mut row, s, target).await;
     Ok(PointResult {
         row,
         hgrm: merged.corrected,
     })
 }
 
-/// Merges the workers' reports into the row; returns the merged histograms.
-fn merge(row: &mut SummaryRow, plan: &Plan, reports: &[WorkerReport], panics: u64) -> Merged {
+/// Merges the workers' reports into the row; returns the merged histograms. Slow consumers'
+/// deliveries are accounted apart (`super::slow`): the row's own counts are the others'.
+fn merge(
+    row: &mut SummaryRow,
+    plan: &Plan,
+    s: &Scenario,
+    reports: &[WorkerReport],
+    panics: u64,
+) -> Merged {
     let mut merged = Merged::default();
     let mut tally = Tally::default();
+    let first_slow = s.slow.map_or(plan.clients, |x| x.first(plan.clients)) as usize;
+    let mut slow_tally = Tally::default();
     let mut sent = vec![0u64; plan.publishers as usize];
     let mut errors = panics;
     let mut first_error = (panics > 0).then(|| format!("{panics} worker task(s) panicked"));
     let mut first_violation = None;
     for (i, r) in reports.iter().enumerate() {
         merged.add(&r.recorder);
-        tally.add(&r.tally);
+        if i < first_slow {
+            tally.add(&r.tally);
+        } else {
+            slow_tally.add(&r.tally);
+        }
         if let Some(s) = sent.get_mut(i) {
             *s = r.sent;
         }
@@ -235,12 +252,18 @@ fn merge(row: &mut SummaryRow, plan: &Plan, reports: &[WorkerReport], panics: u6
         first_violation = first_violation.or(r.first_violation);
     }
     row.sent = sent.iter().sum();
-    row.expected = plan.audience.expected(&sent);
+    let slow_expected =
+        super::slow::slow_expected(plan.audience, &sent, first_slow as u32, plan.clients);
+    row.expected = plan.audience.expected(&sent) - slow_expected;
+    if let Some(slow) = &s.slow {
+        let slow_reports = reports.get(first_slow..).unwrap_or_default();
+        super::slow::fill_slow_columns(row, slow, &slow_tally, slow_expected, slow_reports);
+    }
     row.delivered = tally.delivered;
     account_missing(row, row.expected.saturating_sub(tally.delivered));
     row.duplicated = tally.duplicated;
     row.reordered = tally.reordered;
-    row.errors = errors + tally.violations;
+    row.errors = errors + tally.violations + slow_tally.violations;
     let h = &merged.corrected;
     fill_latency_columns(row, h);
     row.lat_uncorrected_p99_us = quantile(&merged.uncorrected, 0.99);

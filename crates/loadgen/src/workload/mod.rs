@@ -10,6 +10,8 @@
 //!   server killed and restarted, or short-lived clients coming and going.
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
 //! - [`rate_limit`]: the `rate_limited` column, read from the server after a row.
+//! - [`slow`]: slow consumers: the settle after the drain, their accounting apart from the
+//!   fast clients', and the server's drop counts.
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
 //!   time deliveries": a writer, viewers and a stats probe, with its own row driver.
 //!
@@ -21,6 +23,7 @@ pub mod fault;
 pub mod messages;
 pub mod pvp;
 pub mod rate_limit;
+pub mod slow;
 pub mod worker;
 
 use wsbench_report::row::SummaryRow;

@@ -12,6 +12,9 @@
 //! A delivery's receive time is the kernel's stamp of the read that completed it
 //! ([`Transport::last_rx`], mapped by the row's [`RxClock`]); the time the worker took it is
 //! kept too, and their difference is the row's read lag.
+//!
+//! A slow consumer (`WorkerSpec::slow`) stops taking frames when the measure phase starts and,
+//! after the drain, settles what reached it (`super::slow::settle`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +97,10 @@ pub struct WorkerSpec {
     pub payload_bytes: usize,
     /// Its accounting (knows the audience).
     pub ledger: ReceiverLedger,
+    /// A slow consumer (`slow_share`): it stops reading when the measure phase starts and
+    /// reads again only after the drain, to settle what reached it (`super::slow`). Its
+    /// deliveries are accounted, not timed.
+    pub slow: bool,
 }
 
 /// What a worker hands over once, at the end.
@@ -108,6 +115,8 @@ pub struct WorkerReport {
     pub errors: u64,
     pub first_error: Option<String>,
     pub bytes: ByteCounts,
+    /// A slow consumer's end (`None` for the others).
+    pub slow_end: Option<super::slow::SlowEnd>,
 }
 
 impl WorkerReport {
@@ -142,6 +151,8 @@ struct WorkerState<'r> {
     /// False once the schedule has passed `measure_end`, a send failed or the row was cancelled.
     sending: bool,
     cancelled: bool,
+    /// A slow consumer that has stopped reading.
+    paused: bool,
     /// Live latencies (µs) not yet handed to the progress line.
     live_batch: Vec<u64>,
     last_flush: Instant,
@@ -162,6 +173,7 @@ impl<'r> WorkerState<'r> {
             seq: 0,
             awaiting: None,
             cancelled: false,
+            paused: false,
             live_batch: Vec::new(),
             last_flush: Instant::now(),
             writes: std::collections::VecDeque::new(),
@@ -335,6 +347,7 @@ impl<'r> WorkerState<'r> {
         };
         if self.row.phases.in_measure(stamp.t)
             && let Delivery::First { .. } = self.spec.ledger.record(stamp.from, stamp.seq)
+            && !self.spec.slow
         {
             let received_ns = received.ns();
             self.report.recorder.record_receive(&received);
@@ -394,6 +407,9 @@ pub async fn run_worker<T: Transport>(
     let mut send_timer = SendTimer::at(state.first_due());
     let deadline = sleep_until(row.phases.drain_end.into());
     tokio::pin!(deadline);
+    let pause = sleep_until(row.phases.measure_start.into());
+    tokio::pin!(pause);
+    let mut stopped = false;
 
     loop {
         let step = tokio::select! {
@@ -402,16 +418,30 @@ pub async fn run_worker<T: Transport>(
                 Step::Idle
             }
             _ = &mut deadline => break,
+            _ = &mut pause, if state.spec.slow && !state.paused => {
+                state.paused = true;
+                Step::Idle
+            }
             _ = send_timer.due(), if state.can_send() => {
                 state.on_send_due(&mut conn).await
             }
-            got = conn.recv() => state.on_frame(got, conn.last_rx()),
+            got = conn.recv(), if !state.paused => state.on_frame(got, conn.last_rx()),
         };
         match step {
             Step::Idle => {}
             Step::Rearm(next) => send_timer.reset(next),
-            Step::Stop => break,
+            Step::Stop => {
+                stopped = true;
+                break;
+            }
         }
+    }
+    if state.spec.slow && !state.cancelled && !stopped {
+        let end = super::slow::settle(&mut conn, |got, rx| {
+            state.on_frame(Ok(got), rx);
+        })
+        .await;
+        state.report.slow_end = Some(end);
     }
     state.row.live.push(&mut state.live_batch);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;

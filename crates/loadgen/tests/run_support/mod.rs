@@ -93,6 +93,8 @@ pub fn scenario(name: &str, workload: Workload, target_spec: &str) -> Scenario {
         nodes: 1,
         production: Default::default(),
         fault: None,
+        slow: None,
+        network: None,
         sweep: Vec::new(),
     }
 }
