@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 21] = [
+    const ADDED_COLUMNS: [&str; 23] = [
         "repeat",
         "sweep",
         "variant",
@@ -209,6 +209,8 @@ mod tests {
         "bytes_per_update",
         "isolation_errors",
         "rate_limited",
+        "sockets",
+        "cors_preflights",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

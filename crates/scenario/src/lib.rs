@@ -5,6 +5,7 @@
 //! - [`target`]: the one table of built-in targets ([`target::table`]), `all`, external
 //!   `kind=url` targets, and [`TargetSpec`], the one parsed form of a target.
 //! - [`production`]: the keys `jwt` and `rate_limit` (JWT at the handshake, rate limiting).
+//! - [`features`]: the keys `namespaces`, `over_limit` and `cors`, and the namespace names.
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -17,6 +18,7 @@
 mod budget;
 mod common;
 mod error;
+pub mod features;
 mod floor;
 mod load;
 pub mod model;

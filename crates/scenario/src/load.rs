@@ -73,6 +73,15 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
             .map(|v| Val::file(text, "polling.update_rate", v)),
         nodes: raw.nodes.as_ref().map(|v| Val::file(text, "nodes", v)),
         jwt: raw.jwt.as_ref().map(|v| Val::file(text, "jwt", v)),
+        namespaces: raw
+            .namespaces
+            .as_ref()
+            .map(|v| Val::file(text, "namespaces", v)),
+        over_limit: raw
+            .over_limit
+            .as_ref()
+            .map(|v| Val::file(text, "over_limit", v)),
+        cors: raw.cors.as_ref().map(|v| Val::file(text, "cors", v)),
     }
 }
 

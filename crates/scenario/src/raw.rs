@@ -35,6 +35,9 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "floor",
     "jwt",
     "rate_limit",
+    "namespaces",
+    "over_limit",
+    "cors",
     "phases",
     "polling",
     "sweep",
@@ -59,6 +62,9 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "update_rate",
     "nodes",
     "jwt",
+    "namespaces",
+    "over_limit",
+    "cors",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -89,6 +95,9 @@ pub(crate) struct RawFile {
     pub floor: Option<Spanned<bool>>,
     pub jwt: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<i64>>,
+    pub namespaces: Option<Spanned<i64>>,
+    pub over_limit: Option<Spanned<i64>>,
+    pub cors: Option<Spanned<String>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
     pub sweep: Option<Spanned<RawSweep>>,
@@ -130,6 +139,9 @@ pub(crate) struct RawSweep {
     pub update_rate: Option<SpannedList<f64>>,
     pub nodes: Option<SpannedList<i64>>,
     pub jwt: Option<SpannedList<String>>,
+    pub namespaces: Option<SpannedList<i64>>,
+    pub over_limit: Option<SpannedList<i64>>,
+    pub cors: Option<SpannedList<String>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a

@@ -43,6 +43,9 @@ pub(crate) struct Point {
     pub update_rate: Option<Val<f64>>,
     pub nodes: Option<Val<i64>>,
     pub jwt: Option<Val<String>>,
+    pub namespaces: Option<Val<i64>>,
+    pub over_limit: Option<Val<i64>>,
+    pub cors: Option<Val<String>>,
 }
 
 /// One value of a sweep list.
@@ -94,6 +97,9 @@ impl Point {
             "update_rate" => self.update_rate.as_ref().map(|v| &v.at),
             "nodes" => self.nodes.as_ref().map(|v| &v.at),
             "jwt" => self.jwt.as_ref().map(|v| &v.at),
+            "namespaces" => self.namespaces.as_ref().map(|v| &v.at),
+            "over_limit" => self.over_limit.as_ref().map(|v| &v.at),
+            "cors" => self.cors.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -121,6 +127,8 @@ impl Point {
             "payload_bytes" => self.payload_bytes = Some(Val { v: int(v), at }),
             "rooms" => self.rooms = Some(Val { v: int(v), at }),
             "nodes" => self.nodes = Some(Val { v: int(v), at }),
+            "namespaces" => self.namespaces = Some(Val { v: int(v), at }),
+            "over_limit" => self.over_limit = Some(Val { v: int(v), at }),
             "rate" => self.rate = Some(Val { v: float(v), at }),
             "connect_rate" => self.connect_rate = Some(Val { v: float(v), at }),
             "poll_interval_ms" => self.poll_interval_ms = Some(Val { v: float(v), at }),
@@ -129,6 +137,7 @@ impl Point {
             "arrival" => self.arrival = Some(Val { v: text(v), at }),
             "mode" => self.mode = Some(Val { v: text(v), at }),
             "jwt" => self.jwt = Some(Val { v: text(v), at }),
+            "cors" => self.cors = Some(Val { v: text(v), at }),
             _ => unreachable!("{key} is not a sweep key"),
         }
     }
@@ -181,6 +190,9 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
         axis(text, "update_rate", &sweep.update_rate, SweepValue::Float),
         axis(text, "nodes", &sweep.nodes, SweepValue::Int),
         axis(text, "jwt", &sweep.jwt, SweepValue::Text),
+        axis(text, "namespaces", &sweep.namespaces, SweepValue::Int),
+        axis(text, "over_limit", &sweep.over_limit, SweepValue::Int),
+        axis(text, "cors", &sweep.cors, SweepValue::Text),
     ]
     .into_iter()
     .flatten()

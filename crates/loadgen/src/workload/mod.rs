@@ -7,7 +7,10 @@
 //! - [`messages`]: the row driver of the message workloads (echo, broadcast, rooms, direct,
 //!   ack).
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
-//! - [`rate_limit`]: the `rate_limited` column, read from the server after a row.
+//! - [`rate_limit`]: the `rate_limited` column, read from the server after a row, and the
+//!   clients over the limit (`over_limit`).
+//! - [`seats`]: what each connection of a message row stands for (client, namespaces it
+//!   follows, whether it publishes), and following namespaces (`namespaces = K`).
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
 //!   time deliveries": a writer, viewers and a stats probe, with its own row driver.
 //!
@@ -18,6 +21,7 @@ pub mod connect;
 pub mod messages;
 pub mod pvp;
 pub mod rate_limit;
+pub mod seats;
 pub mod worker;
 
 use wsbench_report::row::SummaryRow;
@@ -73,6 +77,8 @@ pub struct Plan {
     pub clients: u32,
     pub publishers: u32,
     pub rooms: u32,
+    /// `namespaces = K`: the namespaces every client follows; 0 when the key is not set.
+    pub namespaces: u32,
     /// The row's `variant` column.
     pub variant: String,
 }
@@ -161,7 +167,13 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         Workload::Broadcast { op } => match op {
             BroadcastOp::ToAll => (
                 Some(OpKind::ToAll),
-                Audience::All { clients },
+                match s.production.namespaces {
+                    Some(namespaces) => Audience::Namespaces {
+                        clients,
+                        namespaces,
+                    },
+                    None => Audience::All { clients },
+                },
                 false,
                 "to_all".to_owned(),
             ),
@@ -205,6 +217,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         clients,
         publishers: if op.is_some() { publishers } else { 0 },
         rooms,
+        namespaces: s.production.namespaces.unwrap_or(0),
         variant,
     })
 }
