@@ -3,7 +3,7 @@
 //! the scenario's `--jwt-secret` / `--rate-limit` / `--cors-origin`): valid tokens all
 //! connect and bad ones all fail, counted; clients under the rate limit are never refused,
 //! even beside clients over it, whose refusals the server counts in `rate_limited`; with
-//! `cors = "preflight"` every POST is preceded by a preflight the server allows, counted.
+//! `cors = "preflight"` every request is preceded by a preflight the server allows, counted.
 //! Client counts and rates are lowered for the debug build.
 
 use std::path::Path;
@@ -103,7 +103,7 @@ fn rate_limit_refuses_the_clients_over_it_and_not_the_others() {
 }
 
 #[test]
-fn cors_preflight_goes_before_every_post_and_is_allowed() {
+fn cors_preflight_goes_before_every_request_and_is_allowed() {
     let out = tempfile::tempdir().unwrap();
     let res = Command::new(BIN)
         .arg("run")
@@ -114,6 +114,8 @@ fn cors_preflight_goes_before_every_post_and_is_allowed() {
             "--targets",
             "sio-socketioxide-polling",
             "--clients",
+            "5",
+            "--publishers",
             "5",
             "--rate",
             "50",
@@ -136,8 +138,8 @@ fn cors_preflight_goes_before_every_post_and_is_allowed() {
         assert_eq!((r.lost, r.errors), (0, 0), "{what}");
     }
     assert_eq!(rows[0].cors_preflights, None, "cors=off sends no preflight");
-    // one preflight before every POST, so at least one per client (its CONNECT); the exact
-    // one-per-POST pairing is checked at the transport (loadgen production_features.rs)
+    // one preflight before every request, so at least one per client (its handshake); the
+    // pairing is checked at the transport (loadgen production_features.rs)
     let preflights = rows[1].cors_preflights.unwrap_or(0);
     assert!(preflights >= 5, "cors=preflight: {preflights} preflights");
 }
