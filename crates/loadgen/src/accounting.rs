@@ -26,6 +26,10 @@ pub enum Audience {
     Room { clients: u32, rooms: u32 },
     /// `to_id`: publisher `i` sends to client `(i + 1) % clients`.
     Next { clients: u32 },
+    /// `to_all` inside a namespace (`namespaces = K`): every client follows K namespaces,
+    /// publisher `i` sends in namespace `i % K`. A receiver is one (client, namespace) pair,
+    /// numbered `client * K + slot`; it must get exactly the messages of its namespace.
+    Namespaces { clients: u32, namespaces: u32 },
     /// `echo` / `ack`: the sender itself.
     Sender,
     /// Nobody (the `connect` workload sends no messages).
@@ -42,6 +46,14 @@ impl Audience {
                 receiver < clients && rooms > 0 && receiver % rooms == from % rooms
             }
             Audience::Next { clients } => clients > 0 && receiver == (from + 1) % clients,
+            Audience::Namespaces {
+                clients,
+                namespaces,
+            } => {
+                namespaces > 0
+                    && u64::from(receiver) < u64::from(clients) * u64::from(namespaces)
+                    && receiver % namespaces == from % namespaces
+            }
             Audience::Sender => receiver == from,
             Audience::Nobody => false,
         }
@@ -50,7 +62,7 @@ impl Audience {
     /// How many clients must get each message of `from`.
     pub fn recipients(self, from: u32) -> u64 {
         match self {
-            Audience::All { clients } => u64::from(clients),
+            Audience::All { clients } | Audience::Namespaces { clients, .. } => u64::from(clients),
             Audience::Others { clients } => u64::from(clients.saturating_sub(1)),
             Audience::Room { clients, rooms } if rooms > 0 => {
                 let r = from % rooms;
@@ -340,5 +352,25 @@ mod tests {
         }
         let next = Audience::Next { clients: 4 };
         assert!(next.accepts(3, 0) && next.accepts(0, 1) && !next.accepts(0, 0));
+    }
+
+    #[test]
+    fn namespaces_owe_every_client_and_refuse_the_other_namespaces() {
+        // 4 clients following 3 namespaces: receiver client * 3 + slot
+        let ns = Audience::Namespaces {
+            clients: 4,
+            namespaces: 3,
+        };
+        assert_eq!(ns.expected(&[10, 20]), (10 + 20) * 4);
+        for from in 0..4 {
+            let members = (0..12).filter(|&r| ns.accepts(from, r)).count() as u64;
+            assert_eq!(ns.recipients(from), members, "from {from}");
+        }
+        // client 2 in namespace slot 1 (receiver 7): publisher 1 sends in slot 1, 2 in slot 2
+        let mut l = ReceiverLedger::new(2 * 3 + 1, ns);
+        assert_eq!(l.record(1, 0), Delivery::First { reordered: false });
+        assert_eq!(l.record(2, 0), Delivery::Violation);
+        assert_eq!((l.tally.delivered, l.tally.violations), (1, 1));
+        assert!(!ns.accepts(1, 12), "no receiver past the last client");
     }
 }

@@ -59,12 +59,14 @@ pub fn present(endpoint: Endpoint, token: &str) -> Endpoint {
             addr,
             host,
             transport,
+            origin,
             ..
         } => Endpoint::Sio {
             addr,
             host,
             transport,
             auth: Some(serde_json::json!({ "token": token }).to_string()),
+            origin,
         },
     }
 }
@@ -90,6 +92,7 @@ mod tests {
             host: "h".into(),
             transport: SioTransport::Polling,
             auth: None,
+            origin: None,
         };
         assert!(
             matches!(present(sio, "t"), Endpoint::Sio { auth: Some(a), .. } if a == r#"{"token":"t"}"#)
@@ -102,11 +105,43 @@ mod tests {
 }
 
 /// What one scenario point asks of the servers and clients: the extra `serve` flags
-/// (`--jwt-secret`, `--rate-limit`) and the token each client presents.
+/// (`--jwt-secret`, `--rate-limit`, `--cors-origin`), the token each client presents and
+/// the origin long-polling clients browse from (`cors = "preflight"`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PointCredentials {
     pub serve_args: Vec<String>,
     pub token: Option<String>,
+    pub origin: Option<String>,
+}
+
+impl PointCredentials {
+    /// `endpoint` as this point's clients use it: with the token and, on Socket.IO, the
+    /// origin.
+    pub fn apply(&self, endpoint: Endpoint) -> Endpoint {
+        let endpoint = match &self.token {
+            Some(token) => present(endpoint, token),
+            None => endpoint,
+        };
+        match (endpoint, &self.origin) {
+            (
+                Endpoint::Sio {
+                    addr,
+                    host,
+                    transport,
+                    auth,
+                    ..
+                },
+                Some(o),
+            ) => Endpoint::Sio {
+                addr,
+                host,
+                transport,
+                auth,
+                origin: Some(o.clone()),
+            },
+            (other, _) => other,
+        }
+    }
 }
 
 /// The credentials of a point: `jwt = "valid"` (or `run --jwt-secret` alone) mints a token
@@ -135,6 +170,12 @@ pub fn for_point(
     if let Some(n) = production.rate_limit {
         out.serve_args
             .extend(["--rate-limit".to_owned(), format!("{n}/s")]);
+    }
+    if production.cors_preflight {
+        let origin = wsbench_scenario::features::CORS_ORIGIN;
+        out.serve_args
+            .extend(["--cors-origin".to_owned(), origin.to_owned()]);
+        out.origin = Some(origin.to_owned());
     }
     Ok(out)
 }

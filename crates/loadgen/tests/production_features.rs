@@ -2,15 +2,18 @@
 //! own clients, against real servers on loopback: tokens minted by
 //! `wsbench_loadgen::credentials` are admitted and bad ones refused (HTTP 401 /
 //! CONNECT_ERROR `unauthorized`); over the rate limit every request gets its own
-//! `rate limited` answer; the raw paths are separate hubs. The official clients check the
-//! same against every target in scripts/peers/node/features.test.js.
+//! `rate limited` answer; the raw paths are separate hubs; one Socket.IO connection follows
+//! several namespaces (with its token) and knows which one each delivery came in; a
+//! long-polling client on another origin preflights every request and is refused where the
+//! server does not allow its origin. The official clients check the same against every
+//! target in scripts/peers/node/features.test.js.
 
 mod transport_support;
 
 use transport_support::{T, connect, recv, req, send, start};
 use wsbench_loadgen::credentials::{self, TOKEN_TTL_S};
-use wsbench_loadgen::transport::{Endpoint, Incoming, OpKind, Outgoing, SioTransport};
-use wsbench_servers::production::{JwtAuth, RateLimit};
+use wsbench_loadgen::transport::{Endpoint, Incoming, OpKind, Outgoing, SioTransport, Transport};
+use wsbench_servers::production::{CorsOrigins, JwtAuth, RateLimit};
 use wsbench_servers::{RustServer, ServerConfig};
 
 const SECRET: &str = "wsbench-test-secret";
@@ -200,4 +203,97 @@ async fn raw_paths_are_separate_hubs() {
         assert!(e.contains("404"), "{target:?}: {e}");
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn long_polling_from_another_origin_preflights_every_request() {
+    let origin = "http://wsbench.example";
+    let mut cfg = ServerConfig::default();
+    cfg.production.cors = Some(CorsOrigins::parse(&[origin.to_owned()]).unwrap());
+    let server = start(RustServer::SioSocketioxide, cfg).await;
+    let from = |o: &str| Endpoint::Sio {
+        addr: server.addr,
+        host: server.addr.to_string(),
+        transport: SioTransport::Polling,
+        auth: None,
+        origin: Some(o.to_owned()),
+    };
+    let mut c = connect(&from(origin)).await;
+    // the handshake: the open GET, the CONNECT POST, the poll that brought the reply, and
+    // the poll already waiting (its preflight may still be on the way)
+    let after_connect = c.preflights();
+    assert!(after_connect >= 3, "{after_connect} preflights at connect");
+    for i in 1..=3u64 {
+        send(
+            &mut c,
+            Outgoing {
+                data: Some("{\"x\":1}"),
+                ack: Some(i),
+                ..req(OpKind::Echo)
+            },
+        )
+        .await;
+        assert!(matches!(recv(&mut c).await, Incoming::Ack { ack, .. } if ack == i));
+    }
+    // each echo: its POST and the poll that brought the ack were preflighted
+    assert!(
+        c.preflights() >= after_connect + 3,
+        "{after_connect} then {}",
+        c.preflights()
+    );
+    // a page on another origin is refused, as a browser would refuse the response
+    let e = refused(&from("http://elsewhere.example")).await;
+    assert!(e.contains("Access-Control-Allow-Origin"), "{e}");
+    server.stop().await;
+    // and so is every page when the server has no --cors-origin
+    let server = start(RustServer::SioSocketioxide, ServerConfig::default()).await;
+    let e = refused(&Endpoint::Sio {
+        addr: server.addr,
+        host: server.addr.to_string(),
+        transport: SioTransport::Polling,
+        auth: None,
+        origin: Some(origin.to_owned()),
+    })
+    .await;
+    assert!(e.contains("Access-Control-Allow-Origin"), "{e}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_socket_io_connection_follows_several_namespaces_with_its_token() {
+    let server = start(RustServer::SioSocketioxide, with_jwt()).await;
+    let good = credentials::mint(SECRET, "1", TOKEN_TTL_S).unwrap();
+    let endpoint = credentials::present(server.sio_endpoint(SioTransport::WebSocket), &good);
+    let Endpoint::Sio { auth, .. } = &endpoint else {
+        unreachable!()
+    };
+    let more = ["/chat".to_owned(), "/ns/0".to_owned()];
+    let mut clients = [connect(&endpoint).await, connect(&endpoint).await];
+    clients[0].follow(&more, auth.as_deref(), 1).await.unwrap();
+    clients[1].follow(&more, auth.as_deref(), 2).await.unwrap();
+    // the first broadcasts in /chat (slot 1), the second in /ns/0 (slot 2): every copy
+    // arrives in the slot it was sent in
+    for (sender, slot, data) in [(0, 1, "{\"n\":1}"), (1, 2, "{\"n\":2}")] {
+        send(
+            &mut clients[sender],
+            Outgoing {
+                data: Some(data),
+                ..req(OpKind::ToAll)
+            },
+        )
+        .await;
+        for c in &mut clients {
+            let got = recv(c).await;
+            assert!(
+                matches!(&got, Incoming::Msg(m) if m.as_ref() == data.as_bytes()),
+                "{got:?}"
+            );
+            assert_eq!(c.last_ns(), slot);
+        }
+    }
+    // without the token, the extra namespaces refuse the CONNECT
+    let mut c = connect(&endpoint).await;
+    let e = c.follow(&more, None, 0).await.unwrap_err().to_string();
+    assert!(e.contains("unauthorized"), "{e}");
+    server.stop().await;
 }

@@ -21,6 +21,7 @@ async fn a_silent_server_is_a_handshake_timeout() {
             host: host.clone(),
             transport: SioTransport::Polling,
             auth: None,
+            origin: None,
         },
     ] {
         match connect(&endpoint, Duration::from_millis(200)).await {

@@ -187,7 +187,7 @@ mod tests {
         "errors",
     ];
     /// wsbench's additions, after the fixed columns.
-    const ADDED_COLUMNS: [&str; 38] = [
+    const ADDED_COLUMNS: [&str; 40] = [
         "repeat",
         "sweep",
         "variant",
@@ -226,6 +226,8 @@ mod tests {
         "server_slow_disconnects",
         "proxy_resets",
         "proxy_stalls",
+        "sockets",
+        "cors_preflights",
     ];
 
     pub(crate) fn sample_row(target: &str, p99: u64) -> SummaryRow {

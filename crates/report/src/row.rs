@@ -206,6 +206,12 @@ pub struct SummaryRow {
     pub proxy_resets: Option<u64>,
     /// `[network]` rows: stalls the fault proxy began.
     pub proxy_stalls: Option<u64>,
+    /// `namespaces` rows: connections the load generator held (one per client on Socket.IO,
+    /// which multiplexes; one per client and namespace on raw WebSocket); empty otherwise.
+    pub sockets: Option<u64>,
+    /// `cors = "preflight"` rows: CORS preflights (`OPTIONS`) the long-polling clients sent
+    /// (one before every POST); empty otherwise.
+    pub cors_preflights: Option<u64>,
 }
 
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).

@@ -8,6 +8,7 @@
 //! - [`production`]: the keys `jwt` and `rate_limit` (JWT at the handshake, rate limiting).
 //! - [`slow`]: slow consumers (`slow_share`, `slow_consumer`, `outbound_queue`) and the
 //!   policies each target runs; [`network`]: `[network]`, the fault proxy's settings.
+//! - [`features`]: the keys `namespaces`, `over_limit` and `cors`, and the namespace names.
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -21,6 +22,7 @@ mod budget;
 mod common;
 mod error;
 pub mod faults;
+pub mod features;
 mod floor;
 mod load;
 pub mod model;

@@ -82,6 +82,15 @@ fn base_point(text: &str, raw: &RawFile) -> Point {
             .as_ref()
             .and_then(|n| n.get_ref().delay_ms.as_ref())
             .map(|v| Val::file(text, "network.delay_ms", v)),
+        namespaces: raw
+            .namespaces
+            .as_ref()
+            .map(|v| Val::file(text, "namespaces", v)),
+        over_limit: raw
+            .over_limit
+            .as_ref()
+            .map(|v| Val::file(text, "over_limit", v)),
+        cors: raw.cors.as_ref().map(|v| Val::file(text, "cors", v)),
     }
 }
 

@@ -40,6 +40,13 @@ pub struct Production {
     pub jwt: JwtTokens,
     /// `rate_limit`: requests per second per connection the servers allow.
     pub rate_limit: Option<u32>,
+    /// `namespaces`: how many namespaces every client follows (`crate::features`); `None`
+    /// when the key is not set (a plain broadcast).
+    pub namespaces: Option<u32>,
+    /// `over_limit`: extra clients that each send at twice `rate_limit`.
+    pub over_limit: u32,
+    /// `cors = "preflight"`: long-polling clients send `Origin` and a preflight per POST.
+    pub cors_preflight: bool,
 }
 
 /// `jwt` of one point: a known name, and only where every target has an HTTP handshake.
@@ -120,6 +127,7 @@ mod tests {
             .map(|jwt| Production {
                 jwt,
                 rate_limit: Some(50),
+                ..Production::default()
             })
             .collect();
         assert_eq!(got, want);

@@ -38,6 +38,9 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "slow_share",
     "slow_consumer",
     "outbound_queue",
+    "namespaces",
+    "over_limit",
+    "cors",
     "phases",
     "polling",
     "restart",
@@ -76,6 +79,9 @@ pub(crate) const SWEEP_KEYS: &[&str] = &[
     "jwt",
     "slow_consumer",
     "delay_ms",
+    "namespaces",
+    "over_limit",
+    "cors",
 ];
 
 /// A list whose elements keep their own spans (sweep values, targets, variants).
@@ -109,6 +115,9 @@ pub(crate) struct RawFile {
     pub slow_share: Option<Spanned<f64>>,
     pub slow_consumer: Option<Spanned<String>>,
     pub outbound_queue: Option<Spanned<i64>>,
+    pub namespaces: Option<Spanned<i64>>,
+    pub over_limit: Option<Spanned<i64>>,
+    pub cors: Option<Spanned<String>>,
     pub phases: Option<Spanned<RawPhases>>,
     pub polling: Option<Spanned<RawPolling>>,
     pub restart: Option<Spanned<crate::faults::RawRestart>>,
@@ -167,6 +176,9 @@ pub(crate) struct RawSweep {
     pub jwt: Option<SpannedList<String>>,
     pub slow_consumer: Option<SpannedList<String>>,
     pub delay_ms: Option<SpannedList<f64>>,
+    pub namespaces: Option<SpannedList<i64>>,
+    pub over_limit: Option<SpannedList<i64>>,
+    pub cors: Option<SpannedList<String>>,
 }
 
 /// Parses `text` into [`RawFile`], turning every toml / serde error into a

@@ -46,6 +46,9 @@ pub(crate) struct Point {
     pub slow_consumer: Option<Val<String>>,
     /// `network.delay_ms` (the sweep key `delay_ms`).
     pub delay_ms: Option<Val<f64>>,
+    pub namespaces: Option<Val<i64>>,
+    pub over_limit: Option<Val<i64>>,
+    pub cors: Option<Val<String>>,
 }
 
 /// One value of a sweep list.
@@ -99,6 +102,9 @@ impl Point {
             "jwt" => self.jwt.as_ref().map(|v| &v.at),
             "slow_consumer" => self.slow_consumer.as_ref().map(|v| &v.at),
             "delay_ms" => self.delay_ms.as_ref().map(|v| &v.at),
+            "namespaces" => self.namespaces.as_ref().map(|v| &v.at),
+            "over_limit" => self.over_limit.as_ref().map(|v| &v.at),
+            "cors" => self.cors.as_ref().map(|v| &v.at),
             _ => None,
         }
     }
@@ -126,6 +132,8 @@ impl Point {
             "payload_bytes" => self.payload_bytes = Some(Val { v: int(v), at }),
             "rooms" => self.rooms = Some(Val { v: int(v), at }),
             "nodes" => self.nodes = Some(Val { v: int(v), at }),
+            "namespaces" => self.namespaces = Some(Val { v: int(v), at }),
+            "over_limit" => self.over_limit = Some(Val { v: int(v), at }),
             "rate" => self.rate = Some(Val { v: float(v), at }),
             "connect_rate" => self.connect_rate = Some(Val { v: float(v), at }),
             "poll_interval_ms" => self.poll_interval_ms = Some(Val { v: float(v), at }),
@@ -136,6 +144,7 @@ impl Point {
             "jwt" => self.jwt = Some(Val { v: text(v), at }),
             "slow_consumer" => self.slow_consumer = Some(Val { v: text(v), at }),
             "delay_ms" => self.delay_ms = Some(Val { v: float(v), at }),
+            "cors" => self.cors = Some(Val { v: text(v), at }),
             _ => unreachable!("{key} is not a sweep key"),
         }
     }
@@ -195,6 +204,9 @@ pub(crate) fn axes(text: &str, sweep: &RawSweep) -> Vec<Axis> {
             SweepValue::Text,
         ),
         axis(text, "delay_ms", &sweep.delay_ms, SweepValue::Float),
+        axis(text, "namespaces", &sweep.namespaces, SweepValue::Int),
+        axis(text, "over_limit", &sweep.over_limit, SweepValue::Int),
+        axis(text, "cors", &sweep.cors, SweepValue::Text),
     ]
     .into_iter()
     .flatten()

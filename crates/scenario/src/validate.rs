@@ -43,6 +43,20 @@ pub(crate) fn build_point(
     let production = crate::production::Production {
         jwt: crate::production::jwt(file, p.jwt.as_ref(), &c.targets, c.workload)?,
         rate_limit: c.rate_limit,
+        namespaces: crate::features::namespaces(
+            file,
+            p.namespaces.as_ref(),
+            &workload,
+            &c.targets,
+            (nodes, slow.is_some()),
+        )?,
+        over_limit: crate::features::over_limit(
+            file,
+            p.over_limit.as_ref(),
+            c.workload,
+            c.rate_limit,
+        )?,
+        cors_preflight: crate::features::cors(file, p.cors.as_ref(), c.workload, &c.targets)?,
     };
     Ok(Scenario {
         name: c.name.clone(),

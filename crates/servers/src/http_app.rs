@@ -84,7 +84,7 @@ where
     // stay inside their namespace across nodes too.
     let mut ws = Router::new();
     let mut main_hub = None;
-    for path in crate::production::namespaces::RAW_PATHS {
+    for path in crate::production::namespaces::raw_paths() {
         let hub = Arc::new(RoomHub::<F>::new(&cfg, stats.clone()));
         if let Some(adapter) = &cfg.adapter {
             let mut adapter = adapter.clone();
@@ -101,9 +101,9 @@ where
             idle: cfg.idle_timeout,
             echo: cfg.echo_only,
         });
-        ws = ws.route(path, get(upgrade.clone()).with_state(state));
+        ws = ws.route(&path, get(upgrade.clone()).with_state(state));
     }
-    let hub = main_hub.expect("RAW_PATHS is not empty");
+    let hub = main_hub.expect("raw_paths() is not empty");
     let ws = cfg.production.guard_sockets(ws);
     serve_http(listener, &cfg, hub, ws, conns, shutdown).await
 }

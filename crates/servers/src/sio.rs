@@ -142,7 +142,7 @@ pub(crate) async fn run(
     // With `--jwt-secret` the token is checked first (a refused socket is never admitted).
     let Some(adapter) = &cfg.adapter else {
         let (layer, io) = builder.build_layer();
-        for ns in crate::production::namespaces::NAMESPACES {
+        for ns in crate::production::namespaces::namespaces() {
             let handler = ConnectHandler::with(async || {}, on_connect);
             match cfg.production.jwt.clone() {
                 Some(jwt) => io.ns(ns, handler.with(guard::authorize(jwt))),
@@ -169,7 +169,7 @@ pub(crate) async fn run(
     .map_err(|e| unreachable(&e))?
     .map_err(|e| unreachable(&e))?;
     let (layer, io) = builder.with_adapter::<RedisAdapter<_>>(ctr).build_layer();
-    for ns in crate::production::namespaces::NAMESPACES {
+    for ns in crate::production::namespaces::namespaces() {
         let handler = ConnectHandler::with(async || {}, on_connect);
         match cfg.production.jwt.clone() {
             Some(jwt) => io.ns(ns, handler.with(guard::authorize(jwt))).await,
@@ -230,7 +230,7 @@ fn rooms_probe<A: Adapter>(io: SocketIo<A>) -> rest::StatsProbe {
         let io = io.clone();
         Box::pin(async move {
             let mut n = 0u64;
-            for ns in crate::production::namespaces::NAMESPACES {
+            for ns in crate::production::namespaces::namespaces() {
                 if let Some(op) = io.of(ns) {
                     n += op.rooms().await.ok()?.len() as u64;
                 }

@@ -30,8 +30,9 @@ const TRANSPORT = process.env.WSBENCH_SIO_TRANSPORTS ?? 'websocket';
 const TEST = { timeout: 30_000 };
 const HTTP = `http://${ADDR}`;
 
-const NAMESPACES = ['/', '/chat', '/admin', '/notifications'];
-const RAW_PATHS = ['/ws', '/ws/chat', '/ws/admin', '/ws/notifications'];
+// Every namespace the servers serve: the four named ones and /ns/0 … /ns/11 (raw: /ws/ns/…).
+const NAMESPACES = ['/', '/chat', '/admin', '/notifications', ...Array.from({ length: 12 }, (_, i) => `/ns/${i}`)];
+const RAW_PATHS = NAMESPACES.map((ns) => (ns === '/' ? '/ws' : `/ws${ns}`));
 
 /** An HS256 token for the server's secret, valid for a minute (or expired / forged). */
 function token({ expired = false, secret = SECRET } = {}) {
@@ -204,7 +205,7 @@ describe(`JWT at the handshake (${PROTOCOL}, ${TRANSPORT})`, { skip: SECRET === 
  * One plain HTTP request on its own connection (`Connection: close`, so no keep-alive
  * socket outlives the test): status, headers and body text.
  */
-function request(method, path, headers = {}) {
+function request(method, path, headers = {}, body = undefined) {
   return withTimeout(
     new Promise((resolve, reject) => {
       const req = http.request(`${HTTP}${path}`, { method, headers: { connection: 'close', ...headers } }, (res) => {
@@ -217,14 +218,15 @@ function request(method, path, headers = {}) {
         res.on('error', reject);
       });
       req.on('error', reject);
-      req.end();
+      req.end(body);
     }),
     `${method} ${path}`,
   );
 }
 
 /** A CORS check: `path` requested from `origin`. */
-const cors = (method, path, origin, extraHeaders = {}) => request(method, path, { origin, ...extraHeaders });
+const cors = (method, path, origin, extraHeaders = {}, body = undefined) =>
+  request(method, path, { origin, ...extraHeaders }, body);
 
 /** The server's /api/stats. */
 const stats = async () => JSON.parse((await request('GET', '/api/stats')).body);
@@ -264,6 +266,50 @@ describe(`CORS (${PROTOCOL})`, { skip: ORIGIN === undefined }, () => {
       const open = await cors('GET', path, ORIGIN);
       assert.equal(open.status, 200);
       allowed(open);
+    });
+
+    it('Engine.IO polling: a non-simple POST is preflighted, allowed and answered', TEST, async () => {
+      // A browser page on ORIGIN whose requests carry an extra header (engine.io-client's
+      // extraHeaders): each POST of the session follows a preflight, as `wsbench run` with
+      // cors = "preflight" does.
+      const extra = { authorization: 'Bearer x' };
+      const open = await cors('GET', '/socket.io/?EIO=4&transport=polling', ORIGIN, extra);
+      assert.equal(open.status, 200);
+      allowed(open);
+      const { sid } = JSON.parse(open.body.slice(1));
+      const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      const pre = await cors('OPTIONS', path, ORIGIN, {
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      });
+      assert.ok(pre.status === 200 || pre.status === 204, `preflight status ${pre.status}`);
+      allowed(pre);
+      assert.match(pre.headers['access-control-allow-methods'] ?? '', /POST/);
+      assert.match(pre.headers['access-control-allow-headers'] ?? '', /authorization/i);
+      const connect = SECRET === undefined ? '40' : `40${JSON.stringify({ token: token() })}`;
+      const post = await cors(
+        'POST',
+        path,
+        ORIGIN,
+        { ...extra, 'content-type': 'text/plain;charset=UTF-8' },
+        connect,
+      );
+      assert.equal(post.status, 200, post.body);
+      allowed(post);
+      // the CONNECT went through: the next poll carries the reply, readable by the page
+      const poll = await cors('GET', path, ORIGIN, extra);
+      assert.equal(poll.status, 200);
+      allowed(poll);
+      // (records are split by \x1e; a ping may come first)
+      assert.ok(
+        poll.body.split('\x1e').some((p) => p.startsWith('40{"sid":')),
+        `no CONNECT reply in ${JSON.stringify(poll.body)}`,
+      );
+      // a page on another origin gets no allow header on the preflight
+      const other = await cors('OPTIONS', path, 'http://elsewhere.invalid', {
+        'access-control-request-method': 'POST',
+      });
+      if (ORIGIN !== '*') assert.equal(other.headers['access-control-allow-origin'], undefined);
     });
   }
 });

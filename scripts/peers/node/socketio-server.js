@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `node-socketio`: THE reference Socket.IO server (docs/design.md §2–§4). socket.io 4.8 on an
-// http server, namespaces `/`, `/chat`, `/admin` and `/notifications` (each with the full op
+// http server, namespaces `/`, `/chat`, `/admin`, `/notifications` and `/ns/0` … `/ns/11` (each with the full op
 // set; broadcasts and rooms stay inside their namespace), both transports (polling and
 // websocket), default parser and ping settings, the library's own rooms; plus the REST routes
 // of §4 (lib/rest.js) on the same port. A dashboard write is pushed to room `dashboard` of
@@ -22,6 +22,7 @@ import { closeRedis, connectRedis } from './lib/cluster.js';
 import { openDashboard } from './lib/db.js';
 import { openOrExit, serveUntilSignal } from './lib/lifecycle.js';
 import {
+  NAMESPACES,
   RATE_LIMITED,
   TokenBucket,
   UNAUTHORIZED,
@@ -31,8 +32,6 @@ import {
 } from './lib/production.js';
 import { createRest } from './lib/rest.js';
 
-/** The namespaces served, each with the full op set. */
-const NAMESPACES = ['/', '/chat', '/admin', '/notifications'];
 /** Events refused by --rate-limit since the last stats reset. */
 let rateLimited = 0;
 

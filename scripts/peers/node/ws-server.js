@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `node-ws`: the reference raw WebSocket peer (docs/design.md §2–§4). An http server carries a
-// `ws` WebSocketServer on the paths /ws, /ws/chat, /ws/admin and /ws/notifications (one room
+// `ws` WebSocketServer on the paths /ws, /ws/chat, /ws/admin, /ws/notifications and /ws/ns/0 … /ws/ns/11 (one room
 // hub each, the raw mirror of the Socket.IO namespaces) speaking the raw protocol of §3
 // byte-exact (see lib/raw-protocol.js), plus the REST routes of §4 (lib/rest.js) on the same
 // port; the dashboard push goes to room `dashboard` of /ws. --jwt-secret, --cors-origin and
@@ -22,6 +22,7 @@ import { openOrExit, serveUntilSignal } from './lib/lifecycle.js';
 import * as proto from './lib/raw-protocol.js';
 import {
   RATE_LIMITED,
+  RAW_PATHS,
   TokenBucket,
   UNAUTHORIZED,
   requestToken,
@@ -33,8 +34,6 @@ import { createRest } from './lib/rest.js';
 const opts = parseArgs(process.argv.slice(2));
 const db = await openOrExit(() => openDashboard(opts.database));
 
-/** The raw WebSocket paths: one hub each, mirroring the Socket.IO namespaces. */
-const RAW_PATHS = ['/ws', '/ws/chat', '/ws/admin', '/ws/notifications'];
 
 /** One connected socket. */
 class Conn {

@@ -348,7 +348,11 @@ pub(crate) fn prepare(opts: &RunOptions) -> Result<Prepared, RunError> {
                 .max()
                 .unwrap_or(1),
         };
-        let needed = u64::from(s.clients) * per_client + FD_RESERVE;
+        // raw WebSocket clients of `namespaces = K` hold K connections each (an upper bound
+        // for Socket.IO, which multiplexes); `over_limit` clients come on top
+        let conns = u64::from(s.clients) * u64::from(s.production.namespaces.unwrap_or(1))
+            + u64::from(s.production.over_limit);
+        let needed = conns * per_client + FD_RESERVE;
         if needed > limit {
             return Err(RunError::FdLimit {
                 scenario: s.name.clone(),
@@ -541,7 +545,7 @@ async fn run_rows<C: Connector>(
                     (Ok(cgroup), Ok(creds), _) => {
                         let serve_args = [
                             opts.serve_args.clone(),
-                            creds.serve_args,
+                            creds.serve_args.clone(),
                             faults::serve_args(s, &lane.spec),
                         ]
                         .concat();
@@ -554,9 +558,7 @@ async fn run_rows<C: Connector>(
                         )
                         .await
                         .map(|mut r| {
-                            if let Some(token) = &creds.token {
-                                r.endpoint = crate::credentials::present(r.endpoint.clone(), token);
-                            }
+                            r.endpoint = creds.apply(r.endpoint.clone());
                             r
                         })
                     }

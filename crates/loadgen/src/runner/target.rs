@@ -65,6 +65,7 @@ pub fn endpoint(protocol: Protocol, addr: SocketAddr, host: String, path: &str) 
             host,
             transport,
             auth: None,
+            origin: None,
         },
     }
 }

@@ -49,6 +49,7 @@ pub async fn connect(
                 host,
                 transport,
                 auth,
+                origin,
             } => {
                 let connect = connect_packet(auth.as_deref());
                 match transport {
@@ -56,7 +57,8 @@ pub async fn connect(
                         AnyTransport::Sio(SioWsTransport::connect(*addr, host, &connect).await?)
                     }
                     SioTransport::Polling => AnyTransport::SioPolling(
-                        SioPollingTransport::connect(*addr, host, &connect).await?,
+                        SioPollingTransport::connect(*addr, host, &connect, origin.as_deref())
+                            .await?,
                     ),
                     SioTransport::PollingThenUpgrade => {
                         AnyTransport::Sio(sio_upgrade::connect(*addr, host, &connect).await?)
@@ -138,5 +140,22 @@ impl Transport for AnyTransport {
 
     fn bytes(&self) -> ByteCounts {
         delegate!(self, t => t.bytes())
+    }
+
+    fn last_ns(&self) -> usize {
+        delegate!(self, t => t.last_ns())
+    }
+
+    async fn follow(
+        &mut self,
+        more: &[String],
+        auth: Option<&str>,
+        send_in: usize,
+    ) -> Result<(), TransportError> {
+        delegate!(self, t => t.follow(more, auth, send_in).await)
+    }
+
+    fn preflights(&self) -> u64 {
+        delegate!(self, t => t.preflights())
     }
 }

@@ -78,12 +78,17 @@ pub(crate) fn push_app_request(buf: &mut String, req: &Outgoing<'_>) -> Result<(
     Ok(())
 }
 
-/// Appends the Engine.IO message carrying the Socket.IO event for `req`:
-/// `42[N]["op",room|id,data]`, the packet's ack id being `req.ack`.
-pub(crate) fn push_sio_event(buf: &mut String, req: &Outgoing<'_>) -> Result<(), TransportError> {
+/// Appends the Engine.IO message carrying the Socket.IO event for `req` in namespace `ns`:
+/// `42[N]["op",room|id,data]` (`42/chat,…` outside `/`), the packet's ack id being
+/// `req.ack`.
+pub(crate) fn push_sio_event(
+    buf: &mut String,
+    ns: &str,
+    req: &Outgoing<'_>,
+) -> Result<(), TransportError> {
     let p = parts(req)?;
     buf.push('4');
-    socketio::push_event_start(buf, socketio::DEFAULT_NS, req.ack, req.op.name());
+    socketio::push_event_start(buf, ns, req.ack, req.op.name());
     for s in [p.room, p.id].into_iter().flatten() {
         buf.push(',');
         socketio::push_json_string(buf, s);
@@ -160,27 +165,55 @@ pub(crate) enum EioInbound {
     Nothing,
 }
 
-/// Decodes one Engine.IO packet `text`, which lies inside `frame`.
+/// Decodes one Engine.IO packet `text`, which lies inside `frame`, for a client of namespace
+/// `/` only (packets of any other namespace are [`EioInbound::Nothing`]).
 pub(crate) fn eio_inbound(frame: &Bytes, text: &str) -> Result<EioInbound, TransportError> {
+    eio_inbound_in(frame, text, &[]).map(|(_, p)| p)
+}
+
+/// Decodes one Engine.IO packet `text`, which lies inside `frame`, for a client that also
+/// follows the namespaces `more` (`/chat`, …): returns the namespace's slot with it (0 for
+/// `/`, `1 + i` for `more[i]`). Packets of a namespace it does not follow are
+/// [`EioInbound::Nothing`] in slot 0.
+pub(crate) fn eio_inbound_in(
+    frame: &Bytes,
+    text: &str,
+    more: &[String],
+) -> Result<(usize, EioInbound), TransportError> {
     use engineio::Packet as E;
-    use socketio::PacketKind as S;
     if let Some(f) = fast::sio_packet(text.as_bytes()) {
-        return Ok(EioInbound::App(fast_incoming(frame, f)));
+        return Ok((0, EioInbound::App(fast_incoming(frame, f))));
     }
+    let only = |p: EioInbound| Ok((0, p));
     let msg = match engineio::Packet::decode(text).map_err(protocol)? {
         E::Message(msg) => msg,
-        E::Ping { probe: false } => return Ok(EioInbound::Ping),
-        E::Open(json) => return Ok(EioInbound::Open(json.to_owned())),
-        E::Close => return Ok(EioInbound::Closed("Engine.IO close packet".into())),
+        E::Ping { probe: false } => return only(EioInbound::Ping),
+        E::Open(json) => return only(EioInbound::Open(json.to_owned())),
+        E::Close => return only(EioInbound::Closed("Engine.IO close packet".into())),
         E::Ping { probe: true } | E::Pong { .. } | E::Upgrade | E::Noop => {
-            return Ok(EioInbound::Nothing);
+            return only(EioInbound::Nothing);
         }
     };
     let packet = socketio::Packet::decode(msg).map_err(protocol)?;
-    if packet.ns != socketio::DEFAULT_NS {
-        return Ok(EioInbound::Nothing);
-    }
-    Ok(match packet.kind {
+    let slot = if packet.ns == socketio::DEFAULT_NS {
+        0
+    } else {
+        match more.iter().position(|n| *n == packet.ns) {
+            Some(i) => i + 1,
+            None => return only(EioInbound::Nothing),
+        }
+    };
+    Ok((slot, sio_packet_inbound(frame, text, packet.kind)?))
+}
+
+/// What a decoded Socket.IO packet of a followed namespace means to the client.
+fn sio_packet_inbound(
+    frame: &Bytes,
+    text: &str,
+    kind: socketio::PacketKind<'_>,
+) -> Result<EioInbound, TransportError> {
+    use socketio::PacketKind as S;
+    Ok(match kind {
         S::Event { args, .. } => {
             let head = socketio::event_head(args).map_err(protocol)?;
             let data = head.first.map(|d| share(frame, d)).unwrap_or_default();
@@ -283,16 +316,35 @@ mod tests {
         let mut s = String::new();
         push_sio_event(
             &mut s,
+            "/",
             &out(OpKind::ToRoom, Some("r"), None, Some("{\"a\":1}"), Some(5)),
         )
         .unwrap();
         assert_eq!(s, r#"425["to_room","r",{"a":1}]"#);
         s.clear();
-        push_sio_event(&mut s, &out(OpKind::Join, Some("lobby"), None, None, None)).unwrap();
+        push_sio_event(
+            &mut s,
+            "/",
+            &out(OpKind::Join, Some("lobby"), None, None, None),
+        )
+        .unwrap();
         assert_eq!(s, r#"42["join","lobby"]"#);
         s.clear();
-        push_sio_event(&mut s, &out(OpKind::ToId, None, Some("x"), Some("1"), None)).unwrap();
+        push_sio_event(
+            &mut s,
+            "/",
+            &out(OpKind::ToId, None, Some("x"), Some("1"), None),
+        )
+        .unwrap();
         assert_eq!(s, r#"42["to_id","x",1]"#);
+        s.clear();
+        push_sio_event(
+            &mut s,
+            "/chat",
+            &out(OpKind::ToAll, None, None, Some("1"), None),
+        )
+        .unwrap();
+        assert_eq!(s, r#"42/chat,["to_all",1]"#);
     }
 
     #[test]
@@ -335,6 +387,36 @@ mod tests {
         assert!(matches!(sio("6"), EioInbound::Nothing));
         assert!(matches!(sio("41"), EioInbound::Closed(_)));
         assert!(matches!(sio("1"), EioInbound::Closed(_)));
+    }
+
+    #[test]
+    fn followed_namespaces_have_their_slot_and_others_are_ignored() {
+        let more = ["/chat".to_owned(), "/ns/0".to_owned()];
+        let at =
+            |t: &'static str| eio_inbound_in(&Bytes::from_static(t.as_bytes()), t, &more).unwrap();
+        assert!(matches!(
+            at(r#"42["msg",{"a":1}]"#),
+            (0, EioInbound::App(Incoming::Msg(_)))
+        ));
+        assert!(
+            matches!(at(r#"42/chat,["msg",{"a":1}]"#), (1, EioInbound::App(Incoming::Msg(d))) if &d[..] == br#"{"a":1}"#)
+        );
+        assert!(
+            matches!(at(r#"40/ns/0,{"sid":"s2"}"#), (2, EioInbound::Connected(s)) if s == "s2")
+        );
+        assert!(
+            matches!(at(r#"44/ns/0,{"message":"unauthorized"}"#), (2, EioInbound::Closed(m)) if m.ends_with("unauthorized"))
+        );
+        assert!(matches!(
+            at(r#"42/admin,["msg",{"a":1}]"#),
+            (0, EioInbound::Nothing)
+        ));
+        // a client of `/` alone ignores the others, as before
+        let t = r#"42/chat,["msg",1]"#;
+        assert!(matches!(
+            eio_inbound(&Bytes::from_static(t.as_bytes()), t).unwrap(),
+            EioInbound::Nothing
+        ));
     }
 
     #[test]

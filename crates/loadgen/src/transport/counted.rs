@@ -30,11 +30,21 @@ pub(crate) struct Counters {
     r#in: AtomicU64,
     /// HTTP requests sent (polling and REST clients): what polling costs a server.
     requests: AtomicU64,
+    /// CORS preflights (`OPTIONS`) among them.
+    preflights: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_preflight(&self) {
+        self.preflights.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn preflights(&self) -> u64 {
+        self.preflights.load(Ordering::Relaxed)
     }
 
     pub(crate) fn requests(&self) -> u64 {

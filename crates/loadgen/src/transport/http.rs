@@ -8,7 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, ETAG, HOST, HeaderName, IF_NONE_MATCH};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD,
+    AUTHORIZATION, CONTENT_TYPE, ETAG, HOST, HeaderName, IF_NONE_MATCH, ORIGIN,
+};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
@@ -17,7 +20,12 @@ use super::rxstamp::{RxCell, RxStamp};
 use super::{ByteCounts, TransportError};
 
 /// One keep-alive HTTP/1.1 connection (requests go one at a time). It reopens itself once
-/// if the server closed it between requests.
+/// if the server closed it between requests. With an origin ([`HttpConn::with_origin`]) it
+/// behaves as a browser page on that origin whose requests are not "simple" (engine.io-client
+/// with `extraHeaders`, here `Authorization`): every request carries `Origin` and the
+/// header, and waits for an `OPTIONS` preflight first (no preflight is cached: the browser
+/// client's `t=` cache-buster makes every polling URL new); a preflight or response without
+/// the matching `Access-Control-Allow-Origin` is refused, as a browser refuses it.
 pub(crate) struct HttpConn {
     addr: SocketAddr,
     /// The `Host` header (hyper's connection-level client does not add one).
@@ -26,6 +34,8 @@ pub(crate) struct HttpConn {
     counters: Arc<Counters>,
     /// The kernel stamp of the connection's last read (its stream lives in hyper's task).
     rx: Arc<RxCell>,
+    /// The page's origin, for cross-origin requests (`None`: same-origin).
+    origin: Option<String>,
 }
 
 type Sender = (SendRequest<Full<Bytes>>, Arc<RxCell>);
@@ -72,7 +82,52 @@ impl HttpConn {
             sender,
             counters: counters.clone(),
             rx,
+            origin: None,
         })
+    }
+
+    /// Makes every later request a cross-origin one from `origin` (see [`HttpConn`]).
+    pub(crate) fn with_origin(mut self, origin: Option<&str>) -> HttpConn {
+        self.origin = origin.map(str::to_owned);
+        self
+    }
+
+    /// The preflight a browser sends before a non-simple `method` request to `path`:
+    /// `OPTIONS` with `Origin`, `Access-Control-Request-Method` and the extra header among
+    /// `Access-Control-Request-Headers`; it must be allowed for `origin`.
+    async fn preflight(
+        &mut self,
+        method: &Method,
+        path: &str,
+        origin: &str,
+    ) -> Result<(), TransportError> {
+        let headers = [
+            (ORIGIN, origin),
+            (ACCESS_CONTROL_REQUEST_METHOD, method.as_str()),
+            (ACCESS_CONTROL_REQUEST_HEADERS, "authorization"),
+        ];
+        let resp = self
+            .send(Method::OPTIONS, path, None, &headers, Bytes::new())
+            .await?;
+        self.counters.count_preflight();
+        let status = resp.status().as_u16();
+        let allowed = allows(&resp, origin);
+        resp.into_body()
+            .collect()
+            .await
+            .map_err(|e| http_error(&Method::OPTIONS, path, e))?;
+        if !(200..300).contains(&status) || !allowed {
+            return Err(TransportError::Protocol(format!(
+                "CORS preflight of {method} {path} from {origin} refused (HTTP {status}, \
+                 Access-Control-Allow-Origin {})",
+                if allowed {
+                    "matches"
+                } else {
+                    "missing or another origin"
+                }
+            )));
+        }
+        Ok(())
     }
 
     /// The kernel stamp of the last read: after [`HttpConn::request`], of the read that
@@ -89,9 +144,27 @@ impl HttpConn {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<(u16, Bytes), TransportError> {
+        let origin = self.origin.clone();
+        let cross_origin;
+        let headers: &[(HeaderName, &str)] = match origin.as_deref() {
+            Some(o) => {
+                self.preflight(&method, path_and_query, o).await?;
+                cross_origin = [(ORIGIN, o), (AUTHORIZATION, EXTRA_HEADER)];
+                &cross_origin
+            }
+            None => &[],
+        };
         let resp = self
-            .send(method.clone(), path_and_query, content_type, &[], body)
+            .send(method.clone(), path_and_query, content_type, headers, body)
             .await?;
+        if let Some(o) = origin.as_deref()
+            && !allows(&resp, o)
+        {
+            return Err(TransportError::Protocol(format!(
+                "HTTP {method} {path_and_query} from {o}: no matching \
+                 Access-Control-Allow-Origin (a browser would not read the response)"
+            )));
+        }
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -157,6 +230,19 @@ impl HttpConn {
         };
         Ok(resp)
     }
+}
+
+/// The extra header of a cross-origin page's requests (what makes them non-simple; the
+/// servers read no credentials from it).
+const EXTRA_HEADER: &str = "Bearer wsbench-cors";
+
+/// Whether `resp` lets a page on `origin` read it (`Access-Control-Allow-Origin` is the
+/// origin or `*`).
+fn allows<B>(resp: &hyper::Response<B>, origin: &str) -> bool {
+    resp.headers()
+        .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == origin || v == "*")
 }
 
 /// Reads the byte counts of an [`HttpClient`] from elsewhere (e.g. at the edges of a

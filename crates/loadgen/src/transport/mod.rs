@@ -101,6 +101,9 @@ pub enum Endpoint {
         /// The handshake's auth object as JSON text (`{"token":"…"}` for `--jwt-secret`),
         /// sent in the CONNECT packet; `None`: a bare CONNECT.
         auth: Option<String>,
+        /// Long-polling as a browser on another origin (`cors = "preflight"`): every request
+        /// carries `Origin`, every POST follows an `OPTIONS` preflight. `None`: same-origin.
+        origin: Option<String>,
     },
 }
 
@@ -153,4 +156,35 @@ pub trait Transport: Send + 'static {
     fn close(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
     /// Bytes moved so far.
     fn bytes(&self) -> ByteCounts;
+
+    /// The namespace slot of the message `recv` returned last: 0 is the connection's own
+    /// (`/` on Socket.IO; a raw connection has no other), `1 + i` the `i`-th of those it
+    /// [`follow`](Transport::follow)s.
+    fn last_ns(&self) -> usize {
+        0
+    }
+
+    /// Socket.IO only: also CONNECT to the namespaces `more` (with the handshake's `auth`
+    /// object, JSON text) over this connection and wait for every reply; from then on
+    /// [`send`](Transport::send) emits in slot `send_in` (0: `/`). Other transports have one
+    /// namespace per connection and refuse.
+    fn follow(
+        &mut self,
+        more: &[String],
+        auth: Option<&str>,
+        send_in: usize,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        let _ = (more, auth, send_in);
+        async {
+            Err(TransportError::Protocol(
+                "only a Socket.IO WebSocket connection multiplexes namespaces".into(),
+            ))
+        }
+    }
+
+    /// CORS preflights (`OPTIONS`) this connection sent (long-polling with a browser's
+    /// `Origin`; 0 elsewhere).
+    fn preflights(&self) -> u64 {
+        0
+    }
 }

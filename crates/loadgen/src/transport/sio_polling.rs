@@ -68,14 +68,18 @@ fn body_text(body: &Bytes) -> Result<&str, TransportError> {
 }
 
 /// Opens a polling session: GET the open packet, POST `connect` (the CONNECT packet, `40`
-/// or `40{auth}`), poll until the CONNECT reply `40{"sid":…}`.
+/// or `40{auth}`), poll until the CONNECT reply `40{"sid":…}`. With `origin`, every request
+/// is a browser's cross-origin one (`HttpConn::with_origin`: a preflight before each POST).
 pub(crate) async fn open_session(
     addr: SocketAddr,
     host: &str,
     counters: &Arc<Counters>,
     connect: &str,
+    origin: Option<&str>,
 ) -> Result<Session, TransportError> {
-    let mut get = HttpConn::open(addr, host, counters).await?;
+    let mut get = HttpConn::open(addr, host, counters)
+        .await?
+        .with_origin(origin);
     let first = format!("/socket.io/?{}", engineio::query("polling", None));
     let (status, body) = get.request(Method::GET, &first, None, Bytes::new()).await?;
     if status != 200 {
@@ -102,7 +106,9 @@ pub(crate) async fn open_session(
         "/socket.io/?{}",
         engineio::query("polling", Some(&open.sid))
     );
-    let mut post = HttpConn::open(addr, host, counters).await?;
+    let mut post = HttpConn::open(addr, host, counters)
+        .await?
+        .with_origin(origin);
     post_ok(&mut post, &path, connect).await?;
 
     let mut early = VecDeque::new();
@@ -175,15 +181,17 @@ pub struct SioPollingTransport {
 
 impl SioPollingTransport {
     /// Opens the session, then starts the poll and POST tasks.
-    /// `connect` is the CONNECT packet (`40` or `40{auth}`).
+    /// `connect` is the CONNECT packet (`40` or `40{auth}`); `origin`: browse cross-origin
+    /// from there (a CORS preflight before every POST).
     pub async fn connect(
         addr: SocketAddr,
         host: &str,
         connect: &str,
+        origin: Option<&str>,
     ) -> Result<SioPollingTransport, TransportError> {
         let started = Instant::now();
         let counters = Arc::new(Counters::default());
-        let s = open_session(addr, host, &counters, connect).await?;
+        let s = open_session(addr, host, &counters, connect, origin).await?;
         let connect_time = started.elapsed();
 
         let (inbox_tx, inbox) = mpsc::channel(CHANNEL);
@@ -396,7 +404,7 @@ impl Transport for SioPollingTransport {
 
     async fn send(&mut self, req: Outgoing<'_>) -> Result<(), TransportError> {
         let mut pkt = String::with_capacity(32 + req.data.map_or(0, str::len));
-        push_sio_event(&mut pkt, &req)?;
+        push_sio_event(&mut pkt, wsbench_wire::socketio::DEFAULT_NS, &req)?;
         self.outbox
             .send(Post::Packet(pkt))
             .await
@@ -430,5 +438,9 @@ impl Transport for SioPollingTransport {
 
     fn bytes(&self) -> ByteCounts {
         self.counters.snapshot()
+    }
+
+    fn preflights(&self) -> u64 {
+        self.counters.preflights()
     }
 }

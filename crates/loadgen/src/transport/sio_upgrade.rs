@@ -24,7 +24,7 @@ pub async fn connect(
 ) -> Result<SioWsTransport, TransportError> {
     let started = Instant::now();
     let counters = Arc::new(Counters::default());
-    let session = open_session(addr, host, &counters, connect).await?;
+    let session = open_session(addr, host, &counters, connect, None).await?;
     let path = ws_path(Some(&session.open.sid));
     let handshake = |reason: String| TransportError::Handshake {
         endpoint: format!("ws://{host}{path}"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::codec::{EioInbound, eio_inbound, push_sio_event};
+use super::codec::{EioInbound, eio_inbound_in, push_sio_event};
 use super::counted::Counters;
 use super::ws::WsLink;
 use super::{ByteCounts, Incoming, Outgoing, RxStamp, Transport, TransportError};
@@ -41,6 +41,12 @@ pub struct SioWsTransport {
     /// Messages that arrived before the transport was ready (over polling, before an
     /// upgrade, or ahead of the CONNECT reply), delivered first.
     early: VecDeque<Incoming>,
+    /// Namespaces followed beside `/` ([`Transport::follow`]); slot `1 + i` is `more[i]`.
+    more: Vec<String>,
+    /// The slot events are sent in (0: `/`).
+    send_in: usize,
+    /// The slot of the message `recv` returned last.
+    last_ns: usize,
 }
 
 impl SioWsTransport {
@@ -66,6 +72,7 @@ impl SioWsTransport {
             .next_inbound()
             .await
             .map_err(|e| handshake(format!("no open packet: {e}")))?
+            .1
         {
             EioInbound::Open(json) => {
                 wsbench_wire::engineio::Packet::open(&json)
@@ -97,6 +104,9 @@ impl SioWsTransport {
             pongs_owed: 0,
             flush_pending: false,
             early,
+            more: Vec::new(),
+            send_in: 0,
+            last_ns: 0,
         }
     }
 
@@ -109,7 +119,7 @@ impl SioWsTransport {
     /// Reads until the CONNECT reply; keeps application messages for `recv`.
     async fn await_connect(&mut self) -> Result<String, TransportError> {
         loop {
-            match self.next_inbound().await? {
+            match self.next_inbound().await?.1 {
                 EioInbound::Connected(sid) => return Ok(sid),
                 EioInbound::Closed(reason) => {
                     return Err(TransportError::Closed {
@@ -122,9 +132,9 @@ impl SioWsTransport {
         }
     }
 
-    /// Next packet that is not a ping; pings are counted and answered first. Cancel-safe:
-    /// every await leaves its progress in `self`.
-    async fn next_inbound(&mut self) -> Result<EioInbound, TransportError> {
+    /// Next packet that is not a ping, with its namespace slot; pings are counted and
+    /// answered first. Cancel-safe: every await leaves its progress in `self`.
+    async fn next_inbound(&mut self) -> Result<(usize, EioInbound), TransportError> {
         loop {
             while self.pongs_owed > 0 {
                 self.link.feed_static("3").await?;
@@ -137,8 +147,8 @@ impl SioWsTransport {
             }
             let text = self.link.next_text().await?;
             let frame = Bytes::from(text.clone());
-            match eio_inbound(&frame, text.as_str())? {
-                EioInbound::Ping => {
+            match eio_inbound_in(&frame, text.as_str(), &self.more)? {
+                (_, EioInbound::Ping) => {
                     self.pings.send_modify(|n| *n += 1);
                     self.pongs_owed += 1;
                 }
@@ -169,26 +179,32 @@ impl Transport for SioWsTransport {
 
     async fn send(&mut self, req: Outgoing<'_>) -> Result<(), TransportError> {
         self.pkt.clear();
-        push_sio_event(&mut self.pkt, &req)?;
+        let ns = match self.send_in {
+            0 => wsbench_wire::socketio::DEFAULT_NS,
+            k => &self.more[k - 1],
+        };
+        push_sio_event(&mut self.pkt, ns, &req)?;
         self.link.send_text(&self.pkt).await
     }
 
     async fn recv(&mut self) -> Result<Incoming, TransportError> {
         if let Some(incoming) = self.early.pop_front() {
+            self.last_ns = 0;
             return Ok(incoming);
         }
         loop {
             match self.next_inbound().await? {
-                EioInbound::App(incoming) => return Ok(incoming),
-                EioInbound::Closed(reason) => {
+                (slot, EioInbound::App(incoming)) => {
+                    self.last_ns = slot;
+                    return Ok(incoming);
+                }
+                (_, EioInbound::Closed(reason)) => {
                     return Err(TransportError::Closed {
                         reason: Some(reason),
                     });
                 }
-                EioInbound::Open(_)
-                | EioInbound::Connected(_)
-                | EioInbound::Nothing
-                | EioInbound::Ping => {}
+                (_, EioInbound::Open(_) | EioInbound::Connected(_))
+                | (_, EioInbound::Nothing | EioInbound::Ping) => {}
             }
         }
     }
@@ -210,5 +226,60 @@ impl Transport for SioWsTransport {
 
     fn bytes(&self) -> ByteCounts {
         self.counters.snapshot()
+    }
+
+    fn last_ns(&self) -> usize {
+        self.last_ns
+    }
+
+    /// Sends `40/ns,{auth}` for every namespace of `more`, then reads until each has
+    /// answered `40/ns,{"sid":…}`. Nobody sends before every client follows its namespaces
+    /// (the driver's barrier), so an event arriving meanwhile is a protocol error, not kept.
+    async fn follow(
+        &mut self,
+        more: &[String],
+        auth: Option<&str>,
+        send_in: usize,
+    ) -> Result<(), TransportError> {
+        if send_in > more.len() {
+            return Err(TransportError::Protocol(format!(
+                "send slot {send_in} of {} namespaces",
+                more.len() + 1
+            )));
+        }
+        self.more = more.to_vec();
+        for ns in more {
+            self.pkt.clear();
+            self.pkt.push_str("40");
+            self.pkt.push_str(ns);
+            self.pkt.push(',');
+            self.pkt.push_str(auth.unwrap_or(""));
+            self.link.send_text(&self.pkt).await?;
+        }
+        let mut waiting = vec![true; more.len()];
+        while waiting.iter().any(|w| *w) {
+            match self.next_inbound().await? {
+                (k @ 1.., EioInbound::Connected(_)) => waiting[k - 1] = false,
+                (k @ 1.., EioInbound::Closed(reason)) => {
+                    return Err(TransportError::Handshake {
+                        endpoint: format!("namespace {}", more[k - 1]),
+                        reason,
+                    });
+                }
+                (_, EioInbound::Closed(reason)) => {
+                    return Err(TransportError::Closed {
+                        reason: Some(reason),
+                    });
+                }
+                (k, EioInbound::App(incoming)) => {
+                    return Err(TransportError::Protocol(format!(
+                        "namespace slot {k}: {incoming:?} before every namespace was joined"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        self.send_in = send_in;
+        Ok(())
     }
 }

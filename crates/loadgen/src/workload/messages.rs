@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 use wsbench_report::row::SummaryRow;
 use wsbench_scenario::{LoopMode, Scenario, WorkloadKind};
 
-use super::Plan;
 use super::connect::{CONNECT_TIMEOUT, Connector, join_rooms, open_clients};
+use super::rate_limit::OverLimit;
 use super::worker::{PhaseTimes, RowShared, WorkerReport, WorkerSpec, run_worker};
+use super::{Plan, seats};
 use crate::accounting::{ReceiverLedger, Tally};
 use crate::recorder::{LiveStats, Merged, SendLog, fill_latency_columns, quantile};
 use crate::row::{
@@ -31,8 +32,8 @@ use crate::row::{
     fill_redis_msgs, flag_loadgen_bound, push_note,
 };
 use crate::schedule::Pacing;
-use crate::transport::Transport;
 use crate::transport::rxstamp::RxClock;
+use crate::transport::{Endpoint, Transport};
 
 /// The join barrier is bounded by this.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -55,12 +56,15 @@ pub async fn run_row<C: Connector>(
 ) -> Result<PointResult, PointFailure> {
     let mut row = plan.base_row(ctx, s, target.transport);
     ctx.progress.phase("connect");
-    // each client connects on the engine lane its worker will run on
-    let place = ctx.engine.placement(s.clients, plan.publishers);
+    let multiplexed = matches!(target.endpoint, Endpoint::Sio { .. });
+    let seats = seats::seats(plan, multiplexed);
+    let n = seats.len() as u32;
+    // each connection is opened on the engine lane its worker will run on
+    let place = ctx.engine.placement(n, seats::publishing(&seats));
     let opened = open_clients(
-        connector,
-        target.endpoints(),
-        s.clients,
+        connector.clone(),
+        &seats::endpoints(plan, &seats, target.endpoints()),
+        n,
         0.0,
         CONNECT_TIMEOUT,
         ctx.cancel,
@@ -74,11 +78,11 @@ pub async fn run_row<C: Connector>(
     if ctx.cancel.is_cancelled() {
         return Err(PointFailure::Cancelled);
     }
-    if connected < s.clients {
+    if connected < n {
         return Err(PointFailure::Failed(format!(
-            "{} of {} clients failed to connect to {}: {}",
-            s.clients - connected,
-            s.clients,
+            "{} of {} connections failed to connect to {}: {}",
+            n - connected,
+            n,
             ctx.target_name,
             opened.first_error.unwrap_or_default()
         )));
@@ -92,6 +96,24 @@ pub async fn run_row<C: Connector>(
             .await
             .map_err(PointFailure::Failed)?;
     }
+    if let Endpoint::Sio { auth, .. } = target.endpoint
+        && plan.namespaces > 1
+    {
+        ctx.progress.phase("follow");
+        seats::follow_all(
+            &mut conns,
+            &seats,
+            plan.namespaces,
+            auth.as_deref(),
+            JOIN_TIMEOUT,
+        )
+        .await
+        .map_err(PointFailure::Failed)?;
+    }
+    if plan.namespaces > 0 {
+        row.sockets = Some(u64::from(n));
+    }
+    let over_limit = OverLimit::open(ctx, s, target, connector.clone()).await?;
 
     // phases are absolute instants every worker shares; the proxy's stalls and resets
     // (`[network]`) start with the traffic, after the connect phase
@@ -115,10 +137,11 @@ pub async fn run_row<C: Connector>(
         rx_clock: RxClock::measure(),
     });
     ctx.progress.attach(shared.clone());
+    let over_limit = over_limit.map(|conns| OverLimit::start(ctx, s, conns, phases));
     let mut workers = Vec::with_capacity(conns.len());
-    for (i, conn) in conns.into_iter().enumerate() {
-        let index = i as u32;
-        let publish = plan.op.filter(|_| plan.is_publisher(index)).map(|op| {
+    for (i, (conn, seat)) in conns.into_iter().zip(&seats).enumerate() {
+        let index = seat.client;
+        let publish = plan.op.filter(|_| seat.publishes).map(|op| {
             let pacing = Pacing::new(
                 s.workload.mode(),
                 s.arrival,
@@ -139,12 +162,16 @@ pub async fn run_row<C: Connector>(
                 .map(|t| ids[t as usize].clone()),
             acked: plan.acked,
             payload_bytes: s.payload_bytes,
-            ledger: ReceiverLedger::new(index, plan.audience),
+            ledgers: seat
+                .receivers
+                .iter()
+                .map(|&r| ReceiverLedger::new(r, plan.audience))
+                .collect(),
             slow: s.slow.is_some_and(|x| index >= x.first(s.clients)),
         };
         workers.push(
             place
-                .handle(index)
+                .handle(i as u32)
                 .spawn(run_worker(conn, spec, shared.clone())),
         );
     }
@@ -210,6 +237,9 @@ pub async fn run_row<C: Connector>(
     crate::floor::row::fill_floor_columns(&mut row, s, target).await;
     super::rate_limit::fill_rate_limited(&mut row, s, target).await;
     super::slow::fill_server_counts(&mut row, s, target).await;
+    if let Some(o) = over_limit {
+        o.finish(&mut row).await;
+    }
     Ok(PointResult {
         row,
         hgrm: merged.corrected,
@@ -233,16 +263,18 @@ fn merge(
     let mut errors = panics;
     let mut first_error = (panics > 0).then(|| format!("{panics} worker task(s) panicked"));
     let mut first_violation = None;
-    for (i, r) in reports.iter().enumerate() {
+    let mut preflights = 0;
+    for r in reports {
         merged.add(&r.recorder);
-        if i < first_slow {
+        if (r.from as usize) < first_slow {
             tally.add(&r.tally);
         } else {
             slow_tally.add(&r.tally);
         }
-        if let Some(s) = sent.get_mut(i) {
-            *s = r.sent;
+        if let Some(s) = sent.get_mut(r.from as usize) {
+            *s += r.sent;
         }
+        preflights += r.preflights;
         errors += r.errors;
         row.bytes_out += r.bytes.out;
         row.bytes_in += r.bytes.r#in;
@@ -273,10 +305,27 @@ fn merge(
         push_note(row, format!("{errors} error(s), first: {e}"));
     }
     if let Some(v) = first_violation {
+        let numbering = if plan.namespaces > 0 {
+            format!(
+                " (client = receiver / {0}, namespace slot = receiver % {0})",
+                plan.namespaces
+            )
+        } else {
+            String::new()
+        };
         push_note(
             row,
-            format!("{} isolation violation(s), first: {v}", tally.violations),
+            format!(
+                "{} isolation violation(s), first: {v}{numbering}",
+                tally.violations
+            ),
         );
+    }
+    if plan.namespaces > 0 || plan.rooms > 0 {
+        row.isolation_errors = Some(tally.violations);
+    }
+    if preflights > 0 {
+        row.cors_preflights = Some(preflights);
     }
     merged
 }

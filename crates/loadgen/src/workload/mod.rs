@@ -9,7 +9,10 @@
 //! - [`fault`]: the fault rows (`[restart]`, `[churn]`): echo clients that reconnect, the
 //!   server killed and restarted, or short-lived clients coming and going.
 //! - [`worker`]: the one worker loop every message workload runs, one per connection.
-//! - [`rate_limit`]: the `rate_limited` column, read from the server after a row.
+//! - [`rate_limit`]: the `rate_limited` column, read from the server after a row, and the
+//!   clients over the limit (`over_limit`).
+//! - [`seats`]: what each connection of a message row stands for (client, namespaces it
+//!   follows, whether it publishes), and following namespaces (`namespaces = K`).
 //! - [`slow`]: slow consumers: the settle after the drain, their accounting apart from the
 //!   fast clients', and the server's drop counts.
 //! - [`pvp`]: polling-vs-push (docs/design.md §4), which is not "publishers send an op, receivers
@@ -23,6 +26,7 @@ pub mod fault;
 pub mod messages;
 pub mod pvp;
 pub mod rate_limit;
+pub mod seats;
 pub mod slow;
 pub mod worker;
 
@@ -79,6 +83,8 @@ pub struct Plan {
     pub clients: u32,
     pub publishers: u32,
     pub rooms: u32,
+    /// `namespaces = K`: the namespaces every client follows; 0 when the key is not set.
+    pub namespaces: u32,
     /// The row's `variant` column.
     pub variant: String,
 }
@@ -167,7 +173,13 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         Workload::Broadcast { op } => match op {
             BroadcastOp::ToAll => (
                 Some(OpKind::ToAll),
-                Audience::All { clients },
+                match s.production.namespaces {
+                    Some(namespaces) => Audience::Namespaces {
+                        clients,
+                        namespaces,
+                    },
+                    None => Audience::All { clients },
+                },
                 false,
                 "to_all".to_owned(),
             ),
@@ -211,6 +223,7 @@ pub fn plan(s: &Scenario) -> Result<Plan, PlanError> {
         clients,
         publishers: if op.is_some() { publishers } else { 0 },
         rooms,
+        namespaces: s.production.namespaces.unwrap_or(0),
         variant,
     })
 }

@@ -95,8 +95,10 @@ pub struct WorkerSpec {
     /// Requests carry ack id = seq, and the ack (with the echoed data) is the timed reply.
     pub acked: bool,
     pub payload_bytes: usize,
-    /// Its accounting (knows the audience).
-    pub ledger: ReceiverLedger,
+    /// Its accounting (knows the audience), one ledger per namespace slot the connection
+    /// follows ([`Transport::last_ns`]); one for every connection but a Socket.IO client of
+    /// several namespaces.
+    pub ledgers: Vec<ReceiverLedger>,
     /// A slow consumer (`slow_share`): it stops reading when the measure phase starts and
     /// reads again only after the drain, to settle what reached it (`super::slow`). Its
     /// deliveries are accounted, not timed.
@@ -106,6 +108,10 @@ pub struct WorkerSpec {
 /// What a worker hands over once, at the end.
 #[derive(Debug, Default)]
 pub struct WorkerReport {
+    /// The client index its messages carry (`WorkerSpec::index`).
+    pub from: u32,
+    /// CORS preflights its connection sent.
+    pub preflights: u64,
     pub recorder: Recorder,
     pub tally: Tally,
     pub first_violation: Option<Violation>,
@@ -268,7 +274,12 @@ impl<'r> WorkerState<'r> {
 
     /// A frame (or the connection's end) arrived: accounts and times a delivery, and when it
     /// is the awaited closed-loop reply says when the next send is due.
-    fn on_frame(&mut self, got: Result<Incoming, TransportError>, rx: Option<RxStamp>) -> Step {
+    fn on_frame(
+        &mut self,
+        got: Result<Incoming, TransportError>,
+        rx: Option<RxStamp>,
+        slot: usize,
+    ) -> Step {
         let data = match got {
             Ok(incoming) => self.timed_payload(incoming),
             Err(e) => {
@@ -286,7 +297,7 @@ impl<'r> WorkerState<'r> {
         let now = Instant::now();
         let received = ReceiveTime::new(now, rx, &self.row.rx_clock);
         let mut step = Step::Idle;
-        if let Some(reply_seq) = self.on_delivery(&data, received)
+        if let Some(reply_seq) = self.on_delivery(&data, received, slot)
             && self.awaiting == Some(reply_seq)
         {
             self.awaiting = None;
@@ -331,9 +342,9 @@ impl<'r> WorkerState<'r> {
         }
     }
 
-    /// Accounts and times one delivery; returns its seq when it is this client's own message
-    /// (the closed-loop reply).
-    fn on_delivery(&mut self, data: &Bytes, received: ReceiveTime) -> Option<u64> {
+    /// Accounts and times one delivery that arrived in namespace `slot`; returns its seq when
+    /// it is this client's own message (the closed-loop reply).
+    fn on_delivery(&mut self, data: &Bytes, received: ReceiveTime, slot: usize) -> Option<u64> {
         let me = self.spec.index;
         let stamp = match Stamp::decode(data) {
             Ok(s) => s,
@@ -345,8 +356,14 @@ impl<'r> WorkerState<'r> {
                 return None;
             }
         };
+        let Some(ledger) = self.spec.ledgers.get_mut(slot) else {
+            self.report.error(format!(
+                "client {me}: delivery in namespace slot {slot}, which it does not follow"
+            ));
+            return None;
+        };
         if self.row.phases.in_measure(stamp.t)
-            && let Delivery::First { .. } = self.spec.ledger.record(stamp.from, stamp.seq)
+            && let Delivery::First { .. } = ledger.record(stamp.from, stamp.seq)
             && !self.spec.slow
         {
             let received_ns = received.ns();
@@ -364,12 +381,16 @@ impl<'r> WorkerState<'r> {
         (stamp.from == me).then_some(stamp.seq)
     }
 
-    /// The report, with the connection's byte counts and the ledger's tally.
-    fn finish(self, bytes: ByteCounts) -> WorkerReport {
+    /// The report, with the connection's byte counts and preflights and the ledgers' tally.
+    fn finish(self, bytes: ByteCounts, preflights: u64) -> WorkerReport {
         let mut report = self.report;
+        report.from = self.spec.index;
         report.bytes = bytes;
-        report.tally = self.spec.ledger.tally;
-        report.first_violation = self.spec.ledger.first_violation;
+        report.preflights = preflights;
+        for ledger in &self.spec.ledgers {
+            report.tally.add(&ledger.tally);
+            report.first_violation = report.first_violation.or(ledger.first_violation);
+        }
         report
     }
 }
@@ -425,7 +446,9 @@ pub async fn run_worker<T: Transport>(
             _ = send_timer.due(), if state.can_send() => {
                 state.on_send_due(&mut conn).await
             }
-            got = conn.recv(), if !state.paused => state.on_frame(got, conn.last_rx()),
+            got = conn.recv(), if !state.paused => {
+                state.on_frame(got, conn.last_rx(), conn.last_ns())
+            }
         };
         match step {
             Step::Idle => {}
@@ -437,15 +460,16 @@ pub async fn run_worker<T: Transport>(
         }
     }
     if state.spec.slow && !state.cancelled && !stopped {
+        // a slow client follows one namespace (`namespaces` refuses `slow_share`): slot 0
         let end = super::slow::settle(&mut conn, |got, rx| {
-            state.on_frame(Ok(got), rx);
+            state.on_frame(Ok(got), rx, 0);
         })
         .await;
         state.report.slow_end = Some(end);
     }
     state.row.live.push(&mut state.live_batch);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
-    state.finish(conn.bytes())
+    state.finish(conn.bytes(), conn.preflights())
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ impl Server {
             host: self.addr.to_string(),
             transport,
             auth: None,
+            origin: None,
         }
     }
 }

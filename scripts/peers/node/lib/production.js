@@ -13,6 +13,19 @@ import cors from 'cors';
 import jwt from 'jsonwebtoken';
 
 export const UNAUTHORIZED = 'unauthorized';
+
+/** Namespaces served by name, then `/ns/0` … `/ns/11` (the Rust servers' list, so a load
+ * generator's `namespaces = K` up to 16 finds them on every target). */
+export const NAMESPACES = [
+  '/',
+  '/chat',
+  '/admin',
+  '/notifications',
+  ...Array.from({ length: 12 }, (_, i) => `/ns/${i}`),
+];
+/** The raw WebSocket paths mirroring NAMESPACES, in the same order: `/ws`, `/ws/chat`, …,
+ * `/ws/ns/0`, … */
+export const RAW_PATHS = NAMESPACES.map((ns) => (ns === '/' ? '/ws' : `/ws${ns}`));
 export const RATE_LIMITED = 'rate limited';
 
 /** Whether `token` is a valid, unexpired HS256 token signed with `secret`. */

@@ -53,6 +53,7 @@ pub fn push_endpoint(v: PvpVariant, target: &Endpoint) -> Option<Endpoint> {
         host: host.clone(),
         transport,
         auth: None,
+        origin: None,
     };
     match v {
         PvpVariant::Poll
