@@ -5,7 +5,6 @@ use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use wsbench_servers::cluster::AdapterConfig;
 use wsbench_servers::config::{DatabaseConfig, Faults, SlowConsumer, StatsResetFrom};
 use wsbench_servers::rest::CacheConfig;
@@ -147,7 +146,7 @@ pub fn main(a: ServeArgs) -> u8 {
             eprintln!("wsbench serve {}: {e}", target.name());
             return exit::RUN_ERROR;
         }
-        let listener = match bind(&a.bind).await {
+        let listener = match wsbench_servers::listen::listen_on(&a.bind).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("wsbench serve: cannot listen on {}: {e}", a.bind);
@@ -180,28 +179,6 @@ pub fn main(a: ServeArgs) -> u8 {
             }
         }
     })
-}
-
-/// Accept-queue length asked of the kernel (capped by `net.core.somaxconn`). tokio's
-/// `TcpListener::bind` asks for 128, which a 1,000-client connect storm overflows: the
-/// dropped SYNs come back a second later and show up as 1 s connect times.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-async fn bind(addr: &str) -> std::io::Result<TcpListener> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host(addr).await? {
-        let sock = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        sock.set_reuseaddr(true)?;
-        match sock.bind(addr).and_then(|()| sock.listen(LISTEN_BACKLOG)) {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
 }
 
 /// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them

@@ -114,7 +114,7 @@ fn reader_stall_moves_read_lag_not_kernel_latency(target: RustServer, sio_kind: 
             .unwrap();
         rt.block_on(async move {
             let srv = start(target, ServerConfig::default()).await;
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = wsbench_servers::listen::loopback().unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             tokio::select! {
                 _ = proxy(listener, srv.addr, proxy_on, staller_tx) => {}

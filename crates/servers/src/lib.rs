@@ -14,6 +14,7 @@
 //! - [`writer`]: their shared write path (one writer task per connection, batched writes).
 //! - [`sio`]: Socket.IO on socketioxide (WebSocket and long-polling transports).
 //! - [`production`]: JWT at the handshake, CORS, per-connection rate limiting.
+//! - [`listen`]: listening sockets with a deep accept queue (connect storms).
 //! - [`rest`] / [`db`]: the REST routes of docs/design.md §4 and the counted database layer.
 
 pub mod cluster;
@@ -23,6 +24,7 @@ pub mod error;
 mod http_app;
 mod http_server;
 pub mod hub;
+pub mod listen;
 pub mod production;
 pub mod queue_bytes;
 pub mod rest;

@@ -25,6 +25,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use wsbench_scenario::network::NetworkFaults;
 
+/// The proxy's accept-queue length (the kernel caps it at `net.core.somaxconn`).
+const PROXY_BACKLOG: u32 = 4096;
+
 /// What the proxy did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProxyCounts {
@@ -67,12 +70,18 @@ impl FaultProxy {
         faults: NetworkFaults,
         seed: u64,
     ) -> std::io::Result<FaultProxy> {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        // a deep accept queue (as `wsbench serve` has): a row's clients connect at once, and
+        // std's 128 would drop handshakes beyond it, read as 1 s connect times
+        let listener = {
+            let _in_rt = rt.enter();
+            let sock = tokio::net::TcpSocket::new_v4()?;
+            sock.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+            sock.listen(PROXY_BACKLOG)?
+        };
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let (stall_tx, stalled) = watch::channel(false);
         let stop = CancellationToken::new();
@@ -89,12 +98,7 @@ impl FaultProxy {
         let thread = std::thread::Builder::new()
             .name("wsbench-proxy".into())
             .spawn(move || {
-                rt.block_on(async move {
-                    match TcpListener::from_std(std_listener) {
-                        Ok(listener) => proxy.serve(listener).await,
-                        Err(e) => eprintln!("fault proxy: cannot listen: {e}"),
-                    }
-                });
+                rt.block_on(proxy.serve(listener));
             })?;
         Ok(FaultProxy {
             addr,

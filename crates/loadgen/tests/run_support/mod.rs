@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::num::NonZeroU32;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use wsbench_scenario::{Arrival, BroadcastOp, Encoding, LoopMode, Phases, Scenario, Workload};
@@ -33,7 +32,7 @@ impl Drop for InProc {
 
 /// Starts `target` with `cfg` on 127.0.0.1:0 on the current runtime.
 pub async fn start(target: RustServer, cfg: ServerConfig) -> InProc {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = wsbench_servers::listen::loopback().unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let shutdown = async move {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{MutexGuard, oneshot, watch};
 use tokio::task::JoinHandle;
 use wsbench_servers::RustServer;
@@ -128,7 +128,7 @@ pub struct Running {
 
 impl Running {
     pub async fn start(target: Target, cfg: ServerConfig) -> Running {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = wsbench_servers::listen::loopback().expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let stats = Arc::new(HubStats::default());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -79,9 +79,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(target: Raw, cfg: ServerConfig) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = wsbench_servers::listen::loopback().expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let stats = Arc::new(HubStats::default());
         let (stop, stopped) = oneshot::channel::<()>();

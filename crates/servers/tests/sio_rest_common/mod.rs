@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wsbench_servers::config::{DatabaseConfig, ServerConfig};
@@ -48,9 +47,7 @@ pub fn sio_config() -> ServerConfig {
 
 /// Starts the `sio-socketioxide` server on 127.0.0.1:0.
 pub async fn start_sio(cfg: ServerConfig) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
+    let listener = wsbench_servers::listen::loopback().expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(wsbench_servers::serve(
@@ -99,9 +96,7 @@ impl RestServer {
                 .await
                 .expect("opening the database timed out")
                 .expect("opening the database");
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = wsbench_servers::listen::loopback().expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (shutdown, rx) = oneshot::channel::<()>();
         let streams = handle.stream_stopper();
