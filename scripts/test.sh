@@ -124,7 +124,8 @@ else
   nextest_filter=(-E 'not test(postgres)')
   cargo_test_skip=(-- --skip postgres)
 fi
-# The cluster tests (crates/loadgen/tests/{cluster_contract,run_cluster}.rs) read REDIS_URL
+# The cluster tests (crates/loadgen/tests/{cluster_contract,run_cluster}.rs, the cluster
+# restart in crates/cli/tests/faults.rs, the Redis cache in rest_variants.rs) read REDIS_URL
 # themselves: without it they print why and pass, and with WSBENCH_REQUIRE_SERVICES set they
 # fail. Said here too, so the closing list names them.
 if [ -z "${REDIS_URL:-}" ]; then

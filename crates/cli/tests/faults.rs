@@ -1,7 +1,7 @@
 //! The fault rows through the real CLI, over real sockets, with `wsbench serve` children:
 //! `[restart]` (SIGKILL mid-measure, restarted on its port, every client back, the outage
-//! accounted exactly), `[churn]` (short-lived clients come and go; the server's fds and rooms
-//! return to their baseline), and a server that dies on its own mid-row (the row is still
+//! accounted exactly; on a cluster of two, only node 1's clients), `[churn]` (short-lived
+//! clients come and go; the server's fds and rooms return to their baseline), and a server that dies on its own mid-row (the row is still
 //! written and says so; the run goes on). Counts and columns only, no timing.
 
 use std::path::Path;
@@ -14,12 +14,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_wsbench");
 
 /// Writes `toml` to a file in `dir` and runs it; the exit status and the rows.
 fn run(dir: &Path, name: &str, toml: &str) -> (Output, Vec<SummaryRow>) {
+    run_with(dir, name, toml, &[])
+}
+
+/// [`run`] with more arguments after the file.
+fn run_with(dir: &Path, name: &str, toml: &str, args: &[&str]) -> (Output, Vec<SummaryRow>) {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, toml).unwrap();
     let out_dir = dir.join("out");
     let out = Command::new(BIN)
         .arg("run")
         .arg(&file)
+        .args(args)
         .args(["--no-progress", "--out"])
         .arg(&out_dir)
         .output()
@@ -50,18 +56,18 @@ fn number_after(notes: &str, prefix: &str) -> u64 {
 
 const CLIENTS: u64 = 20;
 
-#[test]
-fn restart_brings_every_client_back_and_accounts_the_outage_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    // 10 echoes/s per client for 3 s: 30 due per client; raw clients wait 100 ms (no
-    // jitter) before each attempt, as long as their send interval, so each drops at least
-    // one due echo while away
-    let toml = format!(
+/// A `[restart]` file on tcp, ws-tungstenite and sio-socketioxide, `nodes` servers each.
+/// 10 echoes/s per client for 3 s: 30 due per client; raw clients wait 100 ms (no jitter)
+/// before each attempt, as long as their send interval, so each drops at least one due
+/// echo while away.
+fn restart_toml(nodes: u32) -> String {
+    format!(
         r#"workload = "echo"
 description = "t"
 targets = ["tcp", "ws-tungstenite", "sio-socketioxide"]
 clients = {CLIENTS}
 rate = {}
+nodes = {nodes}
 [phases]
 warmup_s = 0.2
 measure_s = 3
@@ -73,45 +79,86 @@ backoff_max_ms = 400
 backoff_jitter = 0
 "#,
         CLIENTS * 10
+    )
+}
+
+/// The exact accounting every restart row keeps, whoever was killed: every due echo is
+/// sent or not, every sent one returns or is lost; `away` clients lost their connection
+/// and all came back.
+fn assert_restart_accounting(r: &SummaryRow, away: u64) {
+    let what = format!("{}: {}", r.target, r.notes);
+    assert_eq!(r.variant, "restart", "{what}");
+    assert_eq!(r.reconnected, Some(away), "{what}");
+    assert!(r.reconnect_p50_ms.is_some_and(|v| v > 0.0), "{what}");
+    assert!(r.reconnect_p99_ms >= r.reconnect_p50_ms, "{what}");
+    assert!(r.reconnect_accept_rate.is_some(), "{what}");
+    assert!(
+        r.server_cpu_s.is_some() && r.server_rss_peak_kb.is_some(),
+        "{what}"
     );
-    let (out, rows) = run(dir.path(), "restart", &toml);
+    let due = number_after(&r.notes, "; of ");
+    let unsent = number_after(&r.notes, "echoes due, ");
+    assert_eq!(due, CLIENTS * 30, "{what}");
+    assert_eq!(due, r.sent + unsent, "{what}");
+    assert_eq!(r.expected, r.sent, "{what}");
+    assert_eq!(r.lost, r.sent - r.delivered, "{what}");
+    assert_eq!(r.lost_during_outage, Some(due - r.delivered), "{what}");
+    assert_eq!(r.duplicated, 0, "{what}");
+    assert_eq!(r.errors, 0, "{what}");
+    assert!(
+        r.notes.contains(&format!(
+            "{away} of {CLIENTS} clients lost their connection, {away} came back"
+        )),
+        "{what}"
+    );
+    if r.target == "sio-socketioxide" {
+        assert!(r.notes.contains("no connection state recovery"), "{what}");
+    } else {
+        // raw clients drop what falls due while away: at least one echo each
+        assert!(unsent >= away, "{what}");
+        assert!(r.lost_during_outage >= Some(away), "{what}");
+    }
+}
+
+#[test]
+fn restart_brings_every_client_back_and_accounts_the_outage_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rows) = run(dir.path(), "restart", &restart_toml(1));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(rows.len(), 3, "{}", text(&out));
     for r in &rows {
-        let what = format!("{}: {}", r.target, r.notes);
-        assert_eq!(r.variant, "restart", "{what}");
-        assert!(r.notes.contains("server killed (SIGKILL)"), "{what}");
-        assert_eq!(r.reconnected, Some(CLIENTS), "{what}");
-        assert!(r.reconnect_p50_ms.is_some_and(|v| v > 0.0), "{what}");
-        assert!(r.reconnect_p99_ms >= r.reconnect_p50_ms, "{what}");
-        assert!(r.reconnect_accept_rate.is_some(), "{what}");
+        assert!(r.notes.contains("server killed (SIGKILL)"), "{}", r.notes);
+        assert_restart_accounting(r, CLIENTS);
+    }
+}
+
+/// On a cluster of two, node 1 is killed: the clients it served (every other one) come
+/// back to it, the others never lose their connection, and the CPU and memory columns
+/// still cover both nodes.
+#[test]
+fn restart_on_a_cluster_kills_one_node_and_only_its_clients_reconnect() {
+    let test = "restart_on_a_cluster_kills_one_node_and_only_its_clients_reconnect";
+    let Some(redis) = wsbench_scenario::services::redis_url_or_skip(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rows) = run_with(
+        dir.path(),
+        "restart",
+        &restart_toml(2),
+        &["--redis", &redis],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(rows.len(), 3, "{}", text(&out));
+    for r in &rows {
+        assert_eq!(r.nodes, Some(2), "{}", r.notes);
         assert!(
-            r.server_cpu_s.is_some() && r.server_rss_peak_kb.is_some(),
-            "{what}"
+            r.notes
+                .contains("node 1 of 2 (the clients i with i % 2 = 0) killed (SIGKILL)"),
+            "{}",
+            r.notes
         );
-        // exact accounting: every due echo is sent or not, every sent one returns or is lost
-        let due = number_after(&r.notes, "; of ");
-        let unsent = number_after(&r.notes, "echoes due, ");
-        assert_eq!(due, CLIENTS * 30, "{what}");
-        assert_eq!(due, r.sent + unsent, "{what}");
-        assert_eq!(r.expected, r.sent, "{what}");
-        assert_eq!(r.lost, r.sent - r.delivered, "{what}");
-        assert_eq!(r.lost_during_outage, Some(due - r.delivered), "{what}");
-        assert_eq!(r.duplicated, 0, "{what}");
-        assert_eq!(r.errors, 0, "{what}");
-        assert!(
-            r.notes.contains(&format!(
-                "{CLIENTS} of {CLIENTS} clients lost their connection, {CLIENTS} came back"
-            )),
-            "{what}"
-        );
-        if r.target == "sio-socketioxide" {
-            assert!(r.notes.contains("no connection state recovery"), "{what}");
-        } else {
-            // raw clients drop what falls due while away: at least one echo each
-            assert!(unsent >= CLIENTS, "{what}");
-            assert!(r.lost_during_outage >= Some(CLIENTS), "{what}");
-        }
+        assert_restart_accounting(r, CLIENTS / 2);
     }
 }
 

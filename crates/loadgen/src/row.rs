@@ -85,10 +85,21 @@ impl RowTarget<'_> {
     /// external targets).
     pub fn server_cpu_seconds(&self) -> Option<f64> {
         let first = self.server.and_then(|c| c.cpu_seconds().ok())?;
-        let more = self.cluster.map_or(Some(0.0), |c| {
+        Some(first + self.more_nodes_cpu_seconds()?)
+    }
+
+    /// The CPU time so far of a cluster's nodes 2..N (0 without a cluster).
+    pub fn more_nodes_cpu_seconds(&self) -> Option<f64> {
+        self.cluster.map_or(Some(0.0), |c| {
             c.more.iter().map(|n| n.cpu_seconds().ok()).sum()
-        })?;
-        Some(first + more)
+        })
+    }
+
+    /// The peak RSS of a cluster's nodes 2..N, summed (0 without a cluster).
+    pub fn more_nodes_peak_rss_kb(&self) -> Option<u64> {
+        self.cluster.map_or(Some(0), |c| {
+            c.more.iter().map(|n| n.peak_rss_kb().ok()).sum()
+        })
     }
 
     /// Redis's figures now, for a row on a cluster.
@@ -106,10 +117,7 @@ impl RowTarget<'_> {
     /// `None` for external targets).
     pub fn server_peak_rss_kb(&self) -> Option<u64> {
         let first = self.server.and_then(|c| c.peak_rss_kb().ok())?;
-        let more = self.cluster.map_or(Some(0), |c| {
-            c.more.iter().map(|n| n.peak_rss_kb().ok()).sum()
-        })?;
-        Some(first + more)
+        Some(first + self.more_nodes_peak_rss_kb()?)
     }
 }
 

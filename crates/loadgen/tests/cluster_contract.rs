@@ -28,19 +28,7 @@ use wsbench_scenario::{ServerKind, TARGETS, TargetSpec};
 use wsbench_servers::ServerConfig;
 use wsbench_servers::cluster::AdapterConfig;
 
-/// Redis from `REDIS_URL`, or `None` (after saying why) when the test is to be skipped.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("WSBENCH_REQUIRE_SERVICES").is_some_and(|v| !v.is_empty()) => {
-            panic!("{test}: REDIS_URL not set, and WSBENCH_REQUIRE_SERVICES is set")
-        }
-        _ => {
-            println!("skipped: {test}: REDIS_URL not set (e.g. redis://127.0.0.1:6379)");
-            None
-        }
-    }
-}
+use wsbench_scenario::services::redis_url_or_skip as redis_url;
 
 /// A channel prefix of its own per cluster, so tests running at once never share channels.
 fn prefix(name: &str) -> String {

@@ -24,18 +24,7 @@ fn wsbench_binary() -> Option<PathBuf> {
     exe.is_file().then_some(exe)
 }
 
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("WSBENCH_REQUIRE_SERVICES").is_some_and(|v| !v.is_empty()) => {
-            panic!("{test}: REDIS_URL not set, and WSBENCH_REQUIRE_SERVICES is set")
-        }
-        _ => {
-            println!("skipped: {test}: REDIS_URL not set (e.g. redis://127.0.0.1:6379)");
-            None
-        }
-    }
-}
+use wsbench_scenario::services::redis_url_or_skip as redis_url;
 
 fn points(target: &str, nodes: u32) -> Vec<Scenario> {
     let base = |name, w| Scenario {

@@ -9,6 +9,7 @@
 //! - [`slow`]: slow consumers (`slow_share`, `slow_consumer`, `outbound_queue`) and the
 //!   policies each target runs; [`network`]: `[network]`, the fault proxy's settings.
 //! - [`features`]: the keys `namespaces`, `over_limit` and `cors`, and the namespace names.
+//! - [`services`]: the service URLs tests read (`REDIS_URL`), skipped or required.
 //! - [`ScenarioError`]: every mistake names `file:line` and the key (or the CLI flag).
 //!
 //! Inside: `raw` (serde structs with spans), `common` (settings shared by a file's points),
@@ -31,6 +32,7 @@ mod nodes;
 mod overrides;
 pub mod production;
 mod raw;
+pub mod services;
 pub mod slow;
 mod sweep;
 pub mod target;

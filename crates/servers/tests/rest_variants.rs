@@ -370,20 +370,7 @@ async fn a_long_poll_times_out_with_204() {
     server.stop().await;
 }
 
-/// `REDIS_URL`, or `None` after saying why the test is skipped; under
-/// `WSBENCH_REQUIRE_SERVICES` a missing URL fails the test instead.
-fn redis_url(test: &str) -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("WSBENCH_REQUIRE_SERVICES").is_some_and(|v| !v.is_empty()) => {
-            panic!("{test}: REDIS_URL not set, and WSBENCH_REQUIRE_SERVICES is set")
-        }
-        _ => {
-            println!("skipped: {test}: REDIS_URL not set (e.g. REDIS_URL=redis://127.0.0.1:6379)");
-            None
-        }
-    }
-}
+use wsbench_scenario::services::redis_url_or_skip as redis_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cache_hits_misses_and_invalidates() {

@@ -50,7 +50,7 @@ pub async fn run_row<C: Connector>(
     let mut row = plan.base_row(ctx, s, target.transport);
     row.variant = "churn".into();
     let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
-    let mut shared = echo_shared(ctx, s, target.endpoint, Backoff::RAW_DEFAULT, Away::Drop);
+    let mut shared = echo_shared(ctx, s, target.endpoints(), Backoff::RAW_DEFAULT, Away::Drop);
     // the steady clients stay until the second reading, however long the settle takes
     if let Some(sh) = Arc::get_mut(&mut shared) {
         sh.phases.drain_end += churn.settle + churn.lifetime + CONNECT_TIMEOUT * 2;

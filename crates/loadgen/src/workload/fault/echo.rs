@@ -39,8 +39,9 @@ pub enum Away {
 pub struct EchoShared {
     pub phases: PhaseTimes,
     pub cancel: CancellationToken,
-    /// Where to reconnect.
-    pub endpoint: Endpoint,
+    /// Where to reconnect: client `i` to `endpoints[i % len]`, the node it first connected
+    /// to (every node of a cluster; else the one endpoint).
+    pub endpoints: Vec<Endpoint>,
     pub backoff: Backoff,
     pub away: Away,
     /// Set when the server is killed (`[restart]`): reconnect times count from here.
@@ -298,8 +299,9 @@ impl Echo<'_> {
                 return None;
             }
             let timeout = CONNECT_TIMEOUT.min(left);
-            let r =
-                tokio::time::timeout(timeout, connector.connect(&self.row.endpoint, timeout)).await;
+            let endpoints = &self.row.endpoints;
+            let endpoint = &endpoints[self.spec.index as usize % endpoints.len()];
+            let r = tokio::time::timeout(timeout, connector.connect(endpoint, timeout)).await;
             self.miss_due(Instant::now());
             match r {
                 Ok(Ok(conn)) => return Some(conn),

@@ -134,11 +134,12 @@ pub(crate) async fn merge_echoes(
     reports
 }
 
-/// The shared state of a row's echo workers.
+/// The shared state of a row's echo workers; `endpoints` as the clients were connected
+/// ([`RowTarget::endpoints`]).
 pub(crate) fn echo_shared(
     ctx: &PointCtx<'_>,
     s: &Scenario,
-    endpoint: &Endpoint,
+    endpoints: &[Endpoint],
     backoff: wsbench_scenario::faults::Backoff,
     away: echo::Away,
 ) -> Arc<EchoShared> {
@@ -147,7 +148,7 @@ pub(crate) fn echo_shared(
     Arc::new(EchoShared {
         phases: super::worker::PhaseTimes::new(Instant::now() + START_LEAD, &s.phases),
         cancel: ctx.cancel.child_token(),
-        endpoint: endpoint.clone(),
+        endpoints: endpoints.to_vec(),
         backoff,
         away,
         killed_at: std::sync::OnceLock::new(),

@@ -1,15 +1,16 @@
 //! The `[restart]` row: every client echoes on an open schedule; `kill_at` into the measure
 //! phase the server gets SIGKILL, and once it is dead (its pidfd says so) and `down` has
-//! passed it is started again on the same port. The clients notice, wait their policy's
-//! delays and reconnect ([`super::echo`]): Socket.IO clients with socket.io-client's
-//! defaults, raw clients with the scenario's backoff.
+//! passed it is started again on the same port. On a cluster (`nodes` > 1) that is node 1:
+//! the clients it served reconnect to it, the others go on echoing on their nodes. The
+//! clients notice, wait their policy's delays and reconnect ([`super::echo`]): Socket.IO
+//! clients with socket.io-client's defaults, raw clients with the scenario's backoff.
 //!
 //! The row: `reconnect_p50_ms` / `reconnect_p99_ms` from the kill to each client's first
 //! reconnection, `reconnected` (clients back by the end of the drain),
 //! `lost_during_outage` (echoes due in the measure phase that never came back),
 //! `reconnect_accept_rate` (clients back per second from the first reconnection to the
-//! last); the server's CPU is both processes' (the killed one up to its death), its peak
-//! RSS the larger of the two. The notes say how long the server was down, how many
+//! last); the server's CPU is both processes' (the killed one up to its death) plus the
+//! other nodes', its peak RSS the larger of the two plus the other nodes' peaks. The notes say how long the server was down, how many
 //! attempts failed, and what the target does about missed packets: Node socket.io runs
 //! with `connectionStateRecovery`, socketioxide has no such feature.
 
@@ -73,7 +74,7 @@ pub async fn run_row<C: Connector>(
     row.variant = "restart".into();
     let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
     let (backoff, away) = client_policy(spec.protocol(), restart);
-    let shared = echo_shared(ctx, s, target.endpoint, backoff, away);
+    let shared = echo_shared(ctx, s, target.endpoints(), backoff, away);
     let workers = spawn_echoes(ctx, s, conns, &connector, &shared);
     let phases = shared.phases;
 
@@ -83,6 +84,9 @@ pub async fn run_row<C: Connector>(
         _ = ctx.cancel.cancelled() => {}
     }
     let measure_from = CpuMark::now(target);
+    // node 1 (the one killed) and, on a cluster, the nodes that stay up
+    let killed_from = server.cpu_seconds().ok();
+    let others_from = target.more_nodes_cpu_seconds();
     ctx.progress.phase("measure");
     tokio::select! {
         _ = tokio::time::sleep_until((phases.measure_start + restart.kill_at).into()) => {}
@@ -93,6 +97,12 @@ pub async fn run_row<C: Connector>(
     let mut old_peak = None;
     if !ctx.cancel.is_cancelled() {
         ctx.progress.phase("restart");
+        let nodes = target.endpoints().len();
+        let which = if nodes > 1 {
+            format!("node 1 of {nodes} (the clients i with i % {nodes} = 0)")
+        } else {
+            "server".to_owned()
+        };
         old_cpu = server.cpu_seconds().ok();
         old_peak = server.peak_rss_kb().ok();
         let killed = Instant::now();
@@ -105,7 +115,7 @@ pub async fn run_row<C: Connector>(
                         push_note(
                             &mut row,
                             format!(
-                                "server killed (SIGKILL) {:.3} s into measure, listening again after {:.0} ms",
+                                "{which} killed (SIGKILL) {:.3} s into measure, listening again after {:.0} ms",
                                 restart.kill_at.as_secs_f64(),
                                 killed.elapsed().as_secs_f64() * 1e3
                             ),
@@ -124,6 +134,7 @@ pub async fn run_row<C: Connector>(
         _ = ctx.cancel.cancelled() => {}
     }
     let measure_to = CpuMark::now(target);
+    let others_to = target.more_nodes_cpu_seconds();
     let new_cpu = replacement.as_ref().and_then(|c| c.cpu_seconds().ok());
     ctx.progress.phase("drain");
     row.measure_s = measure_to
@@ -134,12 +145,17 @@ pub async fn run_row<C: Connector>(
     row.partial = ctx.cancel.is_cancelled();
     let reports = merge_echoes(&mut row, workers).await;
     fill_cpu(&mut row, target, measure_from, measure_to);
-    // the killed process up to its death, then its replacement
-    if let (Some(from), Some(old)) = (measure_from.server, old_cpu) {
-        row.server_cpu_s = Some((old - from).max(0.0) + new_cpu.unwrap_or(0.0));
+    // the killed process up to its death, then its replacement, plus the nodes that stayed
+    if let (Some(from), Some(old)) = (killed_from, old_cpu) {
+        let others = match (others_from, others_to) {
+            (Some(a), Some(b)) => (b - a).max(0.0),
+            _ => 0.0,
+        };
+        row.server_cpu_s = Some((old - from).max(0.0) + new_cpu.unwrap_or(0.0) + others);
     }
     let new_peak = replacement.as_ref().and_then(|c| c.peak_rss_kb().ok());
-    row.server_rss_peak_kb = old_peak.max(new_peak);
+    let others_peak = target.more_nodes_peak_rss_kb().unwrap_or(0);
+    row.server_rss_peak_kb = old_peak.max(new_peak).map(|p| p + others_peak);
     if let Some(killed) = shared.killed_at.get() {
         fill_reconnect_columns(&mut row, &reports, *killed);
     }
