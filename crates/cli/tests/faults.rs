@@ -42,18 +42,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The number after `prefix` in `notes` (`of 600 echoes due` → 600).
-fn number_after(notes: &str, prefix: &str) -> u64 {
-    let at = notes
-        .find(prefix)
-        .unwrap_or_else(|| panic!("{prefix:?} not in {notes:?}"));
-    notes[at + prefix.len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {prefix:?} in {notes:?}"))
-}
-
 const CLIENTS: u64 = 20;
 
 /// A `[restart]` file on tcp, ws-tungstenite and sio-socketioxide, `nodes` servers each.
@@ -96,8 +84,8 @@ fn assert_restart_accounting(r: &SummaryRow, away: u64) {
         r.server_cpu_s.is_some() && r.server_rss_peak_kb.is_some(),
         "{what}"
     );
-    let due = number_after(&r.notes, "; of ");
-    let unsent = number_after(&r.notes, "echoes due, ");
+    let due = r.note_number("; of ").expect(&what);
+    let unsent = r.note_number("echoes due, ").expect(&what);
     assert_eq!(due, CLIENTS * 30, "{what}");
     assert_eq!(due, r.sent + unsent, "{what}");
     assert_eq!(r.expected, r.sent, "{what}");
@@ -384,7 +372,7 @@ backoff_max_ms = 1000
     for r in &rows {
         let what = format!("{}: {}", r.target, r.notes);
         assert_eq!(r.reconnected, Some(CLIENTS), "{what}");
-        let due = number_after(&r.notes, "; of ");
+        let due = r.note_number("; of ").expect(&what);
         assert_eq!(due, CLIENTS * 20, "{what}");
         assert_eq!(r.lost_during_outage, Some(due - r.delivered), "{what}");
         assert_eq!(r.errors, 0, "{what}");

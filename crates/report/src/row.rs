@@ -214,6 +214,20 @@ pub struct SummaryRow {
     pub cors_preflights: Option<u64>,
 }
 
+impl SummaryRow {
+    /// The count that follows `prefix` in the row's notes (`"; of "` in `…; of 600 echoes
+    /// due` → 600): the counts a row states only in words (echoes not sent, attempts that
+    /// failed), for tools and tests that check a row's accounting. `None` when the notes
+    /// do not say it.
+    pub fn note_number(&self, prefix: &str) -> Option<u64> {
+        let at = self.notes.find(prefix)?;
+        self.notes[at + prefix.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+    }
+}
+
 /// Formats a float with at most six decimals and no trailing zeros (`12.5`, `0.0004`, `3`).
 pub(crate) fn format_float(v: f64) -> String {
     if !v.is_finite() {
@@ -263,5 +277,18 @@ mod tests {
         assert_eq!(format_float(1.0 / 3.0), "0.333333");
         assert_eq!(format_float(-0.0000001), "0");
         assert_eq!(format_float(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn a_count_in_the_notes_is_read_after_its_prefix() {
+        let row = SummaryRow {
+            notes: "3 of 20 clients lost their connection; of 600 echoes due, 12 were not sent"
+                .into(),
+            ..SummaryRow::default()
+        };
+        assert_eq!(row.note_number("; of "), Some(600));
+        assert_eq!(row.note_number("echoes due, "), Some(12));
+        assert_eq!(row.note_number("not in the notes"), None);
+        assert_eq!(row.note_number("were "), None);
     }
 }

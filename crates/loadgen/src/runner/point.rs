@@ -5,7 +5,9 @@
 //!
 //! A point with `[network]` puts the fault proxy ([`crate::faultproxy`]) in front of the
 //! target for the row: the driver's clients connect to the proxy, and the row gets the
-//! proxy's counts (`proxy_resets`, `proxy_stalls`) and the faults in its notes.
+//! proxy's counts (`proxy_resets`, `proxy_stalls`) and the faults in its notes. An
+//! open-loop echo point whose proxy resets connections runs as [`fault::network`]'s row,
+//! whose clients reconnect.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +65,11 @@ pub async fn run_point<C: Connector>(
                 pvp::driver::run_row(ctx, s, polling, variant, &row_target).await
             }
             Workload::Connect { .. } => run_storm_row(ctx, s, plan, &row_target, connector).await,
+            _ if fault::network::applies(s) => {
+                let spec = TargetSpec::parse(ctx.target_name)
+                    .map_err(|e| PointFailure::Failed(e.to_string()))?;
+                fault::network::run_row(ctx, s, plan, &spec, &row_target, connector).await
+            }
             _ => messages::run_row(ctx, s, plan, &row_target, connector).await,
         }
     };

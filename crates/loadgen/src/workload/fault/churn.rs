@@ -15,9 +15,8 @@ use wsbench_scenario::Scenario;
 use wsbench_scenario::faults::{Backoff, Churn};
 
 use super::echo::Away;
-use super::{ServerGauges, connect_all, echo_shared, merge_echoes, spawn_echoes};
-use crate::recorder::new_histogram;
-use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
+use super::{EchoRowSpec, ServerGauges, echo_result, start_echo_row};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, push_note};
 use crate::transport::{Endpoint, Incoming, OpKind, Outgoing, Transport};
 use crate::workload::connect::{CONNECT_TIMEOUT, Connector};
 use crate::workload::{CONTROL_ACK_BASE, Plan};
@@ -47,33 +46,20 @@ pub async fn run_row<C: Connector>(
             "[churn] needs a server the run starts".into(),
         ));
     };
-    let mut row = plan.base_row(ctx, s, target.transport);
-    row.variant = "churn".into();
-    let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
-    let mut shared = echo_shared(ctx, s, target.endpoints(), Backoff::RAW_DEFAULT, Away::Drop);
     // the steady clients stay until the second reading, however long the settle takes
-    if let Some(sh) = Arc::get_mut(&mut shared) {
-        sh.phases.drain_end += churn.settle + churn.lifetime + CONNECT_TIMEOUT * 2;
-    }
-    let workers = spawn_echoes(ctx, s, conns, &connector, &shared);
+    let echo_row = EchoRowSpec {
+        variant: Some("churn"),
+        policy: (Backoff::RAW_DEFAULT, Away::Drop),
+        stay_longer: churn.settle + churn.lifetime + CONNECT_TIMEOUT * 2,
+    };
+    let er = start_echo_row(ctx, s, plan, target, &connector, echo_row).await?;
+    let shared = er.shared.clone();
     let phases = shared.phases;
-
-    ctx.progress.phase("warmup");
-    tokio::select! {
-        _ = tokio::time::sleep_until(phases.measure_start.into()) => {}
-        _ = ctx.cancel.cancelled() => {}
-    }
-    let measure_from = CpuMark::now(target);
     let before = ServerGauges::read(server, target.endpoint).await;
     ctx.progress.phase("measure");
     let window = (phases.measure_start, phases.measure_end);
     let visits = churn_clients(ctx, churn, target.endpoint, &connector, window).await;
     let measure_to = CpuMark::now(target);
-    row.measure_s = measure_to
-        .at
-        .duration_since(phases.measure_start)
-        .as_secs_f64()
-        .min(s.phases.measure.as_secs_f64());
     ctx.progress.phase("drain");
     tokio::select! {
         _ = tokio::time::sleep_until((phases.measure_end + s.phases.drain).into()) => {}
@@ -84,9 +70,7 @@ pub async fn run_row<C: Connector>(
         Err(_) => None,
     };
     shared.cancel.cancel();
-    row.partial = ctx.cancel.is_cancelled();
-    let reports = merge_echoes(&mut row, workers).await;
-    fill_cpu(&mut row, target, measure_from, measure_to);
+    let (mut row, reports) = er.finish(ctx, s, target, measure_to).await;
     let done = visits.iter().filter(|v| **v == Visit::Done).count();
     let first_failure = visits.iter().find_map(|v| match v {
         Visit::Failed(e) => Some(e.clone()),
@@ -125,11 +109,7 @@ pub async fn run_row<C: Connector>(
         }
         (Ok(_), None) => {}
     }
-    let hgrm = reports.iter().fold(new_histogram(), |mut h, r| {
-        let _ = h.add(&r.latency_us);
-        h
-    });
-    Ok(PointResult { row, hgrm })
+    Ok(echo_result(row, &reports))
 }
 
 fn rooms_text(rooms: Option<u64>) -> String {

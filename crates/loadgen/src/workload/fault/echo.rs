@@ -6,6 +6,12 @@
 //! send buffer). It counts, for the measure phase: echoes due, sent, returned, and
 //! dropped while away; and when it lost the connection and got it back.
 //!
+//! Timing is the message workers' ([`super::super::worker`]): scheduled sends wait on the
+//! engine lane's precise timer, and their lateness is kept (`send_lag_p99_us`); an echo's
+//! latency runs from its intended send time to the kernel's receive stamp of the read that
+//! completed it (user time where a read carried none). Buffered sends, late on purpose,
+//! are not in the send lag.
+//!
 //! The `[churn]` row's steady clients run it too, with no outage to meet.
 
 use std::sync::{Arc, OnceLock};
@@ -15,6 +21,9 @@ use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::sleep_until;
+
+use crate::engine::timer::SendTimer;
+use crate::transport::rxstamp::{ReceiveTime, RxClock};
 use tokio_util::sync::CancellationToken;
 use wsbench_scenario::faults::Backoff;
 use wsbench_wire::payload::Stamp;
@@ -46,6 +55,8 @@ pub struct EchoShared {
     pub away: Away,
     /// Set when the server is killed (`[restart]`): reconnect times count from here.
     pub killed_at: OnceLock<Instant>,
+    /// Kernel receive stamps to the monotonic clock, measured once for the row.
+    pub rx_clock: RxClock,
 }
 
 /// One client's part.
@@ -75,6 +86,8 @@ pub struct EchoReport {
     pub unsent: u64,
     /// Latency of each delivered echo from its intended send time, µs.
     pub latency_us: Histogram<u64>,
+    /// How late each scheduled measure-phase send left, µs (buffered ones are not in it).
+    pub send_lag_us: Histogram<u64>,
     /// When it lost its connection, the first time.
     pub lost_at: Option<Instant>,
     /// When it was connected again, the first time after losing it.
@@ -98,6 +111,7 @@ impl EchoReport {
             duplicated: 0,
             unsent: 0,
             latency_us: new_histogram(),
+            send_lag_us: new_histogram(),
             lost_at: None,
             back_at: None,
             disconnects: 0,
@@ -197,7 +211,16 @@ impl Echo<'_> {
         }
     }
 
-    fn on_message(&mut self, incoming: Incoming) {
+    /// A scheduled send, `at` being its intended time: its lateness is the generator's.
+    async fn send_on_time<T: Transport>(&mut self, conn: &mut T, seq: u64, at: Instant) -> bool {
+        if self.in_measure(at) {
+            let lag = Instant::now().saturating_duration_since(at);
+            let _ = self.report.send_lag_us.record(crate::recorder::micros(lag));
+        }
+        self.send(conn, seq, at).await
+    }
+
+    fn on_message(&mut self, incoming: Incoming, received: ReceiveTime) {
         let me = self.spec.index;
         let data = match incoming {
             Incoming::Msg(d) => d,
@@ -208,7 +231,7 @@ impl Echo<'_> {
             }
             Incoming::Ack { .. } | Incoming::Event { .. } => return,
         };
-        let now_ns = ns_since_epoch(Instant::now());
+        let now_ns = received.ns();
         let stamp = match Stamp::decode(&data) {
             Ok(s) if s.from == me => s,
             Ok(s) => {
@@ -252,8 +275,10 @@ impl Echo<'_> {
             }
         }
         let drain_end = self.row.phases.drain_end;
+        let mut timer = SendTimer::at(self.next_due);
         loop {
             let sending = self.next_due < self.row.phases.measure_end;
+            timer.reset(self.next_due);
             tokio::select! {
                 _ = sleep_until(drain_end.into()) => {
                     self.report.add_bytes(conn.bytes());
@@ -264,15 +289,18 @@ impl Echo<'_> {
                     self.report.add_bytes(conn.bytes());
                     return None;
                 }
-                _ = sleep_until(self.next_due.into()), if sending => {
+                _ = timer.due(), if sending => {
                     while let Some((seq, at)) = self.take_due(Instant::now()) {
-                        if !self.send(&mut conn, seq, at).await {
+                        if !self.send_on_time(&mut conn, seq, at).await {
                             return Some(conn);
                         }
                     }
                 }
                 got = conn.recv() => match got {
-                    Ok(m) => self.on_message(m),
+                    Ok(m) => {
+                        let received = ReceiveTime::new(Instant::now(), conn.last_rx(), &self.row.rx_clock);
+                        self.on_message(m, received);
+                    }
                     Err(_) => return Some(conn),
                 },
             }

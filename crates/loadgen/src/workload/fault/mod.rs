@@ -6,9 +6,11 @@
 //!   clients' way back.
 //! - [`churn`]: short-lived clients come and go beside the echoing ones; the server must
 //!   return to its baseline.
+//! - [`network`]: an echo row through the fault proxy whose reset clients reconnect.
 
 pub mod churn;
 pub mod echo;
+pub mod network;
 pub mod restart;
 
 use std::sync::Arc;
@@ -18,11 +20,156 @@ use wsbench_report::row::SummaryRow;
 use wsbench_scenario::Scenario;
 
 use self::echo::{EchoReport, EchoShared, EchoSpec, run_echo};
+use super::Plan;
 use super::connect::{CONNECT_TIMEOUT, Connector, open_clients};
-use crate::recorder::{fill_latency_columns, new_histogram, quantile};
-use crate::row::{PointCtx, PointFailure, RowTarget, push_note};
+use crate::recorder::{fill_latency_columns, micros, new_histogram, quantile};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
 use crate::supervise::ServerChild;
 use crate::transport::Endpoint;
+
+/// A fault row's echo clients, connected and echoing, at the start of the measure phase
+/// ([`start_echo_row`]).
+pub(crate) struct EchoRow {
+    pub row: SummaryRow,
+    pub shared: Arc<EchoShared>,
+    pub workers: Vec<tokio::task::JoinHandle<EchoReport>>,
+    /// CPU at the start of the measure phase.
+    pub measure_from: CpuMark,
+}
+
+/// How a fault row's clients behave: `variant` names the row (else the plan's); `policy` is the clients'
+/// reconnection backoff and what they do with sends due while away; the steady clients
+/// stay `stay_longer` past the drain (churn waits for its second reading).
+pub(crate) struct EchoRowSpec<'a> {
+    pub variant: Option<&'a str>,
+    pub policy: (wsbench_scenario::faults::Backoff, echo::Away),
+    pub stay_longer: Duration,
+}
+
+/// Starts a fault row: connects every client, arms the fault proxy's schedule (if the row
+/// has one), starts the echo workers and waits out the warmup (or a cancel).
+pub(crate) async fn start_echo_row<C: Connector>(
+    ctx: &PointCtx<'_>,
+    s: &Scenario,
+    plan: &Plan,
+    target: &RowTarget<'_>,
+    connector: &Arc<C>,
+    spec: EchoRowSpec<'_>,
+) -> Result<EchoRow, PointFailure> {
+    let mut row = plan.base_row(ctx, s, target.transport);
+    if let Some(v) = spec.variant {
+        row.variant = v.into();
+    }
+    let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
+    target.arm_faults();
+    let (backoff, away) = spec.policy;
+    let mut shared = echo_shared(ctx, s, target.endpoints(), backoff, away);
+    if let Some(sh) = Arc::get_mut(&mut shared) {
+        sh.phases.drain_end += spec.stay_longer;
+    }
+    let workers = spawn_echoes(ctx, s, conns, connector, &shared);
+    ctx.progress.phase("warmup");
+    tokio::select! {
+        _ = tokio::time::sleep_until(shared.phases.measure_start.into()) => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    let measure_from = CpuMark::now(target);
+    Ok(EchoRow {
+        row,
+        shared,
+        workers,
+        measure_from,
+    })
+}
+
+impl EchoRow {
+    /// Ends the row, the measure phase having ended at `measure_to`: the measured time, the
+    /// workers' reports merged into the row (they stop at the end of the drain, or with
+    /// `shared.cancel`), and the CPU and memory columns.
+    pub(crate) async fn finish(
+        self,
+        ctx: &PointCtx<'_>,
+        s: &Scenario,
+        target: &RowTarget<'_>,
+        measure_to: CpuMark,
+    ) -> (SummaryRow, Vec<EchoReport>) {
+        let EchoRow {
+            mut row,
+            shared,
+            workers,
+            measure_from,
+        } = self;
+        row.measure_s = measure_to
+            .at
+            .duration_since(shared.phases.measure_start)
+            .as_secs_f64()
+            .min(s.phases.measure.as_secs_f64());
+        row.partial = ctx.cancel.is_cancelled();
+        let reports = merge_echoes(&mut row, workers).await;
+        fill_cpu(&mut row, target, measure_from, measure_to);
+        (row, reports)
+    }
+}
+
+/// The finished row with its histogram: every client's echo latencies.
+pub(crate) fn echo_result(row: SummaryRow, reports: &[EchoReport]) -> PointResult {
+    let hgrm = reports.iter().fold(new_histogram(), |mut h, r| {
+        let _ = h.add(&r.latency_us);
+        h
+    });
+    PointResult { row, hgrm }
+}
+
+/// Fills the reconnection columns from the workers' reports: reconnection times from
+/// `since` (the kill of a `[restart]`, when the clients' outage had one cause), or else
+/// from each client's own first loss; the accept rate only for an outage with one cause
+/// (a storm of reconnections).
+pub(crate) fn fill_reconnect_columns(
+    row: &mut SummaryRow,
+    reports: &[EchoReport],
+    since: Option<Instant>,
+) {
+    let mut times = new_histogram();
+    let mut first_back: Option<Instant> = None;
+    let mut last_back: Option<Instant> = None;
+    let (mut back, mut losses) = (0u64, 0u64);
+    let (mut due, mut delivered, mut failed, mut unsent) = (0u64, 0u64, 0u64, 0u64);
+    for r in reports {
+        due += r.due;
+        delivered += r.delivered;
+        failed += r.failed_attempts;
+        unsent += r.unsent;
+        losses += r.disconnects;
+        if let (Some(at), Some(lost)) = (r.back_at, since.or(r.lost_at)) {
+            back += 1;
+            let _ = times.record(micros(at.saturating_duration_since(lost)).max(1));
+            first_back = first_back.min(Some(at)).or(Some(at));
+            last_back = last_back.max(Some(at));
+        }
+    }
+    let clients_lost = reports.iter().filter(|r| r.lost_at.is_some()).count();
+    row.reconnected = Some(back);
+    row.lost_during_outage = Some(due.saturating_sub(delivered));
+    if back > 0 {
+        row.reconnect_p50_ms = Some(quantile(&times, 0.5) as f64 / 1e3);
+        row.reconnect_p99_ms = Some(quantile(&times, 0.99) as f64 / 1e3);
+    }
+    if let (Some(_), Some(a), Some(b)) = (since, first_back, last_back) {
+        let span = b.saturating_duration_since(a).as_secs_f64();
+        if back > 1 && span > 0.0 {
+            row.reconnect_accept_rate = Some((back - 1) as f64 / span);
+        }
+    }
+    push_note(
+        row,
+        format!(
+            "{clients_lost} of {} clients lost their connection, {back} came back; {losses} \
+             connection(s) lost in all; {failed} reconnection attempt(s) failed; of {due} \
+             echoes due, {unsent} were not sent (dropped while away or still buffered)",
+            reports.len()
+        ),
+    );
+}
 
 /// Connects every client of the row (each on its engine lane); a client that cannot
 /// connect fails the row, as in the message workloads.
@@ -102,6 +249,7 @@ pub(crate) async fn merge_echoes(
 ) -> Vec<EchoReport> {
     let mut reports = Vec::with_capacity(workers.len());
     let mut latency = new_histogram();
+    let mut send_lag = new_histogram();
     let mut first_error = None;
     for w in workers {
         match w.await {
@@ -121,6 +269,7 @@ pub(crate) async fn merge_echoes(
         row.bytes_out += r.bytes.out;
         row.bytes_in += r.bytes.r#in;
         let _ = latency.add(&r.latency_us);
+        let _ = send_lag.add(&r.send_lag_us);
         if first_error.is_none() {
             first_error.clone_from(&r.first_error);
         }
@@ -128,6 +277,7 @@ pub(crate) async fn merge_echoes(
     row.lost = row.expected.saturating_sub(row.delivered);
     fill_latency_columns(row, &latency);
     row.lat_uncorrected_p99_us = quantile(&latency, 0.99);
+    row.send_lag_p99_us = quantile(&send_lag, 0.99);
     if let Some(e) = first_error {
         push_note(row, format!("{} error(s), first: {e}", row.errors));
     }
@@ -152,6 +302,7 @@ pub(crate) fn echo_shared(
         backoff,
         away,
         killed_at: std::sync::OnceLock::new(),
+        rx_clock: crate::transport::rxstamp::RxClock::measure(),
     })
 }
 

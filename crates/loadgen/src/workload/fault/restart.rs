@@ -20,10 +20,9 @@ use std::time::{Duration, Instant};
 use wsbench_scenario::faults::{Backoff, Restart};
 use wsbench_scenario::{NodePeer, Protocol, Scenario, ServerKind, TargetSpec};
 
-use super::echo::{Away, EchoReport};
-use super::{connect_all, echo_shared, merge_echoes, spawn_echoes};
-use crate::recorder::{micros, new_histogram, quantile};
-use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, fill_cpu, push_note};
+use super::echo::Away;
+use super::{EchoRowSpec, echo_result, fill_reconnect_columns, start_echo_row};
+use crate::row::{CpuMark, PointCtx, PointFailure, PointResult, RowTarget, push_note};
 use crate::workload::Plan;
 use crate::workload::connect::Connector;
 
@@ -70,20 +69,14 @@ pub async fn run_row<C: Connector>(
             "[restart] needs a server the run starts".into(),
         ));
     };
-    let mut row = plan.base_row(ctx, s, target.transport);
-    row.variant = "restart".into();
-    let conns = connect_all(ctx, s, &mut row, target, connector.clone()).await?;
-    let (backoff, away) = client_policy(spec.protocol(), restart);
-    let shared = echo_shared(ctx, s, target.endpoints(), backoff, away);
-    let workers = spawn_echoes(ctx, s, conns, &connector, &shared);
+    let echo_row = EchoRowSpec {
+        variant: Some("restart"),
+        policy: client_policy(spec.protocol(), restart),
+        stay_longer: Duration::ZERO,
+    };
+    let mut er = start_echo_row(ctx, s, plan, target, &connector, echo_row).await?;
+    let shared = er.shared.clone();
     let phases = shared.phases;
-
-    ctx.progress.phase("warmup");
-    tokio::select! {
-        _ = tokio::time::sleep_until(phases.measure_start.into()) => {}
-        _ = ctx.cancel.cancelled() => {}
-    }
-    let measure_from = CpuMark::now(target);
     // node 1 (the one killed) and, on a cluster, the nodes that stay up
     let killed_from = server.cpu_seconds().ok();
     let others_from = target.more_nodes_cpu_seconds();
@@ -113,7 +106,7 @@ pub async fn run_row<C: Connector>(
                 match server.start_again(RESTART_READY_TIMEOUT).await {
                     Ok(child) => {
                         push_note(
-                            &mut row,
+                            &mut er.row,
                             format!(
                                 "{which} killed (SIGKILL) {:.3} s into measure, listening again after {:.0} ms",
                                 restart.kill_at.as_secs_f64(),
@@ -122,10 +115,10 @@ pub async fn run_row<C: Connector>(
                         );
                         replacement = Some(child);
                     }
-                    Err(e) => push_note(&mut row, format!("server killed, restart failed: {e}")),
+                    Err(e) => push_note(&mut er.row, format!("server killed, restart failed: {e}")),
                 }
             }
-            Err(e) => push_note(&mut row, format!("could not kill the server: {e}")),
+            Err(e) => push_note(&mut er.row, format!("could not kill the server: {e}")),
         }
         ctx.progress.phase("measure");
     }
@@ -137,14 +130,7 @@ pub async fn run_row<C: Connector>(
     let others_to = target.more_nodes_cpu_seconds();
     let new_cpu = replacement.as_ref().and_then(|c| c.cpu_seconds().ok());
     ctx.progress.phase("drain");
-    row.measure_s = measure_to
-        .at
-        .duration_since(phases.measure_start)
-        .as_secs_f64()
-        .min(s.phases.measure.as_secs_f64());
-    row.partial = ctx.cancel.is_cancelled();
-    let reports = merge_echoes(&mut row, workers).await;
-    fill_cpu(&mut row, target, measure_from, measure_to);
+    let (mut row, reports) = er.finish(ctx, s, target, measure_to).await;
     // the killed process up to its death, then its replacement, plus the nodes that stayed
     if let (Some(from), Some(old)) = (killed_from, old_cpu) {
         let others = match (others_from, others_to) {
@@ -157,7 +143,7 @@ pub async fn run_row<C: Connector>(
     let others_peak = target.more_nodes_peak_rss_kb().unwrap_or(0);
     row.server_rss_peak_kb = old_peak.max(new_peak).map(|p| p + others_peak);
     if let Some(killed) = shared.killed_at.get() {
-        fill_reconnect_columns(&mut row, &reports, *killed);
+        fill_reconnect_columns(&mut row, &reports, Some(*killed));
     }
     if let Some(note) = recovery_note(spec) {
         push_note(&mut row, note.into());
@@ -165,56 +151,5 @@ pub async fn run_row<C: Connector>(
     if let Some(child) = replacement {
         child.stop(STOP_GRACE).await;
     }
-    let hgrm = reports.iter().fold(new_histogram(), |mut h, r| {
-        let _ = h.add(&r.latency_us);
-        h
-    });
-    Ok(PointResult { row, hgrm })
-}
-
-/// Fills the reconnection columns from the workers' reports, `killed` being the kill.
-pub fn fill_reconnect_columns(
-    row: &mut wsbench_report::SummaryRow,
-    reports: &[EchoReport],
-    killed: Instant,
-) {
-    let mut times = new_histogram();
-    let mut first_back: Option<Instant> = None;
-    let mut last_back: Option<Instant> = None;
-    let mut back = 0u64;
-    let (mut due, mut delivered, mut failed, mut unsent) = (0u64, 0u64, 0u64, 0u64);
-    for r in reports {
-        due += r.due;
-        delivered += r.delivered;
-        failed += r.failed_attempts;
-        unsent += r.unsent;
-        if let Some(at) = r.back_at {
-            back += 1;
-            let _ = times.record(micros(at.saturating_duration_since(killed)).max(1));
-            first_back = first_back.min(Some(at)).or(Some(at));
-            last_back = last_back.max(Some(at));
-        }
-    }
-    let clients_lost = reports.iter().filter(|r| r.lost_at.is_some()).count();
-    row.reconnected = Some(back);
-    row.lost_during_outage = Some(due.saturating_sub(delivered));
-    if back > 0 {
-        row.reconnect_p50_ms = Some(quantile(&times, 0.5) as f64 / 1e3);
-        row.reconnect_p99_ms = Some(quantile(&times, 0.99) as f64 / 1e3);
-    }
-    if let (Some(a), Some(b)) = (first_back, last_back) {
-        let span = b.saturating_duration_since(a).as_secs_f64();
-        if back > 1 && span > 0.0 {
-            row.reconnect_accept_rate = Some((back - 1) as f64 / span);
-        }
-    }
-    push_note(
-        row,
-        format!(
-            "{clients_lost} of {} clients lost their connection, {back} came back; {failed} \
-             reconnection attempt(s) failed; of {due} echoes due, {unsent} were not sent \
-             (dropped while away or still buffered)",
-            reports.len()
-        ),
-    );
+    Ok(echo_result(row, &reports))
 }
