@@ -63,6 +63,7 @@ fn config(a: &ServeArgs) -> Result<(RustServer, ServerConfig), String> {
             delay: a.fault_delay_ms.map(Duration::from_millis),
             drop_every: a.fault_drop_every,
             stall_once: a.fault_stall_once_ms.map(Duration::from_millis),
+            abort_after_accepts: abort_after_accepts()?,
         },
         echo_only: a.echo,
         adapter: match &a.adapter {
@@ -179,6 +180,21 @@ pub fn main(a: ServeArgs) -> u8 {
             }
         }
     })
+}
+
+/// `WSBENCH_FAULT_ABORT_AFTER_ACCEPTS=N`: abort at the n-th accepted connection (a test
+/// hook: a server that dies while a row's clients connect; see `Faults`).
+fn abort_after_accepts() -> Result<Option<u64>, String> {
+    const VAR: &str = "WSBENCH_FAULT_ABORT_AFTER_ACCEPTS";
+    match std::env::var(VAR) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!(
+                "{VAR} must be a whole number of at least 1, not {v:?}"
+            )),
+        },
+    }
 }
 
 /// Installs SIGINT and SIGTERM handlers now; the future resolves on the first of them

@@ -249,32 +249,71 @@ fn deliveries(port: u16) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn a_server_that_dies_mid_row_still_gets_its_row_and_the_run_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("dies.toml");
+/// A plain echo file on `targets` (20 clients at 200/s), measured `measure_s`, and the
+/// `wsbench run` command for it, writing to `dir/out`.
+fn echo_run(dir: &Path, targets: &str, measure_s: f64) -> Command {
+    let file = dir.join("echo.toml");
     std::fs::write(
         &file,
         format!(
             r#"workload = "echo"
 description = "t"
-targets = ["ws-tungstenite", "ws-fastwebsockets"]
+targets = [{targets}]
 clients = {CLIENTS}
 rate = 200
 [phases]
 warmup_s = 0
-measure_s = 6
+measure_s = {measure_s}
 drain_s = 0.5
 "#
         ),
     )
     .unwrap();
-    let out_dir = dir.path().join("out");
-    let child = Command::new(BIN)
-        .arg("run")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
         .arg(&file)
         .args(["--no-progress", "--out"])
-        .arg(&out_dir)
+        .arg(dir.join("out"));
+    cmd
+}
+
+/// Servers that abort at their 5th accepted connection, while the row's 20 clients are
+/// still connecting (`WSBENCH_FAULT_ABORT_AFTER_ACCEPTS`, which `wsbench serve` reads): no
+/// row can be measured, so each is a failure in meta.json whose message names the death,
+/// and the run goes on to the next target (which dies the same way) and exits non-zero.
+#[test]
+fn a_server_that_dies_before_every_client_connected_is_a_failure_naming_the_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = echo_run(dir.path(), r#""ws-tungstenite", "tcp""#, 1.0)
+        .env("WSBENCH_FAULT_ABORT_AFTER_ACCEPTS", "5")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let rows = wsbench_report::csv::read(&out_dir.join("summary.csv")).unwrap_or_default();
+    assert!(rows.is_empty(), "{rows:?}");
+    let meta = wsbench_report::meta::Meta::read(&out_dir.join("meta.json")).unwrap();
+    assert_eq!(meta.failures.len(), 2, "{:?}", meta.failures);
+    for (f, target) in meta.failures.iter().zip(["ws-tungstenite", "tcp"]) {
+        assert!(f.row.contains(target), "{f:?}");
+        assert!(
+            f.message
+                .contains(&format!("failed to connect to {target}")),
+            "{f:?}"
+        );
+        assert!(
+            f.message
+                .contains("server died during the row (signal: 6 (SIGABRT)"),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn a_server_that_dies_mid_row_still_gets_its_row_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let child = echo_run(dir.path(), r#""ws-tungstenite", "ws-fastwebsockets""#, 6.0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -68,6 +68,26 @@ pub struct Faults {
     pub drop_every: Option<u64>,
     /// Once, at the first delivery, stall the delivery path for this long.
     pub stall_once: Option<Duration>,
+    /// Abort the whole process (SIGABRT) when it accepts its n-th connection: a server that
+    /// dies while a row's clients are still connecting. `wsbench serve` takes it from the
+    /// environment (`WSBENCH_FAULT_ABORT_AFTER_ACCEPTS`), so that a test can hand it to the
+    /// servers a `wsbench run` starts; never use it in-process.
+    pub abort_after_accepts: Option<u64>,
+}
+
+impl Faults {
+    /// Counts one accepted connection (process-wide) and aborts at the
+    /// `abort_after_accepts`-th.
+    pub fn accepted(&self) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+        if let Some(n) = self.abort_after_accepts
+            && ACCEPTED.fetch_add(1, Ordering::Relaxed) + 1 >= n
+        {
+            eprintln!("fault injection: aborting at accepted connection {n}");
+            std::process::abort();
+        }
+    }
 }
 
 /// Settings every target shares. Defaults are the ones `wsbench serve --help` states.

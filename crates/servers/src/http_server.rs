@@ -64,6 +64,8 @@ pub(crate) struct HttpLimits {
     pub(crate) read_timeout: Duration,
     /// How long shutdown waits for open connections.
     pub(crate) shutdown_timeout: Duration,
+    /// Injected faults (`abort_after_accepts` is applied at accept).
+    pub(crate) faults: crate::config::Faults,
 }
 
 impl HttpLimits {
@@ -74,6 +76,7 @@ impl HttpLimits {
             )),
             read_timeout: cfg.http_read_timeout,
             shutdown_timeout: cfg.shutdown_timeout,
+            faults: cfg.faults.clone(),
         }
     }
 }
@@ -98,6 +101,7 @@ pub(crate) async fn serve_router(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    limits.faults.accepted();
                     let _ = tcp.set_nodelay(true);
                     match limits.slots.clone().try_acquire_owned() {
                         Ok(slot) => {

@@ -49,7 +49,10 @@ pub(crate) async fn run(
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    cfg.faults.accepted();
+                    stream
+                }
                 Err(e) => {
                     // Per-connection failures (EMFILE, ECONNABORTED, …): back off briefly,
                     // logging at most once a second.

@@ -93,7 +93,7 @@ async fn injected_faults_drop_and_delay_deliveries(t: Raw) {
     let faults = Faults {
         drop_every: Some(2),
         delay: Some(delay),
-        stall_once: None,
+        ..Faults::default()
     };
     let server = Server::start(
         t,
