@@ -54,6 +54,36 @@ pub struct Opened<T> {
     pub elapsed: Duration,
 }
 
+impl<T> Opened<T> {
+    /// A message-row's connections, every one of them: fills the row's connect columns
+    /// (`connect_p50_us`, `connect_p99_us`, `connect_errors`), then fails the row when the
+    /// run was cancelled or any of them (`what`: "clients", "connections") failed.
+    pub(crate) fn all_or_fail(
+        self,
+        row: &mut wsbench_report::SummaryRow,
+        ctx: &PointCtx<'_>,
+        what: &str,
+    ) -> Result<Vec<T>, PointFailure> {
+        row.connect_p50_us = quantile(&self.connect_us, 0.5);
+        row.connect_p99_us = quantile(&self.connect_us, 0.99);
+        row.connect_errors = self.errors;
+        if ctx.cancel.is_cancelled() {
+            return Err(PointFailure::Cancelled);
+        }
+        let n = self.conns.len();
+        let conns: Vec<T> = self.conns.into_iter().flatten().collect();
+        if conns.len() < n {
+            return Err(PointFailure::Failed(format!(
+                "{} of {n} {what} failed to connect to {}: {}",
+                n - conns.len(),
+                ctx.target_name,
+                self.first_error.unwrap_or_default()
+            )));
+        }
+        Ok(conns)
+    }
+}
+
 /// Runs one row of the `connect` workload: open every client at `connect_rate` (the storm
 /// is the measure phase), close them, and report connect times as the row's histogram.
 pub async fn run_storm_row<C: Connector>(

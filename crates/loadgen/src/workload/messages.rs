@@ -71,23 +71,7 @@ pub async fn run_row<C: Connector>(
         &place,
     )
     .await;
-    row.connect_p50_us = quantile(&opened.connect_us, 0.5);
-    row.connect_p99_us = quantile(&opened.connect_us, 0.99);
-    row.connect_errors = opened.errors;
-    let connected = opened.conns.iter().filter(|c| c.is_some()).count() as u32;
-    if ctx.cancel.is_cancelled() {
-        return Err(PointFailure::Cancelled);
-    }
-    if connected < n {
-        return Err(PointFailure::Failed(format!(
-            "{} of {} connections failed to connect to {}: {}",
-            n - connected,
-            n,
-            ctx.target_name,
-            opened.first_error.unwrap_or_default()
-        )));
-    }
-    let mut conns: Vec<C::Conn> = opened.conns.into_iter().flatten().collect();
+    let mut conns = opened.all_or_fail(&mut row, ctx, "connections")?;
     let ids: Vec<String> = conns.iter().map(|c| c.socket_id().to_owned()).collect();
     if plan.workload == WorkloadKind::Rooms {
         ctx.progress.phase("join");

@@ -192,23 +192,7 @@ pub(crate) async fn connect_all<C: Connector>(
         &place,
     )
     .await;
-    row.connect_p50_us = quantile(&opened.connect_us, 0.5);
-    row.connect_p99_us = quantile(&opened.connect_us, 0.99);
-    row.connect_errors = opened.errors;
-    if ctx.cancel.is_cancelled() {
-        return Err(PointFailure::Cancelled);
-    }
-    let conns: Vec<C::Conn> = opened.conns.into_iter().flatten().collect();
-    if conns.len() < s.clients as usize {
-        return Err(PointFailure::Failed(format!(
-            "{} of {} clients failed to connect to {}: {}",
-            s.clients as usize - conns.len(),
-            s.clients,
-            ctx.target_name,
-            opened.first_error.unwrap_or_default()
-        )));
-    }
-    Ok(conns)
+    opened.all_or_fail(row, ctx, "clients")
 }
 
 /// Starts one echo worker per connection on its engine lane: client `i` sends every
